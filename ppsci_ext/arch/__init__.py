@@ -1,0 +1,5 @@
+"""Networks, as ``ppsci.arch.base.Arch`` subclasses (dict in -> dict out)."""
+from ppsci_ext.arch.velocitygan import VelocityDiscriminator
+from ppsci_ext.arch.velocitygan import VelocityGenerator
+
+__all__ = ["VelocityGenerator", "VelocityDiscriminator"]

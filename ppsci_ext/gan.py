@@ -1,0 +1,207 @@
+"""WGAN-GP training loop for a generator (supervised + adversarial) and a critic.
+
+One data loader feeds both networks (OpenFWI's scheme): for every batch the
+critic takes ``n_critic`` steps on (real labels, generated maps), then the
+generator takes one step on the same batch. With ``critic=None`` it trains
+the generator alone (plain supervised InversionNet).
+
+- The generator's output is computed without gradient for the critic steps,
+  and the critic's parameters are frozen during the generator step, so no
+  gradient leaks from one optimiser to the other.
+- Losses are ppsci ``FunctionalLoss`` objects; the generator's loss is the
+  loss of the ``SupervisedConstraint`` that owns the data loader.
+- After every epoch one checkpoint holding both networks, both optimiser
+  states, the epoch and the loss history is written atomically; a new run
+  with the same checkpoint path resumes after the last finished epoch.
+- Data-parallel: run under ``paddle.distributed.launch``; each process sees
+  its shard (ppsci builds a DistributedBatchSampler), gradients are averaged
+  with one all-reduce per network per step, rank 0 writes.
+"""
+import json
+import math
+import os
+import time
+from typing import Callable
+from typing import Dict
+from typing import Optional
+
+import paddle
+import paddle.distributed as dist
+from ppsci.utils import logger
+
+from ppsci_ext.checkpoint import load_checkpoint
+from ppsci_ext.checkpoint import save_atomic
+
+__all__ = ["WGANGPTrainer", "gradient_penalty", "cosine_lr"]
+
+
+def gradient_penalty(critic, real, fake, key):
+    """Gulrajani et al. (2017): E[(||grad_x D(x_hat)||_2 - 1)^2] at random interpolates."""
+    eps = paddle.rand([real.shape[0]] + [1] * (real.ndim - 1), dtype=real.dtype)
+    x_hat = eps * real + (1 - eps) * fake
+    x_hat.stop_gradient = False
+    score = critic({key: x_hat})
+    score = next(iter(score.values()))
+    (grad,) = paddle.grad(score.sum(), x_hat, create_graph=True)
+    norm = (grad.reshape([grad.shape[0], -1]).square().sum(1) + 1e-12).sqrt()
+    return (norm - 1).square().mean()
+
+
+def cosine_lr(base_lr, step, total_steps, warmup_steps=0, final_ratio=0.0):
+    """Learning rate at ``step``: linear warm-up, then cosine decay to ``final_ratio * base_lr``."""
+    if step < warmup_steps:
+        return base_lr * (step + 1) / warmup_steps
+    t = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
+    return base_lr * (final_ratio + (1 - final_ratio) * 0.5 * (1 + math.cos(math.pi * t)))
+
+
+def _all_reduce_grads(params):
+    """Average the gradients of ``params`` over processes with one flat all-reduce."""
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return
+    flat = paddle.concat([g.reshape([-1]) for g in grads])
+    dist.all_reduce(flat)
+    flat = flat / dist.get_world_size()
+    offset = 0
+    for g in grads:
+        n = g.size
+        paddle.assign(flat[offset:offset + n].reshape(g.shape), g)
+        offset += n
+
+
+def _set_trainable(net, flag):
+    for p in net.parameters():
+        p.stop_gradient = not flag
+
+
+class WGANGPTrainer:
+    """Alternating critic/generator training driven by a ppsci SupervisedConstraint.
+
+    Args:
+        generator: ``Arch`` mapping the constraint's inputs to ``label_key``.
+        critic: ``Arch`` mapping ``{label_key: map}`` to one score per sample, or None.
+        constraint: ``ppsci.constraint.SupervisedConstraint``; its loss is the
+            generator loss (receives the prediction and, with a critic,
+            ``"score_fake"``); its loader is shared by both networks.
+        critic_loss: ``ppsci.loss.FunctionalLoss`` on ``{"score_real", "score_fake", "gp"}``.
+        opt_g, opt_d: optimisers of the generator and critic.
+        cfg: TRAIN section (epochs, n_critic, lr_g, lr_d, warmup_steps, log_freq).
+        checkpoint_path: where the one checkpoint lives.
+        validate: optional ``fn(generator) -> dict of floats`` run after each epoch.
+    """
+
+    def __init__(self, generator, critic, constraint, critic_loss, opt_g, opt_d, cfg,
+                 checkpoint_path: str, validate: Optional[Callable[..., Dict[str, float]]] = None):
+        self.g, self.d = generator, critic
+        self.constraint, self.critic_loss = constraint, critic_loss
+        self.opt_g, self.opt_d = opt_g, opt_d
+        self.cfg, self.path, self.validate = cfg, checkpoint_path, validate
+        self.label_key = constraint.output_keys[0]
+        self.world = dist.get_world_size()
+        self.rank = dist.get_rank()
+        self.epoch, self.step, self.history = 0, 0, []
+        if self.world > 1:  # same initial weights everywhere
+            for net in filter(None, (self.g, self.d)):
+                for p in net.parameters():
+                    dist.broadcast(p, src=0)
+
+    # ---------------------------------------------------------------- state
+    def state_dict(self):
+        state = {"generator": self.g.state_dict(), "opt_g": self.opt_g.state_dict(),
+                 "epoch": self.epoch, "step": self.step,
+                 "history": json.dumps(self.history)}
+        if self.d is not None:
+            state.update(critic=self.d.state_dict(), opt_d=self.opt_d.state_dict())
+        return state
+
+    def resume(self) -> bool:
+        required = ["generator", "opt_g", "epoch"] + (["critic", "opt_d"] if self.d is not None else [])
+        state = load_checkpoint(self.path, required)
+        if state is None:
+            return False
+        self.g.set_state_dict(state["generator"])
+        self.opt_g.set_state_dict(state["opt_g"])
+        if self.d is not None:
+            self.d.set_state_dict(state["critic"])
+            self.opt_d.set_state_dict(state["opt_d"])
+        self.epoch, self.step = int(state["epoch"]), int(state["step"])
+        self.history = json.loads(state["history"])
+        logger.message(f"resumed from {self.path}: {self.epoch} epoch(s) done")
+        return True
+
+    # ---------------------------------------------------------------- steps
+    def _lr(self, base):
+        total = self.cfg.epochs * self.steps_per_epoch
+        return cosine_lr(base, self.step, total, self.cfg.get("warmup_steps", 0), self.cfg.get("final_lr_ratio", 0.0))
+
+    def critic_step(self, fake, real):
+        _set_trainable(self.d, True)
+        self.opt_d.set_lr(self._lr(self.cfg.lr_d))
+        k = self.label_key
+        score_real = self.d({k: real})
+        score_fake = self.d({k: fake})
+        gp = gradient_penalty(self.d, real, fake, k)
+        out = {"score_real": next(iter(score_real.values())), "score_fake": next(iter(score_fake.values())), "gp": gp}
+        losses = self.critic_loss(out)
+        loss = sum(losses.values())
+        loss.backward()
+        if self.world > 1:
+            _all_reduce_grads(self.d.parameters())
+        self.opt_d.step()
+        self.opt_d.clear_grad()
+        return {name: float(v) for name, v in losses.items()}
+
+    def generator_step(self, inputs, labels, weights):
+        self.opt_g.set_lr(self._lr(self.cfg.lr_g))
+        out = self.g(inputs)
+        if self.d is not None:
+            _set_trainable(self.d, False)  # the critic only passes gradient through
+            out["score_fake"] = next(iter(self.d({self.label_key: out[self.label_key]}).values()))
+        losses = self.constraint.loss(out, labels, weights)
+        loss = sum(losses.values())
+        loss.backward()
+        if self.world > 1:
+            _all_reduce_grads(self.g.parameters())
+        self.opt_g.step()
+        self.opt_g.clear_grad()
+        return {name: float(v) for name, v in losses.items()}
+
+    # ---------------------------------------------------------------- loop
+    def train(self):
+        loader = self.constraint.data_loader
+        self.steps_per_epoch = len(loader)
+        self.resume()
+        while self.epoch < self.cfg.epochs:
+            if hasattr(loader.batch_sampler, "set_epoch"):
+                loader.batch_sampler.set_epoch(self.epoch)  # reproducible shuffling, also after resume
+            self.g.train()
+            if self.d is not None:
+                self.d.train()
+            sums, t0 = {}, time.time()
+            for it, (inputs, labels, weights) in enumerate(loader):
+                logs = {}
+                if self.d is not None:
+                    with paddle.no_grad():
+                        fake = self.g(inputs)[self.label_key]
+                    for _ in range(self.cfg.n_critic):
+                        logs.update(self.critic_step(fake, labels[self.label_key]))
+                logs.update(self.generator_step(inputs, labels, weights))
+                self.step += 1
+                for name, v in logs.items():
+                    sums[name] = sums.get(name, 0.0) + v
+                if self.rank == 0 and (it + 1) % self.cfg.get("log_freq", 20) == 0:
+                    msg = ", ".join(f"{n}={v:.4f}" for n, v in logs.items())
+                    logger.message(f"epoch {self.epoch + 1}/{self.cfg.epochs} iter {it + 1}/{self.steps_per_epoch} {msg}")
+            record = {"epoch": self.epoch + 1, "seconds": time.time() - t0}
+            record.update({n: v / self.steps_per_epoch for n, v in sums.items()})
+            if self.validate is not None and self.rank == 0:
+                record.update(self.validate(self.g))
+            self.history.append(record)
+            self.epoch += 1
+            if self.rank == 0:
+                save_atomic(self.state_dict(), self.path)
+                logger.message(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()))
+            if self.world > 1:
+                dist.barrier()
+        return self.history

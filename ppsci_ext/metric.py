@@ -1,0 +1,68 @@
+"""Metrics shared by the examples (paddle tensors in, scalar tensors out).
+
+All functions take batched images [B, C, H, W]; each returns the mean over
+the batch. ``ssim`` reproduces ``skimage.metrics.structural_similarity``
+with ``gaussian_weights=True, sigma=1.5, use_sample_covariance=True`` (its
+defaults apart from the window), averaged over the valid region (skimage
+crops the (win_size - 1) // 2 border from the SSIM map; here the convolution
+simply has no padding).
+"""
+import functools
+
+import numpy as np
+import paddle
+import paddle.nn.functional as F
+
+__all__ = ["mae", "rmse", "ssim", "gaussian_window", "fwi_metric_expr"]
+
+
+def mae(pred, true):
+    return (pred - true).abs().mean()
+
+
+def rmse(pred, true):
+    return (pred - true).square().mean().sqrt()
+
+
+@functools.lru_cache(maxsize=8)
+def gaussian_window(sigma: float = 1.5, truncate: float = 3.5) -> np.ndarray:
+    """2-D Gaussian window as scipy.ndimage.gaussian_filter builds it (radius = int(truncate*sigma+0.5))."""
+    r = int(truncate * sigma + 0.5)
+    g = np.exp(-0.5 * (np.arange(-r, r + 1) / sigma) ** 2)
+    g /= g.sum()
+    return np.outer(g, g).astype(np.float64)
+
+
+def ssim(pred, true, data_range: float = 1.0, sigma: float = 1.5, k1: float = 0.01, k2: float = 0.03):
+    """Mean structural similarity of [B, C, H, W] images (per-channel maps averaged)."""
+    w = gaussian_window(sigma)
+    n = w.shape[0]
+    c = pred.shape[1]
+    kernel = paddle.to_tensor(np.tile(w[None, None], (c, 1, 1, 1)), dtype=pred.dtype)
+    filt = functools.partial(F.conv2d, weight=kernel, groups=c)
+    cov_norm = n * n / (n * n - 1.0)  # skimage's sample-covariance correction
+    ux, uy = filt(pred), filt(true)
+    vx = cov_norm * (filt(pred * pred) - ux * ux)
+    vy = cov_norm * (filt(true * true) - uy * uy)
+    vxy = cov_norm * (filt(pred * true) - ux * uy)
+    c1, c2 = (k1 * data_range) ** 2, (k2 * data_range) ** 2
+    s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
+    return s.mean()
+
+
+def fwi_metric_expr(label_min: float, label_max: float, key: str = "velocity"):
+    """``FunctionalMetric`` expression for velocity maps normalised to [-1, 1].
+
+    MAE, RMSE on the [-1, 1] scale and SSIM on [0, 1] (data range 1), as OpenFWI
+    reports them; MAE_mps and RMSE_mps in m/s.
+    """
+    half_range = (label_max - label_min) / 2.0
+
+    def expr(output_dict, label_dict):
+        pred, true = output_dict[key], label_dict[key]
+        err_mae, err_rmse = mae(pred, true), rmse(pred, true)
+        return {"MAE": err_mae, "RMSE": err_rmse,
+                "SSIM": ssim((pred + 1) / 2, (true + 1) / 2, data_range=1.0),
+                "MAE_mps": err_mae * half_range, "RMSE_mps": err_rmse * half_range}
+
+    return expr
