@@ -48,9 +48,9 @@ from numba.extending import intrinsic
 from .wavelets import ricker
 
 CFL_LIMIT = math.sqrt(3.0 / 8.0)
-# Damping layer width (cells) chosen from Table A of bench/bench_modelling.py.
+# C-PML width (cells) on each side, chosen from Table A of bench/bench_modelling.py.
 DEFAULT_PAD = 15
-# Theoretical two-pass reflection coefficient of the damping layer.
+# Target (continuous, normal-incidence) reflection coefficient of the C-PML.
 PML_R = 1e-3
 # Dispersion check: points per wavelength wanted at the highest frequency, taken as
 # 2 * freq (the Ricker amplitude spectrum is 20% of its peak there).

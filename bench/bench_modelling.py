@@ -1,0 +1,127 @@
+"""Benchmark of ppsci_ext.physics.forward_model: PML width vs cost vs accuracy, and vs deepwave.
+
+Prints markdown tables.  A sample is one 70x70 model x 5 shots x nt steps (OpenFWI).
+Usage: python bench/bench_modelling.py [--quick]
+"""
+
+import argparse
+import statistics
+import time
+import warnings
+
+import numba
+import numpy as np
+
+from ppsci_ext.physics import ricker
+from ppsci_ext.physics.acoustic import DEFAULT_PAD, forward_model
+
+SRC_X = (0, 17, 34, 52, 69)
+DX, DT, FREQ = 10.0, 1e-3, 15.0  # m, s, Hz
+
+
+def layered_models(n_models, seed=0, size=70, n_layers=4):
+    """Flat layered models, velocities 1500-4500 m/s increasing with depth, [N, size, size] float32."""
+    rng = np.random.default_rng(seed)
+    vel = np.empty((n_models, size, size), dtype=np.float32)
+    for m in range(n_models):
+        edges = [0, *np.sort(rng.choice(np.arange(5, size), n_layers - 1, replace=False)), size]
+        speeds = np.sort(rng.uniform(1500.0, 4500.0, n_layers))
+        for k in range(n_layers):
+            vel[m, edges[k] : edges[k + 1]] = speeds[k]
+    return vel
+
+
+def median_time(fn, repeats):
+    fn()  # compile / warm up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def reference_gathers(vel, nt):
+    """Gathers free of boundary echoes: the models extended by enough cells that echoes arrive after nt*dt."""
+    ext = int(np.ceil(float(vel.max()) * nt * DT / DX / 2)) + 5
+    big = np.pad(vel, ((0, 0), (ext, ext), (ext, ext)), mode="edge")
+    return forward_model(big, nt=nt, src_x=tuple(x + ext for x in SRC_X), src_z=1 + ext,
+                         rec_x=np.arange(vel.shape[2]) + ext, rec_z=1 + ext, pad=DEFAULT_PAD)
+
+
+def table_pad(pads, nt, repeats, threads):
+    vel = layered_models(3)
+    ref = reference_gathers(vel, nt)
+    print(f"\n### A. PML width vs cost vs accuracy (70x70, 5 shots, nt={nt}, {threads} threads, 3 layered models)\n")
+    print("| pad (cells) | grid | s / sample | rel. L2 error vs reference | max abs error / max abs ref |")
+    print("|---|---|---|---|---|")
+    for pad in pads:
+        data = forward_model(vel, nt=nt, pad=pad, num_threads=threads)
+        sec = median_time(lambda: forward_model(vel[:1], nt=nt, pad=pad, num_threads=threads), repeats)
+        err = np.linalg.norm(data - ref) / np.linalg.norm(ref)
+        peak = np.abs(data - ref).max() / np.abs(ref).max()
+        mark = " (default)" if pad == DEFAULT_PAD else ""
+        print(f"| {pad}{mark} | {70 + 2 * pad}^2 | {sec:.3f} | {err:.2e} | {peak:.2e} |")
+
+
+def deepwave_runner(vel, nt, pad):
+    """Return a callable running deepwave.scalar on vel [N, 70, 70] (5 shots each), or None if unavailable."""
+    try:
+        import deepwave
+        import torch
+    except ImportError as exc:
+        print(f"\n(deepwave comparison skipped: {exc}; install with `pip install torch deepwave`)")
+        return None
+    warnings.filterwarnings("ignore", module="deepwave")
+    n_src, nx = len(SRC_X), vel.shape[2]
+    src_loc = torch.zeros(n_src, 1, 2, dtype=torch.long)
+    src_loc[:, 0, 0] = 1
+    src_loc[:, 0, 1] = torch.tensor(SRC_X)
+    rec_loc = torch.zeros(n_src, nx, 2, dtype=torch.long)
+    rec_loc[:, :, 0] = 1
+    rec_loc[:, :, 1] = torch.arange(nx)
+    amp = torch.from_numpy(ricker(FREQ, nt, DT)).repeat(n_src, 1, 1)
+    models = [torch.from_numpy(v) for v in vel]
+
+    def run():
+        with torch.no_grad():
+            return [deepwave.scalar(v, DX, DT, source_amplitudes=amp, source_locations=src_loc,
+                                    receiver_locations=rec_loc, pml_width=pad, accuracy=4, pml_freq=FREQ)[-1]
+                    for v in models]
+
+    return run, torch
+
+
+def table_throughput(nt, repeats, thread_counts, n_models):
+    vel = layered_models(n_models, seed=1)
+    dw = deepwave_runner(vel, nt, DEFAULT_PAD)
+    print(f"\n### B. Throughput, samples/s (70x70, 5 shots, nt={nt}, PML {DEFAULT_PAD} cells, {n_models} models/call)\n")
+    print("| threads | ppsci_ext (numba) | deepwave.scalar (torch CPU) | ratio |")
+    print("|---|---|---|---|")
+    for threads in thread_counts:
+        ours = n_models / median_time(lambda: forward_model(vel, nt=nt, num_threads=threads), repeats)
+        if dw is None:
+            print(f"| {threads} | {ours:.2f} | skipped | - |")
+            continue
+        run, torch = dw
+        torch.set_num_threads(threads)
+        theirs = n_models / median_time(run, repeats)
+        print(f"| {threads} | {ours:.2f} | {theirs:.2f} | {ours / theirs:.2f}x |")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer pads, steps and repeats (~30 s)")
+    args = parser.parse_args()
+    max_threads = numba.config.NUMBA_NUM_THREADS
+    threads = tuple(t for t in (1, 2) if t <= max_threads)
+    if args.quick:
+        table_pad((10, 15, 20, 40), nt=500, repeats=2, threads=threads[-1])
+        table_throughput(nt=500, repeats=2, thread_counts=threads, n_models=2)
+    else:
+        table_pad((5, 10, 15, 20, 30, 40, 60, 120), nt=1000, repeats=3, threads=threads[-1])
+        table_throughput(nt=1000, repeats=3, thread_counts=threads, n_models=4)
+
+
+if __name__ == "__main__":
+    main()
