@@ -14,7 +14,7 @@ from typing import Optional
 
 import paddle
 
-__all__ = ["save_atomic", "load_checkpoint"]
+__all__ = ["save_atomic", "load_checkpoint", "optimizer_state", "load_optimizer_state"]
 
 
 def save_atomic(state: Dict[str, Any], path: str) -> None:
@@ -41,3 +41,30 @@ def load_checkpoint(path: str, required=()) -> Optional[Dict[str, Any]]:
     if missing:
         raise KeyError(f"checkpoint {path}: missing keys {missing}; found {sorted(state)}")
     return state
+
+
+def _rename(state, old_names, new_names):
+    out = {}
+    for key, value in state.items():
+        for old, new in zip(old_names, new_names):
+            if key.startswith(old + "_"):
+                key = new + key[len(old):]
+                break
+        out[key] = value
+    return out
+
+
+def optimizer_state(opt, params) -> Dict[str, Any]:
+    """``opt.state_dict()`` keyed by parameter position instead of paddle's global names.
+
+    Paddle names accumulators after parameters (``conv2d_149.w_0_moment1_0``),
+    and those names depend on how many layers the process built before; keyed
+    by position, a checkpoint loads into any freshly built copy of the network.
+    """
+    names = [p.name for p in params]
+    return _rename(opt.state_dict(), names, [f"param{i}" for i in range(len(names))])
+
+
+def load_optimizer_state(opt, params, state: Dict[str, Any]) -> None:
+    names = [p.name for p in params]
+    opt.set_state_dict(_rename(state, [f"param{i}" for i in range(len(names))], names))

@@ -30,6 +30,8 @@ import paddle.distributed as dist
 from ppsci.utils import logger
 
 from ppsci_ext.checkpoint import load_checkpoint
+from ppsci_ext.checkpoint import load_optimizer_state
+from ppsci_ext.checkpoint import optimizer_state
 from ppsci_ext.checkpoint import save_atomic
 
 __all__ = ["WGANGPTrainer", "gradient_penalty", "cosine_lr"]
@@ -108,11 +110,11 @@ class WGANGPTrainer:
 
     # ---------------------------------------------------------------- state
     def state_dict(self):
-        state = {"generator": self.g.state_dict(), "opt_g": self.opt_g.state_dict(),
+        state = {"generator": self.g.state_dict(), "opt_g": optimizer_state(self.opt_g, self.g.parameters()),
                  "epoch": self.epoch, "step": self.step,
                  "history": json.dumps(self.history)}
         if self.d is not None:
-            state.update(critic=self.d.state_dict(), opt_d=self.opt_d.state_dict())
+            state.update(critic=self.d.state_dict(), opt_d=optimizer_state(self.opt_d, self.d.parameters()))
         return state
 
     def resume(self) -> bool:
@@ -121,10 +123,10 @@ class WGANGPTrainer:
         if state is None:
             return False
         self.g.set_state_dict(state["generator"])
-        self.opt_g.set_state_dict(state["opt_g"])
+        load_optimizer_state(self.opt_g, self.g.parameters(), state["opt_g"])
         if self.d is not None:
             self.d.set_state_dict(state["critic"])
-            self.opt_d.set_state_dict(state["opt_d"])
+            load_optimizer_state(self.opt_d, self.d.parameters(), state["opt_d"])
         self.epoch, self.step = int(state["epoch"]), int(state["step"])
         self.history = json.loads(state["history"])
         logger.message(f"resumed from {self.path}: {self.epoch} epoch(s) done")

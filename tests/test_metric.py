@@ -1,0 +1,27 @@
+import numpy as np
+import paddle
+import pytest
+from skimage.metrics import structural_similarity
+
+import ppsci
+from ppsci_ext import metric
+
+
+@pytest.mark.parametrize("noise", [0.02, 0.3])
+def test_ssim_matches_skimage_through_functional_metric(rng, noise):
+    true = rng.uniform(-1, 1, (4, 1, 70, 70)).astype(np.float32)
+    true[:, :, 30:] = 0.5  # some structure
+    pred = np.clip(true + noise * rng.standard_normal(true.shape), -1, 1).astype(np.float32)
+    fm = ppsci.metric.FunctionalMetric(metric.fwi_metric_expr(1500.0, 4500.0))
+    got = fm({"velocity": paddle.to_tensor(pred)}, {"velocity": paddle.to_tensor(true)})
+    ref = np.mean([structural_similarity((p[0] + 1) / 2, (t[0] + 1) / 2, gaussian_weights=True, sigma=1.5,
+                                         data_range=1.0) for p, t in zip(pred, true)])
+    assert abs(float(got["SSIM"]) - ref) < 1e-4
+    np.testing.assert_allclose(float(got["MAE"]), np.abs(pred - true).mean(), rtol=1e-5)
+    np.testing.assert_allclose(float(got["RMSE"]), np.sqrt(((pred - true) ** 2).mean()), rtol=1e-5)
+    np.testing.assert_allclose(float(got["MAE_mps"]), 1500 * np.abs(pred - true).mean(), rtol=1e-5)
+
+
+def test_ssim_of_identical_images_is_one(rng):
+    x = paddle.to_tensor(rng.random((2, 1, 30, 30)))
+    assert abs(float(metric.ssim(x, x)) - 1.0) < 1e-12
