@@ -258,6 +258,8 @@ def main(cfg: DictConfig):
     if cfg.mode not in MODES:
         raise ValueError(f"cfg.mode should be one of {sorted(MODES)}, but got {cfg.mode!r}")
     paddle.set_device(cfg.device)
+    if paddle.distributed.get_world_size() > 1:  # started by paddle.distributed.launch
+        paddle.distributed.init_parallel_env()
     if cfg.num_threads:
         paddle.base.core.set_num_threads(cfg.num_threads)
     misc.set_random_seed(cfg.seed)
