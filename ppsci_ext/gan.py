@@ -5,9 +5,9 @@ critic takes ``n_critic`` steps on (real labels, generated maps), then the
 generator takes one step on the same batch. With ``critic=None`` it trains
 the generator alone (plain supervised InversionNet).
 
-- The generator's output is computed without gradient for the critic steps,
-  and the critic's parameters are frozen during the generator step, so no
-  gradient leaks from one optimiser to the other.
+- The critic steps see the generator's output detached, and the critic's
+  parameters are frozen during the generator step, so no gradient leaks from
+  one optimiser to the other.
 - Losses are ppsci ``FunctionalLoss`` objects; the generator's loss is the
   loss of the ``SupervisedConstraint`` that owns the data loader.
 - After every epoch one checkpoint holding both networks, both optimiser
@@ -154,9 +154,11 @@ class WGANGPTrainer:
         self.opt_d.clear_grad()
         return {name: float(v) for name, v in losses.items()}
 
-    def generator_step(self, inputs, labels, weights):
+    def generator_step(self, inputs, labels, weights, out=None):
+        """One generator update; ``out`` is its forward pass on ``inputs`` if already computed."""
         self.opt_g.set_lr(self._lr(self.cfg.lr_g))
-        out = self.g(inputs)
+        if out is None:
+            out = self.g(inputs)
         if self.d is not None:
             _set_trainable(self.d, False)  # the critic only passes gradient through
             out["score_fake"] = next(iter(self.d({self.label_key: out[self.label_key]}).values()))
@@ -182,13 +184,15 @@ class WGANGPTrainer:
                 self.d.train()
             sums, t0 = {}, time.time()
             for it, (inputs, labels, weights) in enumerate(loader):
-                logs = {}
+                # One generator forward serves both: the critic steps see it detached, and
+                # the generator step back-propagates through it (its weights have not
+                # changed in between, so this equals recomputing it, at one forward less).
+                logs, out = {}, self.g(inputs)
                 if self.d is not None:
-                    with paddle.no_grad():
-                        fake = self.g(inputs)[self.label_key]
+                    fake = out[self.label_key].detach()
                     for _ in range(self.cfg.n_critic):
                         logs.update(self.critic_step(fake, labels[self.label_key]))
-                logs.update(self.generator_step(inputs, labels, weights))
+                logs.update(self.generator_step(inputs, labels, weights, out))
                 self.step += 1
                 for name, v in logs.items():
                     sums[name] = sums.get(name, 0.0) + v
