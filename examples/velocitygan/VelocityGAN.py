@@ -42,8 +42,10 @@ def build_generator(cfg):
 
 
 def dataset_cfg(cfg, anno):
-    return {"name": "ExtFWIDataset", "input_keys": tuple(cfg.MODEL.generator.input_keys),
-            "label_keys": tuple(cfg.MODEL.generator.output_keys), "anno": anno,
+    g = cfg.MODEL.generator
+    return {"name": "ExtFWIDataset", "input_keys": tuple(g.input_keys), "label_keys": tuple(g.output_keys),
+            "anno": anno, "data_shape": (g.n_sources, g.time_samples, g.n_receivers),
+            "label_shape": (1, *g.out_shape),
             **{k: cfg.DATA[k] for k in ("data_min", "data_max", "label_min", "label_max", "sample_ratio", "log_k")}}
 
 

@@ -1,0 +1,107 @@
+"""Every mode of examples/velocitygan/VelocityGAN.py on a tiny configuration, and its errors."""
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hydra import compose
+from hydra import initialize_config_dir
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SCRIPT = os.path.join(ROOT, "examples", "velocitygan", "VelocityGAN.py")
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location("VelocityGAN", SCRIPT)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def tiny_cfg(tmp, *extra):
+    over = [f"output_dir={tmp}/out", f"GENERATE.out_dir={tmp}/data", "GENERATE.n_train=16", "GENERATE.n_test=8",
+            "GENERATE.file_size=8", "MODELLING.nt=200", "DATA.sample_ratio=4", "MODEL.generator.dims=[4,8,8,16,16]",
+            "MODEL.critic.dims=[4,4,8,8]", "TRAIN.epochs=2", "TRAIN.batch_size=4", "EVAL.n_figures=2", *extra]
+    with initialize_config_dir(version_base=None, config_dir=os.path.join(ROOT, "conf")):
+        return compose("velocitygan", overrides=over)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("vg")
+    vg, cfg = load_script(), tiny_cfg(tmp)
+    os.makedirs(cfg.output_dir, exist_ok=True)
+    vg.generate(cfg)
+    vg.train(cfg)
+    return vg, cfg, tmp
+
+
+def test_train_writes_one_checkpoint_history_and_curve(trained):
+    vg, cfg, _ = trained
+    assert os.listdir(os.path.dirname(cfg.TRAIN.checkpoint)) == ["latest.pdparams"]
+    history = json.load(open(os.path.join(cfg.output_dir, "history.json")))
+    assert [h["epoch"] for h in history] == [1, 2] and "val_SSIM" in history[0] and "gp" in history[0]
+    assert os.path.isfile(os.path.join(cfg.output_dir, "training_curves.png"))
+
+
+def test_eval_writes_metrics_and_figures(trained):
+    vg, cfg, _ = trained
+    res = vg.evaluate(cfg)
+    saved = json.load(open(os.path.join(cfg.output_dir, "eval_metrics.json")))
+    for key in ("MAE", "RMSE", "SSIM", "MAE_mps", "RMSE_mps", "data_misfit"):
+        assert np.isfinite(saved[key]) and saved[key] == pytest.approx(res[key])
+    assert saved["MAE_mps"] == pytest.approx(1500 * saved["MAE"], rel=1e-5)
+    assert saved["n_samples"] == 8
+    for fig in ("predictions.png", "profiles.png"):
+        assert os.path.isfile(os.path.join(cfg.output_dir, fig))
+
+
+def test_infer_and_forward_round_trip(trained):
+    vg, cfg, tmp = trained
+    data = np.load(os.path.join(cfg.GENERATE.out_dir, "data2.npy"))[:3]
+    models = np.load(os.path.join(cfg.GENERATE.out_dir, "model2.npy"))[:3]
+    np.save(tmp / "d.npy", data)
+    np.save(tmp / "m.npy", models)
+    c = tiny_cfg(tmp, f"INFER.input={tmp}/m.npy", f"INFER.output={tmp}/f.npy")
+    vg.forward(c)
+    np.testing.assert_allclose(np.load(tmp / "f.npy"), data, atol=1e-6)  # same modelling as generate
+    c = tiny_cfg(tmp, f"INFER.input={tmp}/d.npy", f"INFER.output={tmp}/v.npy")
+    vg.inference(c)
+    v = np.load(tmp / "v.npy")
+    assert v.shape == (3, 1, 70, 70) and 1500 <= v.min() and v.max() <= 4500
+
+
+def test_export_writes_static_graph(trained):
+    vg, cfg, _ = trained
+    vg.export(cfg)
+    folder = os.path.dirname(cfg.INFER.export_path)
+    assert any(f.endswith(".pdiparams") for f in os.listdir(folder))
+
+
+def test_bad_inputs_get_clear_errors(trained):
+    vg, _, tmp = trained
+    np.save(tmp / "bad.npy", np.zeros((2, 5, 100, 70), np.float32))
+    with pytest.raises(ValueError, match=r"bad.npy: expected shot gathers \[N, 5, 200, 70\], found shape \(2, 5, 100, 70\)"):
+        vg.inference(tiny_cfg(tmp, f"INFER.input={tmp}/bad.npy", f"INFER.output={tmp}/o.npy"))
+    with pytest.raises(FileNotFoundError, match="INFER.input: file not found: .*nothere.npy"):
+        vg.inference(tiny_cfg(tmp, f"INFER.input={tmp}/nothere.npy", f"INFER.output={tmp}/o.npy"))
+    with open(tmp / "bad.txt", "w") as f:
+        f.write("bad.npy\n")
+    with pytest.raises(ValueError, match=r"bad.npy: expected data samples of shape \(5, 200, 70\), found \(5, 100, 70\)"):
+        vg.evaluate(tiny_cfg(tmp, f"EVAL.anno={tmp}/bad.txt"))
+    with pytest.raises(FileNotFoundError, match="checkpoint not found: .*none.pdparams"):
+        vg.evaluate(tiny_cfg(tmp, f"EVAL.checkpoint={tmp}/none.pdparams"))
+    nan = np.full((1, 1, 70, 70), 2000, np.float32)
+    nan[0, 0, 3, 3] = np.nan
+    np.save(tmp / "nan.npy", nan)
+    with pytest.raises(ValueError, match="nan.npy .*INFER.input.* contains NaN"):
+        vg.forward(tiny_cfg(tmp, f"INFER.input={tmp}/nan.npy", f"INFER.output={tmp}/o.npy"))
+
+
+def test_cli_rejects_unknown_mode(tmp_path):
+    res = subprocess.run([sys.executable, SCRIPT, "mode=fly", f"output_dir={tmp_path}"], cwd=ROOT,
+                         capture_output=True, text=True, env={**os.environ, "HYDRA_FULL_ERROR": "1"})
+    assert res.returncode != 0 and "cfg.mode should be one of" in res.stderr and "'fly'" in res.stderr
