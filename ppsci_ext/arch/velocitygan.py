@@ -37,6 +37,20 @@ def deconv_block(cin, cout, kernel=2, stride=2, padding=0):
                          nn.BatchNorm2D(cout), nn.LeakyReLU(0.2))
 
 
+def upsample_block(cin, cout, mode):
+    """x2 upsampling: OpenFWI's 4x4 stride-2 transposed conv, or interpolation + 3x3 conv.
+
+    Interpolation avoids the checkerboard artefacts of transposed convolutions
+    (Odena et al., 2016), which show up as lateral stripes that SSIM punishes
+    in flat layers.
+    """
+    if mode == "deconv":
+        return deconv_block(cin, cout, 4, 2, 1)
+    if mode in ("bilinear", "nearest"):
+        return nn.Sequential(nn.Upsample(scale_factor=2, mode=mode), conv_block(cin, cout))
+    raise ValueError(f"VelocityGenerator upsample: expected 'deconv', 'bilinear' or 'nearest', found {mode!r}")
+
+
 def _half(n):  # output length of a stride-2 conv with "same" padding
     return (n + 1) // 2
 
@@ -53,12 +67,17 @@ class VelocityGenerator(base.Arch):
         n_receivers: receivers per shot.
         out_shape: (nz, nx) of the velocity map.
         dims: five channel widths, outermost to bottleneck.
+        upsample: decoder x2 stages, "deconv" (OpenFWI) or "bilinear"/"nearest" + conv.
+        head_norm: BatchNorm before the output tanh, as OpenFWI. With small
+            batches it re-centres every batch of velocity maps, so the network
+            cannot express a batch's absolute velocity level in training.
     """
 
     def __init__(self, input_keys: Tuple[str, ...], output_keys: Tuple[str, ...],
                  n_sources: int = 5, time_samples: int = 1000, sample_ratio: int = 1,
                  n_receivers: int = 70, out_shape: Sequence[int] = (70, 70),
-                 dims: Sequence[int] = (32, 64, 128, 256, 512)):
+                 dims: Sequence[int] = (32, 64, 128, 256, 512), upsample: str = "deconv",
+                 head_norm: bool = True):
         super().__init__()
         self.input_keys, self.output_keys = tuple(input_keys), tuple(output_keys)
         if len(dims) != 5:
@@ -83,10 +102,11 @@ class VelocityGenerator(base.Arch):
         start = (math.ceil(nz / 16), math.ceil(nx / 16))
         dec = [deconv_block(d5, d5, start, 1, 0), conv_block(d5, d5)]
         for cin, cout in ((d5, d4), (d4, d3), (d3, d2), (d2, d1)):
-            dec += [deconv_block(cin, cout, 4, 2, 1), conv_block(cout, cout)]
+            dec += [upsample_block(cin, cout, upsample), conv_block(cout, cout)]
         self.decoder = nn.Sequential(*dec)
         self.crop = ((start[0] * 16 - nz) // 2, (start[1] * 16 - nx) // 2)
-        self.head = nn.Sequential(nn.Conv2D(d1, 1, 3, 1, 1), nn.BatchNorm2D(1), nn.Tanh())
+        head = [nn.Conv2D(d1, 1, 3, 1, 1)] + ([nn.BatchNorm2D(1)] if head_norm else []) + [nn.Tanh()]
+        self.head = nn.Sequential(*head)
 
     def forward(self, x):
         if self._input_transform is not None:

@@ -9,12 +9,13 @@ from ppsci_ext.arch import VelocityGenerator
 from ppsci_ext.gan import gradient_penalty
 
 
+@pytest.mark.parametrize("upsample", ["deconv", "bilinear"])
 @pytest.mark.parametrize("sizes", [
     dict(n_sources=5, time_samples=1000, sample_ratio=10, n_receivers=70, out_shape=(70, 70)),
     dict(n_sources=3, time_samples=500, sample_ratio=2, n_receivers=40, out_shape=(50, 60)),
 ])
-def test_generator_shapes_follow_config(sizes):
-    g = VelocityGenerator(("data",), ("velocity",), dims=(4, 8, 8, 16, 16), **sizes)
+def test_generator_shapes_follow_config(sizes, upsample):
+    g = VelocityGenerator(("data",), ("velocity",), dims=(4, 8, 8, 16, 16), upsample=upsample, **sizes)
     nt = -(-sizes["time_samples"] // sizes["sample_ratio"])
     y = g({"data": paddle.randn([2, sizes["n_sources"], nt, sizes["n_receivers"]])})["velocity"]
     assert y.shape == [2, 1, *sizes["out_shape"]]
