@@ -5,7 +5,7 @@ processes from empty folders, times each, and prints the held-out metrics
 against the issue's targets. With --baseline it also trains and evaluates the
 plain InversionNet (MODEL.gan=false) on the same data, as the baseline row.
 
-    python bench/bench_velocitygan_e2e.py [--root outputs/e2e] [--baseline] [overrides ...]
+    python bench/bench_velocitygan_e2e.py [--root outputs/e2e] [--baseline] [--figures DIR] [overrides ...]
 
 One run takes ~20 minutes on 2 cores, so it is one sample, not a median.
 """
@@ -34,6 +34,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--root", default="outputs/e2e", help="folder for data, outputs and logs (emptied first)")
     ap.add_argument("--baseline", action="store_true", help="also train/eval plain InversionNet on the same data")
+    ap.add_argument("--figures", default=None,
+                    help="copy the VelocityGAN run's figures here (README and docs use docs/zh/examples/velocitygan.assets)")
     args, extra = ap.parse_known_args()
     root = os.path.join(ROOT, args.root)
     shutil.rmtree(root, ignore_errors=True)
@@ -56,6 +58,10 @@ def main():
         total = (times["generate"] + t_train + t_eval) / 60
         print(f"| {name} | {times['generate']:.0f} | {t_train:.0f} | {t_eval:.0f} | {total:.1f} | {m['MAE']:.4f} | "
               f"{m['RMSE']:.4f} | {m['SSIM']:.4f} | {m['MAE_mps']:.1f} | {m['RMSE_mps']:.1f} | {m['data_misfit']:.4f} |")
+    if args.figures:
+        os.makedirs(args.figures, exist_ok=True)
+        for fig in ("predictions.png", "profiles.png", "training_curves.png"):
+            shutil.copy(os.path.join(root, "velocitygan", fig), os.path.join(args.figures, fig))
     m = rows["VelocityGAN"][2]
     total = (times["generate"] + rows["VelocityGAN"][0] + rows["VelocityGAN"][1]) / 60
     print("\n| target (VelocityGAN, default config) | found | met |\n|---|---|---|")

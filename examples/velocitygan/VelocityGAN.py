@@ -146,6 +146,33 @@ def forward(cfg):
 
 
 def train(cfg):
+    """Train; with TRAIN.nprocs > 1 (CPU) start that many data-parallel workers of 1 thread each.
+
+    Paddle's CPU convolutions at these sizes gain nothing from a second thread,
+    while two single-thread processes train nearly twice as many samples per
+    second (measured on 2 cores). Under paddle.distributed.launch the launcher
+    has already started the processes, and TRAIN.nprocs is ignored.
+    """
+    if cfg.TRAIN.nprocs > 1 and paddle.distributed.get_world_size() == 1:
+        if cfg.device != "cpu":
+            raise ValueError("TRAIN.nprocs > 1 starts CPU workers; on GPUs use paddle.distributed.launch (README)")
+        paddle.distributed.spawn(_train_worker, args=(OmegaConf.to_container(cfg, resolve=True),),
+                                 nprocs=cfg.TRAIN.nprocs, backend="gloo")
+        return
+    _train(cfg)
+
+
+def _train_worker(cfg_dict):
+    cfg = OmegaConf.create(cfg_dict)
+    paddle.set_device("cpu")
+    paddle.distributed.init_parallel_env()
+    paddle.base.core.set_num_threads(1)
+    misc.set_random_seed(cfg.seed)
+    logger.init_logger("ppsci", osp.join(cfg.output_dir, "train.log"), "info")
+    _train(cfg)
+
+
+def _train(cfg):
     key_out = cfg.MODEL.generator.output_keys[0]
     constraint = ppsci.constraint.SupervisedConstraint(
         loader_cfg(cfg, cfg.DATA.train_anno, cfg.TRAIN.batch_size, shuffle=True), generator_loss(cfg), name="fwi")
