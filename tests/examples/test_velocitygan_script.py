@@ -24,7 +24,8 @@ def load_script():
 def tiny_cfg(tmp, *extra):
     over = [f"output_dir={tmp}/out", f"GENERATE.out_dir={tmp}/data", "GENERATE.n_train=16", "GENERATE.n_test=8",
             "GENERATE.file_size=8", "MODELLING.nt=200", "DATA.sample_ratio=4", "MODEL.generator.dims=[4,8,8,16,16]",
-            "MODEL.critic.dims=[4,4,8,8]", "TRAIN.epochs=2", "TRAIN.batch_size=4", "EVAL.n_figures=2", *extra]
+            "MODEL.critic.dims=[4,4,8,8]", "TRAIN.epochs=2", "TRAIN.batch_size=4", "TRAIN.nprocs=1",
+            "EVAL.n_figures=2", *extra]
     with initialize_config_dir(version_base=None, config_dir=os.path.join(ROOT, "conf")):
         return compose("velocitygan", overrides=over)
 
@@ -105,3 +106,21 @@ def test_cli_rejects_unknown_mode(tmp_path):
     res = subprocess.run([sys.executable, SCRIPT, "mode=fly", f"output_dir={tmp_path}"], cwd=ROOT,
                          capture_output=True, text=True, env={**os.environ, "HYDRA_FULL_ERROR": "1"})
     assert res.returncode != 0 and "cfg.mode should be one of" in res.stderr and "'fly'" in res.stderr
+
+
+def test_cli_train_spawns_data_parallel_workers_and_resumes(trained, tmp_path):
+    """The main job's path: `mode=train` with TRAIN.nprocs=2 starts two gloo workers itself."""
+    _, cfg, tmp = trained
+    over = [f"output_dir={tmp_path}/out", f"GENERATE.out_dir={cfg.GENERATE.out_dir}", "MODELLING.nt=200",
+            "DATA.sample_ratio=4", "MODEL.generator.dims=[4,8,8,16,16]", "MODEL.critic.dims=[4,4,8,8]",
+            "TRAIN.batch_size=4", "TRAIN.nprocs=2", "TRAIN.log_freq=1"]
+    env = {**os.environ, "HYDRA_FULL_ERROR": "1", "GLOG_minloglevel": "2"}
+    for epochs in (1, 2):  # the second run resumes after epoch 1
+        res = subprocess.run([sys.executable, SCRIPT, "mode=train", f"TRAIN.epochs={epochs}", *over], cwd=ROOT,
+                             capture_output=True, text=True, env=env, timeout=300)
+        assert res.returncode == 0, res.stderr[-3000:]
+    log = open(tmp_path / "out" / "train.log").read()
+    assert "iter 2/2" in log and "iter 3/" not in log  # 16 samples / (2 workers x 4) = 2 iterations an epoch
+    assert "resumed from" in log
+    history = json.load(open(tmp_path / "out" / "history.json"))
+    assert [h["epoch"] for h in history] == [1, 2]
