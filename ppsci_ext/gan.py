@@ -145,14 +145,7 @@ class WGANGPTrainer:
         score_fake = self.d({k: fake})
         gp = gradient_penalty(self.d, real, fake, k)
         out = {"score_real": next(iter(score_real.values())), "score_fake": next(iter(score_fake.values())), "gp": gp}
-        losses = self.critic_loss(out)
-        loss = sum(losses.values())
-        loss.backward()
-        if self.world > 1:
-            _all_reduce_grads(self.d.parameters())
-        self.opt_d.step()
-        self.opt_d.clear_grad()
-        return {name: float(v) for name, v in losses.items()}
+        return self._update(self.critic_loss(out), self.d, self.opt_d)
 
     def generator_step(self, inputs, labels, weights, out=None):
         """One generator update; ``out`` is its forward pass on ``inputs`` if already computed."""
@@ -162,13 +155,15 @@ class WGANGPTrainer:
         if self.d is not None:
             _set_trainable(self.d, False)  # the critic only passes gradient through
             out["score_fake"] = next(iter(self.d({self.label_key: out[self.label_key]}).values()))
-        losses = self.constraint.loss(out, labels, weights)
-        loss = sum(losses.values())
-        loss.backward()
+        return self._update(self.constraint.loss(out, labels, weights), self.g, self.opt_g)
+
+    def _update(self, losses, net, opt):
+        """Back-propagate the summed losses, average gradients over processes, step ``opt``."""
+        sum(losses.values()).backward()
         if self.world > 1:
-            _all_reduce_grads(self.g.parameters())
-        self.opt_g.step()
-        self.opt_g.clear_grad()
+            _all_reduce_grads(net.parameters())
+        opt.step()
+        opt.clear_grad()
         return {name: float(v) for name, v in losses.items()}
 
     # ---------------------------------------------------------------- loop
