@@ -18,7 +18,9 @@ CFG = OmegaConf.create(dict(epochs=2, n_critic=2, lr_g=1e-3, lr_d=1e-3, warmup_s
 
 
 def build(tmp_path, gan=True):
-    anno = write_fwi_files(tmp_path, n_files=1, n=4, shape=(5, 100, 70))
+    anno = os.path.join(tmp_path, "train.txt")
+    if not os.path.exists(anno):  # data-parallel workers share files written once beforehand
+        anno = write_fwi_files(tmp_path, n_files=1, n=4, shape=(5, 100, 70))
     loader = {"dataset": {"name": "ExtFWIDataset", "input_keys": ("data",), "label_keys": ("velocity",), "anno": anno,
                           "data_min": -3.0, "data_max": 3.0, "label_min": 1500.0, "label_max": 4500.0,
                           "sample_ratio": 10},

@@ -11,6 +11,8 @@ Every setting lives in conf/velocitygan.yaml.
 """
 import json
 import os
+import threading
+import time
 from os import path as osp
 
 import ppsci  # noqa: F401  (must come before hydra.main, see DEVELOPERS.md)
@@ -156,13 +158,26 @@ def train(cfg):
     if cfg.TRAIN.nprocs > 1 and paddle.distributed.get_world_size() == 1:
         if cfg.device != "cpu":
             raise ValueError("TRAIN.nprocs > 1 starts CPU workers; on GPUs use paddle.distributed.launch (README)")
-        paddle.distributed.spawn(_train_worker, args=(OmegaConf.to_container(cfg, resolve=True),),
+        paddle.distributed.spawn(_train_worker, args=(OmegaConf.to_container(cfg, resolve=True), os.getpid()),
                                  nprocs=cfg.TRAIN.nprocs, backend="gloo")
         return
     _train(cfg)
 
 
-def _train_worker(cfg_dict):
+def _exit_with_parent(parent_pid):
+    """Workers end when the process that spawned them dies (killed runs must not leave
+    orphans that keep writing the checkpoint a resumed run reads)."""
+
+    def watch():
+        while os.getppid() == parent_pid:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def _train_worker(cfg_dict, parent_pid):
+    _exit_with_parent(parent_pid)
     cfg = OmegaConf.create(cfg_dict)
     paddle.set_device("cpu")
     paddle.distributed.init_parallel_env()

@@ -4,10 +4,14 @@ import sys
 
 import numpy as np
 
+from tests.conftest import write_fwi_files
+
 WORKER = os.path.join(os.path.dirname(__file__), "dist_worker.py")
 
 
 def test_data_parallel_training_keeps_ranks_in_sync(tmp_path):
+    # written once here: a worker rewriting a file the other has memory-mapped would crash it (SIGBUS)
+    write_fwi_files(tmp_path, n_files=1, n=4, shape=(5, 100, 70))
     env = {**os.environ, "PADDLE_DISTRI_BACKEND": "gloo", "GLOG_minloglevel": "2"}
     cmd = [sys.executable, "-m", "paddle.distributed.launch", "--log_dir", str(tmp_path / "log"),
            "--nproc_per_node", "2", WORKER, str(tmp_path)]

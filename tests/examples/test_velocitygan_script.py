@@ -2,8 +2,10 @@
 import importlib.util
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -124,3 +126,44 @@ def test_cli_train_spawns_data_parallel_workers_and_resumes(trained, tmp_path):
     assert "resumed from" in log
     history = json.load(open(tmp_path / "out" / "history.json"))
     assert [h["epoch"] for h in history] == [1, 2]
+
+
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return "\tZ" not in [line for line in f if line.startswith("State:")][0]
+    except (FileNotFoundError, IndexError):
+        return False
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="needs /proc to find the worker processes")
+def test_killed_training_leaves_no_workers_and_resumes(trained, tmp_path):
+    _, cfg, _ = trained
+    over = [f"output_dir={tmp_path}/out", f"GENERATE.out_dir={cfg.GENERATE.out_dir}", "MODELLING.nt=200",
+            "DATA.sample_ratio=4", "MODEL.generator.dims=[4,8,8,16,16]", "MODEL.critic.dims=[4,4,8,8]",
+            "TRAIN.batch_size=2", "TRAIN.nprocs=2"]
+    env = {**os.environ, "GLOG_minloglevel": "2"}
+    ckpt = tmp_path / "out" / "checkpoints" / "latest.pdparams"
+    proc = subprocess.Popen([sys.executable, SCRIPT, "mode=train", "TRAIN.epochs=200", *over], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 120
+        while not ckpt.exists() and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.5)
+        assert ckpt.exists(), "no checkpoint within 120 s"
+        children = [int(p) for p in open(f"/proc/{proc.pid}/task/{proc.pid}/children").read().split()]
+        assert len([c for c in children if _alive(c)]) >= 2  # the two spawned workers
+        os.kill(proc.pid, signal.SIGKILL)  # mid-epoch, no chance to clean up
+        proc.wait()
+        deadline = time.time() + 15
+        while any(_alive(c) for c in children) and time.time() < deadline:
+            time.sleep(0.5)
+        assert not any(_alive(c) for c in children), "workers outlived the killed run"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    res = subprocess.run([sys.executable, SCRIPT, "mode=train", "TRAIN.epochs=1", *over], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    log = open(tmp_path / "out" / "train.log").read()
+    assert "resumed from" in log  # the checkpoint written before the kill loads
