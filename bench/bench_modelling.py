@@ -12,6 +12,7 @@ import warnings
 import numba
 import numpy as np
 
+from ppsci_ext.data import make_velocity_models
 from ppsci_ext.physics import ricker
 from ppsci_ext.physics.acoustic import DEFAULT_PAD, forward_model
 
@@ -20,15 +21,9 @@ DX, DT, FREQ = 10.0, 1e-3, 15.0  # m, s, Hz
 
 
 def layered_models(n_models, seed=0, size=70, n_layers=4):
-    """Flat layered models, velocities 1500-4500 m/s increasing with depth, [N, size, size] float32."""
-    rng = np.random.default_rng(seed)
-    vel = np.empty((n_models, size, size), dtype=np.float32)
-    for m in range(n_models):
-        edges = [0, *np.sort(rng.choice(np.arange(5, size), n_layers - 1, replace=False)), size]
-        speeds = np.sort(rng.uniform(1500.0, 4500.0, n_layers))
-        for k in range(n_layers):
-            vel[m, edges[k] : edges[k + 1]] = speeds[k]
-    return vel
+    """Flat layered models (the data generator's), 1500-4500 m/s increasing with depth, [N, size, size] float32."""
+    return make_velocity_models(range(n_models), seed, "flat", size, size, n_layers, n_layers, vmin=1500.0,
+                                vmax=4500.0, min_thickness=5, increasing=True)[:, 0]
 
 
 def median_time(fn, repeats):

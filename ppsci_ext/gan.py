@@ -13,7 +13,8 @@ the generator alone (plain supervised InversionNet).
 - After every epoch one checkpoint holding both networks, both optimiser
   states, the epoch and the loss history is written atomically; a new run
   with the same checkpoint path resumes after the last finished epoch.
-- Data-parallel: run under ``paddle.distributed.launch``; each process sees
+- Data-parallel: run in processes started by ``paddle.distributed.launch`` or
+  ``paddle.distributed.spawn`` (VelocityGAN.py's TRAIN.nprocs); each process sees
   its shard (ppsci builds a DistributedBatchSampler), gradients are averaged
   with one all-reduce per network per step, rank 0 writes.
 """

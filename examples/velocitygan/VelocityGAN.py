@@ -104,14 +104,13 @@ def predict(model, inputs, batch_size, key_in, key_out):
 
 
 def held_out_arrays(cfg, anno):
-    """All samples of an annotation file: (normalised inputs, normalised labels, raw data)."""
+    """All samples of an annotation file: (normalised inputs, normalised labels, the data set)."""
     ds = ppsci.data.dataset.build_dataset(dataset_cfg(cfg, anno))
     items = [ds[i] for i in range(len(ds))]
     key_in, key_out = cfg.MODEL.generator.input_keys[0], cfg.MODEL.generator.output_keys[0]
     x = np.stack([it[0][key_in] for it in items])
     y = np.stack([it[1][key_out] for it in items])
-    raw = np.concatenate([np.asarray(d) for d in ds.data])
-    return x, y, raw
+    return x, y, ds
 
 
 def modelling_kwargs(cfg):
@@ -223,12 +222,12 @@ def evaluate(cfg):
     solver = ppsci.solver.Solver(model, validator={validator.name: validator}, output_dir=cfg.output_dir)
     _, groups = solver.eval()
     results = dict(groups["FWI"])
-    x, y, raw = held_out_arrays(cfg, cfg.EVAL.anno)
+    x, y, ds = held_out_arrays(cfg, cfg.EVAL.anno)
     vt = VelocityTransform(cfg.DATA.label_min, cfg.DATA.label_max)
     pred_mps = vt.inverse(predict(model, x, cfg.EVAL.batch_size, key_in, key_out))[:, 0]
     true_mps = vt.inverse(y)[:, 0]
     if cfg.EVAL.data_misfit:
-        results["data_misfit"] = data_misfit(cfg, pred_mps, raw)
+        results["data_misfit"] = data_misfit(cfg, pred_mps, np.concatenate([np.asarray(d) for d in ds.data]))
     results.update(n_samples=int(len(x)), anno=str(cfg.EVAL.anno), checkpoint=str(cfg.EVAL.checkpoint))
     with open(osp.join(cfg.output_dir, "eval_metrics.json"), "w") as f:
         json.dump(results, f, indent=1)
