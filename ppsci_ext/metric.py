@@ -13,7 +13,7 @@ import numpy as np
 import paddle
 import paddle.nn.functional as F
 
-__all__ = ["mae", "rmse", "ssim", "gaussian_window", "fwi_metric_expr"]
+__all__ = ["mae", "rmse", "ssim", "gaussian_window", "fwi_metric_expr", "pcc", "r2", "section_scores"]
 
 
 def mae(pred, true):
@@ -66,3 +66,28 @@ def fwi_metric_expr(label_min: float, label_max: float, key: str = "velocity"):
                 "MAE_mps": err_mae * half_range, "RMSE_mps": err_rmse * half_range}
 
     return expr
+
+
+def pcc(pred: np.ndarray, true: np.ndarray) -> float:
+    """Pearson correlation coefficient of two arrays (flattened)."""
+    p, t = np.ravel(pred).astype(np.float64), np.ravel(true).astype(np.float64)
+    p, t = p - p.mean(), t - t.mean()
+    return float((p * t).sum() / np.sqrt((p * p).sum() * (t * t).sum()))
+
+
+def r2(pred: np.ndarray, true: np.ndarray) -> float:
+    """Coefficient of determination 1 - SS_res / SS_tot (can be negative)."""
+    p, t = np.ravel(pred).astype(np.float64), np.ravel(true).astype(np.float64)
+    return float(1.0 - ((t - p) ** 2).sum() / ((t - t.mean()) ** 2).sum())
+
+
+def section_scores(pred: np.ndarray, true: np.ndarray) -> dict:
+    """PCC, R2, MAE (units of the input) and SSIM of a 2-D section [L, ntraces].
+
+    SSIM is computed on both sections mapped to [0, 1] by the true section's
+    range (data range 1), as skimage does with ``data_range``.
+    """
+    lo, hi = float(true.min()), float(true.max())
+    to01 = lambda a: paddle.to_tensor(((a - lo) / (hi - lo))[None, None], dtype="float64")  # noqa: E731
+    return {"PCC": pcc(pred, true), "R2": r2(pred, true), "MAE": float(np.abs(pred - true).mean()),
+            "SSIM": float(ssim(to01(pred), to01(true), data_range=1.0))}
