@@ -12,7 +12,7 @@ import ppsci
 from ppsci_ext import arch
 from ppsci_ext import data
 
-DATASETS = {"ExtFWIDataset": data.FWIDataset}
+DATASETS = {"ExtFWIDataset": data.FWIDataset, "AVADataset": data.AVADataset}
 ARCHS = {
     "ExtVelocityGenerator": arch.VelocityGenerator,
     "ExtVelocityDiscriminator": arch.VelocityDiscriminator,

@@ -1,0 +1,209 @@
+"""Elastic (vp, vs, rho) models for AVA work.
+
+Rock-physics relations used throughout (both empirical, for brine-saturated
+clastic rocks):
+
+- Castagna's mudrock line (Castagna, Batzle & Eastwood, 1985):
+  ``vp = 1.16 vs + 1.36`` with velocities in km/s, hence
+  ``vs = (vp - 1.36) / 1.16``. It gives ``vs <= 0`` for ``vp <= 1.36 km/s``.
+- Gardner's relation (Gardner, Gardner & Gregory, 1974):
+  ``rho = 0.31 vp^0.25`` with vp in m/s and rho in g/cc.
+
+Every section is [L, ntraces] (axis 0 = depth or time sample) in m/s, m/s, g/cc.
+"""
+import os
+from typing import Optional
+from typing import Sequence
+from typing import Tuple
+
+import numpy as np
+from scipy.ndimage import gaussian_filter1d
+
+__all__ = ["castagna_vs", "gardner_rho", "layered_elastic_section", "load_marmousi_elastic"]
+
+MUDROCK_A, MUDROCK_B_KMS = 1.16, 1.36  # vp = A vs + B (km/s)
+GARDNER_A, GARDNER_B = 0.31, 0.25  # rho = a vp^b (vp m/s, rho g/cc)
+
+
+def castagna_vs(vp, min_vs: Optional[float] = None):
+    """S-wave velocity (m/s) from P-wave velocity (m/s) by Castagna's mudrock line.
+
+    ``vs = (vp - 1360 m/s) / 1.16`` (the km/s relation vp = 1.16 vs + 1.36
+    written in m/s). Example: vp 3000 m/s -> vs 1413.8 m/s.
+
+    Args:
+        vp: P-wave velocity, m/s (array or scalar).
+        min_vs: ``None`` raises ``ValueError`` where the line gives vs <= 0
+            (vp <= 1360 m/s); a number clips vs to at least that many m/s.
+    """
+    vp = np.asarray(vp, dtype=np.float64)
+    vs = (vp - MUDROCK_B_KMS * 1000.0) / MUDROCK_A
+    if min_vs is not None:
+        return np.maximum(vs, float(min_vs))
+    bad = ~(vs > 0)
+    if bad.any():
+        raise ValueError(
+            f"castagna_vs: the mudrock line gives vs <= 0 (or NaN) for {int(bad.sum())} value(s) with "
+            f"vp <= 1360 m/s (min vp {np.nanmin(vp):.1f} m/s); is vp in m/s? pass min_vs to clip instead"
+        )
+    return vs
+
+
+def gardner_rho(vp):
+    """Density (g/cc) from P-wave velocity (m/s) by Gardner's relation ``rho = 0.31 vp^0.25``.
+
+    Example: vp 3000 m/s -> rho 2.294 g/cc.
+    """
+    vp = np.asarray(vp, dtype=np.float64)
+    if (vp <= 0).any() or not np.isfinite(vp).all():
+        raise ValueError("gardner_rho: vp must be finite and > 0 m/s")
+    return GARDNER_A * vp ** GARDNER_B
+
+
+def _smooth_lateral(rng, n, corr, size=1):
+    """Stationary random curves along x, Gaussian-correlated over ``corr`` traces, unit marginal std; [size, n]."""
+    pad = int(4 * corr) + 1
+    w = rng.standard_normal((size, n + 2 * pad))
+    s = gaussian_filter1d(w, corr, axis=1, mode="constant")[:, pad:pad + n]
+    delta = np.zeros(2 * pad + 1)
+    delta[pad] = 1.0
+    return s / np.sqrt((gaussian_filter1d(delta, corr, mode="constant") ** 2).sum())
+
+
+def layered_elastic_section(n_layers_range: Sequence[int] = (30, 60), n_samples: int = 256,
+                            n_traces: int = 200, seed: int = 0,
+                            vp_range: Sequence[float] = (2000.0, 4500.0),
+                            layer_contrast: float = 0.06, thin_bed_fraction: float = 0.3,
+                            max_dip: float = 0.1, undulation: float = 6.0,
+                            lateral_corr: float = 0.25, lateral_variation: float = 0.02,
+                            vs_perturbation: float = 0.04, rho_perturbation: float = 0.02,
+                            ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Synthetic laterally continuous layered elastic section.
+
+    vp = smooth depth trend * (1 + layer perturbation). The trend rises
+    monotonically through ``vp_range`` with a random curvature and a weak
+    lateral change. Layers (their number drawn from ``n_layers_range``,
+    ``thin_bed_fraction`` of them 1-3 samples thick, the rest of random
+    thickness) each carry a relative perturbation of std ``layer_contrast``,
+    which also drifts slowly along x (std ``lateral_variation``). The layer
+    interfaces are conformable: they follow one depth warp made of a dip
+    (see ``max_dip``), increasing with depth, and smooth lateral undulations of
+    about ``undulation`` samples whose shape changes with depth, so interfaces
+    bend differently at different depths but never cross.
+
+    vs and rho follow Castagna's mudrock line and Gardner's relation (module
+    docstring) times ``(1 + e)``, with ``e`` an independent per-layer relative
+    perturbation of std ``vs_perturbation`` / ``rho_perturbation`` (clipped at
+    3 std) - so that vs and rho are not functions of vp. vs is finally capped at
+    vp / 1.45 (Poisson's ratio above ~0.05).
+
+    Args:
+        n_layers_range: (min, max) number of layers, inclusive.
+        n_samples, n_traces: section size L x ntraces.
+        seed: everything is drawn from ``numpy.random.default_rng(seed)``.
+        vp_range: (min, max) vp in m/s of the trend; the result is clipped to
+            [0.9 min, 1.1 max] and min must exceed 1360 m/s / 0.9.
+        layer_contrast: relative std of the per-layer vp perturbation.
+        thin_bed_fraction: fraction of layers that are thin beds (1-3 samples).
+        max_dip: largest total depth change of the interfaces from the first
+            to the last trace, as a fraction of ``n_samples``.
+        undulation: amplitude (samples) of the interfaces' lateral undulation.
+        lateral_corr: lateral correlation length of the undulations and of
+            the lateral drift, as a fraction of ``n_traces``.
+        lateral_variation: relative std of each layer's lateral vp drift.
+        vs_perturbation, rho_perturbation: relative std of the per-layer
+            departures of vs and rho from the rock-physics relations.
+
+    Returns:
+        (vp m/s, vs m/s, rho g/cc), each float64 [n_samples, n_traces].
+    """
+    lo_n, hi_n = int(n_layers_range[0]), int(n_layers_range[1])
+    if not 1 <= lo_n <= hi_n:
+        raise ValueError(f"n_layers_range must be (min, max) with 1 <= min <= max, found {n_layers_range}")
+    vmin, vmax = float(vp_range[0]), float(vp_range[1])
+    if not (0.9 * vmin > MUDROCK_B_KMS * 1000.0 and vmax > vmin):
+        raise ValueError(f"vp_range must be (min, max) m/s with 0.9*min > 1360 m/s (Castagna vs > 0), found {vp_range}")
+    rng = np.random.default_rng(seed)
+    L, N = int(n_samples), int(n_traces)
+    z = np.arange(L, dtype=np.float64)[:, None]
+    xf = np.linspace(0.0, 1.0, N)[None, :]
+    corr = max(lateral_corr * N, 1.0)
+
+    # conformable depth warp: z' = z - shift(z, x), with |d shift / dz| < 1 so layers never cross
+    dip = rng.uniform(-max_dip, max_dip) * L
+    und = _smooth_lateral(rng, N, corr, 3)
+    top_amp, bot_amp = undulation * rng.uniform(0.3, 1.0, 2)
+    zf = z / max(L - 1, 1)
+    shift = (dip * (xf - 0.5) * (0.5 + zf)
+             + (1 - zf) * top_amp * und[0][None] + zf * bot_amp * und[1][None]
+             + 0.5 * undulation * np.sin(np.pi * zf) * und[2][None])
+    zw = z - shift
+
+    # layers in the warped frame, spanning its whole range
+    n_layers = int(rng.integers(lo_n, hi_n + 1))
+    z0, z1 = float(zw.min()), float(zw.max()) + 1.0
+    thin = rng.random(n_layers) < thin_bed_fraction
+    thick = np.where(thin, rng.uniform(1.0, 3.0, n_layers), rng.exponential(1.0, n_layers) + 0.3)
+    n_thick = max(int((~thin).sum()), 1)
+    scale = max((z1 - z0) - thick[thin].sum(), n_thick) / max(thick[~thin].sum(), 1e-9)
+    thick = np.where(thin, thick, thick * scale)
+    tops = z0 + np.concatenate([[0.0], np.cumsum(thick)[:-1]])
+    layer = np.clip(np.searchsorted(tops, zw, side="right") - 1, 0, n_layers - 1)
+
+    # vp: monotonic trend with random curvature and a weak lateral change
+    p = rng.uniform(0.6, 1.6)
+    trend_frac = 0.1 + 0.8 * np.clip(zw / max(L - 1, 1), 0, 1) ** p
+    lat = _smooth_lateral(rng, N, corr)[0][None]
+    trend = vmin + (vmax - vmin) * np.clip(trend_frac + 0.05 * lat, 0, 1)
+    contrast = np.clip(rng.standard_normal(n_layers), -3, 3) * layer_contrast
+    drift = _smooth_lateral(rng, N, corr, n_layers) * lateral_variation  # [n_layers, N]
+    cols = np.broadcast_to(np.arange(N), (L, N))
+    vp = trend * (1.0 + contrast[layer] + drift[layer, cols])
+    vp = np.clip(vp, 0.9 * vmin, 1.1 * vmax)
+
+    e_vs = np.clip(rng.standard_normal(n_layers), -3, 3) * vs_perturbation
+    e_rho = np.clip(rng.standard_normal(n_layers), -3, 3) * rho_perturbation
+    vs = np.minimum(castagna_vs(vp) * (1.0 + e_vs[layer]), vp / 1.45)
+    rho = gardner_rho(vp) * (1.0 + e_rho[layer])
+    return vp, vs, rho
+
+
+def load_marmousi_elastic(path: str, decimate_x: int = 1, decimate_z: int = 1
+                          ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Marmousi window (``poststack_model.npz``) -> elastic section.
+
+    The file holds ``model`` [550 depths, 800 offsets], P-wave velocity in
+    km/s (1.73-5.5), axis 0 = depth. vs and rho come from Castagna's mudrock
+    line and Gardner's relation (module docstring); Castagna needs vp > 1.36
+    km/s everywhere, else ``ValueError``.
+
+    Args:
+        path: the ``.npz`` file, normally ``../shared/data/marmousi/poststack_model.npz``
+            from the repository root (shared data, not shipped with the project).
+        decimate_x, decimate_z: keep every n-th offset / depth sample.
+
+    Returns:
+        (vp m/s, vs m/s, rho g/cc), float64 [L, ntraces].
+    """
+    path = str(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(
+            f"Marmousi model not found: {path}. It lives in the shared data folder ../shared/data "
+            "(marmousi/poststack_model.npz, relative to the repository root), which is not shipped with the "
+            "project; point the path at your copy"
+        )
+    with np.load(path) as f:
+        if "model" not in f.files:
+            raise KeyError(f"{path}: no key 'model' (found {f.files})")
+        model = np.asarray(f["model"], dtype=np.float64)
+    if model.ndim != 2:
+        raise ValueError(f"{path}: 'model' has shape {model.shape}, expected 2-D [depth, offset]")
+    if not np.isfinite(model).all():
+        raise ValueError(f"{path}: 'model' contains NaN or Inf")
+    if model.max() > 20.0:
+        raise ValueError(f"{path}: 'model' max {model.max():.1f} looks like m/s; expected km/s")
+    vp = model[:: int(decimate_z), :: int(decimate_x)] * 1000.0
+    if vp.min() <= MUDROCK_B_KMS * 1000.0:
+        raise ValueError(f"{path}: vp min {vp.min():.0f} m/s <= 1360 m/s, where Castagna's mudrock line gives "
+                         "vs <= 0; clip vp or use castagna_vs(vp, min_vs=...) yourself")
+    return vp, castagna_vs(vp), gardner_rho(vp)
