@@ -9,7 +9,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-__all__ = ["velocity_comparison", "velocity_profiles", "training_curves"]
+__all__ = ["velocity_comparison", "velocity_profiles", "training_curves", "ava_sections", "well_logs",
+           "misfit_curves"]
 
 
 def _save(fig, path):
@@ -76,5 +77,54 @@ def training_curves(history: List[Dict[str, float]], path: str):
     b.set_title("held-out metrics (normalised scale)")
     b.grid(alpha=0.3)
     b.legend()
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def ava_sections(panels: Dict[str, np.ndarray], wells: List[int], path: str, label: str):
+    """One property's sections [L, ntraces] side by side (same colour scale), wells as dashed lines."""
+    true = next(iter(panels.values()))
+    lo, hi = np.percentile(true, [1, 99])
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.6), sharey=True, squeeze=False)
+    for ax, (name, img) in zip(axes[0], panels.items()):
+        im = ax.imshow(img, cmap="jet", vmin=lo, vmax=hi, aspect="auto")
+        for w in wells:
+            ax.axvline(w, color="k", ls="--", lw=1)
+        ax.set_title(name)
+        ax.set_xlabel("trace")
+    axes[0, 0].set_ylabel("sample")
+    fig.colorbar(im, ax=list(axes[0]), label=label, shrink=0.9)
+    return _save(fig, path)
+
+
+def well_logs(true: np.ndarray, back: np.ndarray, preds: Dict[str, np.ndarray], names, units, path: str,
+              title: str):
+    """Log panels at one trace: true, background and each method; arrays [3, L]."""
+    fig, axes = plt.subplots(1, 3, figsize=(10, 5), sharey=True)
+    z = np.arange(true.shape[-1])
+    for i, ax in enumerate(axes):
+        ax.plot(true[i], z, "k-", lw=2, label="true")
+        ax.plot(back[i], z, color="0.6", lw=1.5, label="background")
+        for name, m in preds.items():
+            ax.plot(m[i], z, lw=1, label=name)
+        ax.set_xlabel(f"{names[i]} ({units[i]})")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("sample")
+    axes[0].invert_yaxis()
+    axes[0].legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def misfit_curves(curves: Dict[str, List[float]], path: str):
+    """Relative data misfit against iteration (step) for each method, log scale."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, c in curves.items():
+        ax.semilogy(np.arange(len(c)), c, marker="o" if len(c) < 20 else None, ms=3, label=name)
+    ax.set_xlabel("iteration (GDRNN: unrolled step)")
+    ax.set_ylabel("||F(m) - d||^2 / ||d||^2")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend()
     fig.tight_layout()
     return _save(fig, path)

@@ -3,22 +3,23 @@
 All three work on single traces: a model ``m`` is [B, 3, L] = (vp m/s, vs m/s,
 rho g/cc) over L depth (or time) samples; partial-angle stacks are [B, G, L].
 
-Scaling. Inside the networks a model is ``x = m / scale`` with ``scale`` a fixed
-reference per property (YAML ``MODEL.scale``, e.g. 3000 m/s, 1500 m/s,
-2.3 g/cc), so a unit of update is the same relative change for vp, vs and rho
-and the network never sees m/s next to g/cc. The data-misfit gradient is taken
-with respect to ``x`` (that is ``scale * dJ/dm``) and divided by its RMS over
-the trace (all three properties together, so their ratio survives) before it
-enters the UNet.
+Scaling. GDRNN works on log-parameters ``x = ln(m / scale)`` with ``scale`` a
+fixed reference per property (YAML ``MODEL.scale``, e.g. 3000 m/s, 1500 m/s,
+2.3 g/cc): an update of x is the same relative change for vp, vs and rho, the
+network never sees m/s next to g/cc, and m stays positive whatever the UNet
+outputs. The data-misfit gradient is taken with respect to x (that is
+``m * dJ/dm``) and divided by its RMS over the trace (all three properties
+together, so their ratio survives) before it enters the UNet.
 
 - ``UNet1D``: encoder-decoder with skip connections over depth.
 - ``GDRNN``: the unrolled cell (Zhao et al.): for t = 1..T
-  ``g_t = dJ/dx (x_t)``, ``J = 1/2 ||d_obs - F(m_t)||^2``;
+  ``g_t = dJ/dx (x_t)``, ``J = 1/2 ||d_obs - F(m_t)||^2``, ``m_t = scale * exp(x_t)``;
   ``x_{t+1} = x_t - alpha_t * U(g_t, x_t)``; one UNet ``U`` shared by all
   steps; ``alpha_t = exp(a_t) > 0`` learned per step, or the adaptive
   ``alpha_t = sigmoid(N(g_t, x_t))`` per trace.
 - ``AVAUNet``: the original joint data/physics-driven network,
-  ``x = x_back + lam * UNet(S / stack_scale)``.
+  ``m = m_back + lam * scale * UNet(S / stack_scale)`` (floored at 5% of
+  ``scale`` so the physics never sees a non-positive model).
 """
 import math
 from typing import Sequence
@@ -101,16 +102,20 @@ class GDRNN(base.Arch):
         input_keys: (stacks [B, G, L] observed partial-angle stacks, m_back [B, 3, L] starting model).
         output_keys: (m final model [B, 3, L], m_steps [B, T, 3, L], d_steps [B, T, G, L] = F(m_t)).
         forward_op: callable m [B, 3, L] -> d [B, G, L] (``ppsci_ext.physics.AVAForward``).
-        scale: reference (vp, vs, rho) that maps m to the network's x = m / scale.
+        scale: reference (vp, vs, rho) that maps m to the network's x = ln(m / scale).
         n_steps: unrolled steps T (the trainer may lower it for a curriculum via ``self.n_steps``).
         dims: UNet widths.
         adaptive_step: False: alpha_t = exp(a_t), one learned scalar per step;
             True: alpha_t = sigmoid(N(g_t, x_t)), one value per trace and step.
         alpha_init: initial step size (relative model change per unit of UNet output).
+        second_order: False: in training the misfit gradient g_t enters the UNet as a constant
+            (first-order unrolling, as the original code does); True: backprop also through g_t's
+            dependence on m_t (needs the physics' second derivatives, about 3x the cost).
     """
 
     def __init__(self, input_keys, output_keys, forward_op, scale: Sequence[float], n_steps: int,
-                 dims=(16, 32, 64), adaptive_step: bool = False, alpha_init: float = 0.05):
+                 dims=(16, 32, 64), adaptive_step: bool = False, alpha_init: float = 0.05,
+                 second_order: bool = False):
         super().__init__()
         if len(output_keys) != 3:
             raise ValueError(f"GDRNN output_keys: expected (m, m_steps, d_steps), found {list(output_keys)}")
@@ -122,7 +127,7 @@ class GDRNN(base.Arch):
         self.register_buffer("scale", paddle.to_tensor(list(scale), dtype="float32").reshape([1, 3, 1]))
         self.n_steps = self.max_steps = int(n_steps)
         self.unet = _UNetCore(6, 3, dims)
-        self.adaptive_step = adaptive_step
+        self.adaptive_step, self.second_order = adaptive_step, second_order
         if adaptive_step:
             self.step_net = nn.Sequential(nn.Conv1D(6, 16, 5, padding=2), nn.GELU(), nn.AdaptiveAvgPool1D(1),
                                           nn.Flatten(), nn.Linear(16, 1))
@@ -131,18 +136,25 @@ class GDRNN(base.Arch):
             self.alpha_raw = self.create_parameter(
                 [self.max_steps], default_initializer=nn.initializer.Constant(math.log(alpha_init)))
 
-    def misfit_gradient(self, x, d_obs, create_graph):
-        """(F(m), dJ/dx) with J = 1/2 ||F(x * scale) - d_obs||^2 per trace."""
-        if not create_graph:
+    def misfit_gradient(self, x, d_obs, graph: str):
+        """(F(m), dJ/dx) with J = 1/2 ||F(scale * exp(x)) - d_obs||^2 per trace.
+
+        graph: "none" (inference: both detached), "first" (F(m) keeps its graph
+        for the loss, g is a constant input to the UNet, as in the original
+        code) or "second" (g is differentiable too: backprop through the
+        Hessian of J, about 3x the cost).
+        """
+        if graph == "none":
             x = x.detach()
         with paddle.set_grad_enabled(True):  # the physics gradient is needed in inference too
-            x.stop_gradient = False
-            d = self.forward_op(x * self.scale)
+            if x.stop_gradient:
+                x.stop_gradient = False
+            d = self.forward_op(self.scale * x.exp())
             misfit = 0.5 * (d - d_obs).square().sum()
-            (g,) = paddle.grad(misfit, x, create_graph=create_graph)
-        if not create_graph:
-            d, g = d.detach(), g.detach()
-        return d, g
+            (g,) = paddle.grad(misfit, x, create_graph=graph == "second", retain_graph=graph != "none")
+        if graph == "none":
+            return d.detach(), g.detach()
+        return d, (g if graph == "second" else g.detach())
 
     def step_size(self, t, features):
         if self.adaptive_step:
@@ -155,28 +167,28 @@ class GDRNN(base.Arch):
         if d_obs.ndim != 3 or d_obs.shape[-1] != m_back.shape[-1]:
             raise ValueError(f"GDRNN input '{self.input_keys[0]}': expected [B, G, {m_back.shape[-1]}], "
                              f"found {list(d_obs.shape)}")
-        create_graph = self.training  # inference keeps no graph between steps
-        x = m_back / self.scale
+        graph = ("second" if self.second_order else "first") if self.training else "none"
+        x = (m_back / self.scale).log()
         xs, ds = [], []
         for t in range(self.n_steps):
-            d, g = self.misfit_gradient(x, d_obs, create_graph)
+            d, g = self.misfit_gradient(x, d_obs, graph)
             if t:
                 ds.append(d)
             g = g / (g.square().mean(axis=[1, 2], keepdim=True).sqrt() + 1e-12)
             features = paddle.concat([g, x], axis=1)
             x = x - self.step_size(t, features) * self.unet(features)
-            if not create_graph:
+            if graph == "none":
                 x = x.detach()
             xs.append(x)
-        with paddle.set_grad_enabled(create_graph):
-            ds.append(self.forward_op(x * self.scale))
-        m_steps = paddle.stack(xs, axis=1) * self.scale.unsqueeze(1)
+        with paddle.set_grad_enabled(graph != "none"):
+            ds.append(self.forward_op(self.scale * x.exp()))
+        m_steps = paddle.stack(xs, axis=1).exp() * self.scale.unsqueeze(1)
         return {self.output_keys[0]: m_steps[:, -1], self.output_keys[1]: m_steps,
                 self.output_keys[2]: paddle.stack(ds, axis=1)}
 
 
 class AVAUNet(base.Arch):
-    """The original joint data/physics-driven network: x = x_back + lam * UNet(S / stack_scale).
+    """The original joint data/physics-driven network: m = m_back + lam * scale * UNet(S / stack_scale).
 
     ``stack_scale`` (a buffer saved with the weights) is the RMS of the training
     stacks; the trainer sets it once with ``set_stack_scale``.
@@ -199,8 +211,8 @@ class AVAUNet(base.Arch):
     def forward(self, inputs):
         d_obs, m_back = inputs[self.input_keys[0]], inputs[self.input_keys[1]]
         _check_trace_input("AVAUNet", self.input_keys[1], m_back, 3)
-        x = m_back / self.scale + self.lam * self.unet(d_obs / self.stack_scale)
-        m = x * self.scale
+        m = m_back + self.lam * self.scale * self.unet(d_obs / self.stack_scale)
+        m = paddle.maximum(m, 0.05 * self.scale)
         d = self.forward_op(m)
         return {self.output_keys[0]: m, self.output_keys[1]: m.unsqueeze(1),
                 self.output_keys[2]: d.unsqueeze(1)}

@@ -32,10 +32,11 @@ def test_unet1d_any_length(length):
     assert y.shape == [2, 3, length]
 
 
-@pytest.mark.parametrize("adaptive", [False, True])
-def test_gdrnn_shapes_and_gradients(adaptive):
+@pytest.mark.parametrize("adaptive,second_order", [(False, False), (True, False), (False, True)])
+def test_gdrnn_shapes_and_gradients(adaptive, second_order):
     paddle.seed(0)
-    net = GDRNN(KEYS_IN, KEYS_OUT, toy_forward, SCALE, n_steps=3, dims=(8, 16), adaptive_step=adaptive)
+    net = GDRNN(KEYS_IN, KEYS_OUT, toy_forward, SCALE, n_steps=3, dims=(8, 16), adaptive_step=adaptive,
+                second_order=second_order)
     m_true, m_back = models(4, 45, 0), models(4, 45, 1)
     out = net({"stacks": toy_forward(m_true), "m_back": m_back})
     assert out["m"].shape == [4, 3, 45] and out["m_steps"].shape == [4, 3, 3, 45]
@@ -87,3 +88,16 @@ def test_original_network_is_background_plus_update():
     x_update = (out["m"] - m_back) / paddle.to_tensor(SCALE).reshape([1, 3, 1])
     assert float(x_update.abs().max()) < 0.1 * 10  # bounded by lam * |UNet(0)|
     assert out["m_steps"].shape == [2, 1, 3, 25] and float(net.stack_scale) == 2.0
+
+
+def test_second_order_differs_from_first_order_only_in_gradients():
+    """Same forward values; the parameter gradients differ (the Hessian path is really used)."""
+    grads = {}
+    for so in (False, True):
+        paddle.seed(0)
+        net = GDRNN(KEYS_IN, KEYS_OUT, toy_forward, SCALE, n_steps=3, dims=(8, 16), second_order=so)
+        out = net({"stacks": toy_forward(models(3, 30)), "m_back": models(3, 30, 1)})
+        out["m"].abs().sum().backward()
+        grads[so] = (out["m"].numpy(), net.alpha_raw.grad.numpy())
+    np.testing.assert_allclose(grads[False][0], grads[True][0], rtol=1e-6)
+    assert not np.allclose(grads[False][1], grads[True][1], rtol=1e-3)

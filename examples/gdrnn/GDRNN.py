@@ -1,0 +1,281 @@
+"""GDRNN: prestack AVA inversion with a physics-guided unrolled network, and its baselines.
+
+    python examples/gdrnn/GDRNN.py mode=train                       # builds the data if missing; resumes
+    python examples/gdrnn/GDRNN.py mode=train MODEL.kind=original   # the joint data/physics-driven baseline
+    python examples/gdrnn/GDRNN.py mode=eval                        # every trained kind + classical methods
+    python examples/gdrnn/GDRNN.py mode=infer INFER.input=section.npz INFER.output=inverted.npz
+    python examples/gdrnn/GDRNN.py --config-name gdrnn_marmousi mode=train
+
+Every setting lives in conf/gdrnn.yaml.
+"""
+import json
+import os
+from os import path as osp
+
+import ppsci  # noqa: F401  (must come before hydra.main, see DEVELOPERS.md)
+import hydra
+import numpy as np
+import paddle
+from omegaconf import DictConfig
+from ppsci.utils import logger
+from ppsci.utils import misc
+
+import ppsci_ext  # noqa: F401  (registers AVADataset with ppsci)
+from ppsci_ext import ava_trainer
+from ppsci_ext import metric
+from ppsci_ext import plot
+from ppsci_ext.arch import AVAUNet
+from ppsci_ext.arch import GDRNN
+from ppsci_ext.checkpoint import load_checkpoint
+from ppsci_ext.data import AVADataset
+from ppsci_ext.data import build_ava_files
+from ppsci_ext.data import layered_elastic_section
+from ppsci_ext.data import load_marmousi_elastic
+from ppsci_ext.data import read_ava_file
+from ppsci_ext.physics import AVAForward
+from ppsci_ext.physics import ava_inversion
+
+KINDS = ("gdrnn", "original")
+IN_KEYS, OUT_KEYS = ("stacks", "m_back"), ("m", "m_steps", "d_steps")
+PROPS = ("vp", "vs", "rho")
+UNITS = ("m/s", "m/s", "g/cc")
+
+
+# ------------------------------------------------------------------ data
+def data_paths(cfg):
+    d, fmt = cfg.DATA.out_dir, cfg.DATA.format
+    return {"labelled": osp.join(d, f"train_labelled.{fmt}"), "section": osp.join(d, f"section.{fmt}"),
+            "truth": osp.join(d, "truth.npz")}
+
+
+def theta_groups(cfg):
+    return [list(np.arange(a, b + step / 2, step, dtype=float)) for a, b, step in cfg.DATA.theta_groups]
+
+
+def elastic_section(cfg):
+    if cfg.DATA.source == "synthetic":
+        s = cfg.DATA.synthetic
+        return layered_elastic_section(n_layers_range=tuple(s.n_layers_range), n_samples=s.n_samples,
+                                       n_traces=s.n_traces, seed=s.seed, vp_range=tuple(s.vp_range))
+    if cfg.DATA.source == "marmousi":
+        s = cfg.DATA.marmousi
+        return load_marmousi_elastic(s.path, s.decimate_x, s.decimate_z)
+    raise ValueError(f"DATA.source: expected 'synthetic' or 'marmousi', found {cfg.DATA.source!r}")
+
+
+def prepare_data(cfg):
+    """Build the AVA files from the elastic section unless they all exist."""
+    paths = data_paths(cfg)
+    if all(osp.isfile(p) for p in paths.values()):
+        return paths
+    vp, vs, rho = elastic_section(cfg)
+    bad = [w for w in cfg.DATA.wells if not 0 <= w < vp.shape[1]]
+    if bad:
+        raise ValueError(f"DATA.wells: trace indices {bad} outside the section's 0..{vp.shape[1] - 1}")
+    d = cfg.DATA
+    logger.info(f"building AVA files in {d.out_dir} from a {vp.shape[0]} x {vp.shape[1]} {d.source} section")
+    build_ava_files(vp, vs, rho, d.out_dir, well_traces=list(d.wells), n_aug=d.n_aug, aug_noise=d.aug_noise,
+                    cutoff_hz=d.cutoff_hz, butter_order=d.butter_order, dt=d.dt, freq=d.freq,
+                    theta_groups=theta_groups(cfg), snr_db=d.snr_db, seed=d.seed, fmt=d.format,
+                    method=cfg.PHYSICS.method)
+    return paths
+
+
+# ---------------------------------------------------------------- builders
+def build_forward_op(cfg, ava_file, dtype="float32"):
+    """The forward operator of a file: its own wavelet matrix and angle groups."""
+    data = read_ava_file(ava_file)
+    return AVAForward(data["wavemat"], data["theta"], method=cfg.PHYSICS.method,
+                      beyond_critical=cfg.PHYSICS.beyond_critical, dtype=dtype)
+
+
+def build_model(cfg, forward_op, kind=None):
+    kind = kind or cfg.MODEL.kind
+    m = cfg.MODEL
+    if kind == "gdrnn":
+        return GDRNN(IN_KEYS, OUT_KEYS, forward_op, m.scale, m.n_steps, m.dims, m.adaptive_step, m.alpha_init)
+    if kind == "original":
+        return AVAUNet(IN_KEYS, OUT_KEYS, forward_op, m.scale, 3, m.dims, m.lam)
+    raise ValueError(f"MODEL.kind: expected one of {list(KINDS)}, found {kind!r}")
+
+
+def loader_cfg(path, labelled, batch_size):
+    return {"dataset": {"name": "AVADataset", "file_path": path, "input_keys": IN_KEYS,
+                        "label_keys": ("m",) if labelled else ()},
+            "batch_size": batch_size, "num_workers": 0,
+            "sampler": {"name": "BatchSampler", "drop_last": True, "shuffle": True}}
+
+
+def checkpoint_path(cfg, kind):
+    return osp.join(cfg.output_dir, kind, "checkpoint.pdparams")
+
+
+def setup(cfg):
+    misc.set_random_seed(cfg.seed)
+    paddle.set_device(cfg.device)
+    if cfg.num_threads and cfg.device == "cpu":
+        paddle.base.core.set_num_threads(int(cfg.num_threads))
+    logger.init_logger("ppsci", osp.join(cfg.output_dir, f"{cfg.mode}.log"), "info")
+
+
+# ------------------------------------------------------------------ train
+def train(cfg: DictConfig):
+    setup(cfg)
+    paths = prepare_data(cfg)
+    kind, t = cfg.MODEL.kind, cfg.TRAIN
+    model = build_model(cfg, build_forward_op(cfg, paths["section"]))
+    unlabelled = ppsci.constraint.SupervisedConstraint(loader_cfg(paths["section"], False, t.batch_size),
+                                                       ppsci.loss.MSELoss(), name="section")
+    labelled = ppsci.constraint.SupervisedConstraint(loader_cfg(paths["labelled"], True, t.well_batch_size),
+                                                     ppsci.loss.MSELoss(), name="wells")
+    if kind == "original":
+        stacks = labelled.data_loader.dataset.arrays()[0]
+        model.set_stack_scale(float(np.sqrt(np.mean(np.square(stacks)))))
+    terms = ava_trainer.AVALossTerms(cfg.MODEL.scale, t.lambda1, t.schedule.lambda2_start, t.lambda3)
+    iters = t.epochs * len(unlabelled.data_loader)
+    lr = paddle.optimizer.lr.CosineAnnealingDecay(t.lr, iters, eta_min=t.lr_final)
+    opt = paddle.optimizer.Adam(learning_rate=lr, parameters=model.parameters())
+    trainer = ava_trainer.UnrolledTrainer(model, labelled, unlabelled, ppsci.loss.FunctionalLoss(terms), terms,
+                                          opt, lr, dict(t.schedule, epochs=t.epochs),
+                                          checkpoint_path(cfg, kind), seed=cfg.seed)
+    history = trainer.fit()
+    with open(osp.join(cfg.output_dir, kind, "history.json"), "w") as f:
+        json.dump(history, f, indent=1)
+    return history
+
+
+# -------------------------------------------------------------- inversion
+def load_model(cfg, kind, forward_op, ckpt=None):
+    ckpt = ckpt or checkpoint_path(cfg, kind)
+    state = load_checkpoint(ckpt, required=("model",))
+    if state is None:
+        return None
+    model = build_model(cfg, forward_op, kind)
+    model.set_state_dict(state["model"])
+    model.eval()
+    return model
+
+
+def invert(model, stacks, m_back, batch_size):
+    """Run a trained network over [N, 3, L] arrays in batches -> models [N, 3, L] (numpy)."""
+    out = []
+    for i in range(0, len(stacks), batch_size):
+        with paddle.no_grad():
+            res = model({"stacks": paddle.to_tensor(stacks[i:i + batch_size]),
+                         "m_back": paddle.to_tensor(m_back[i:i + batch_size])})
+        out.append(res["m"].numpy())
+    return np.concatenate(out)
+
+
+def inference(cfg: DictConfig):
+    setup(cfg)
+    if not cfg.INFER.input or not cfg.INFER.output:
+        raise ValueError("mode=infer needs INFER.input=<physics-driven .mat/.npz> and INFER.output=<.npz>")
+    ds = AVADataset(cfg.INFER.input, label_keys=())
+    op = build_forward_op(cfg, cfg.INFER.input)
+    model = load_model(cfg, cfg.MODEL.kind, op, cfg.EVAL.checkpoint)
+    if model is None:
+        raise FileNotFoundError(f"no checkpoint at {cfg.EVAL.checkpoint or checkpoint_path(cfg, cfg.MODEL.kind)}; "
+                                "train first or set EVAL.checkpoint")
+    stacks, m_back, _ = ds.arrays()
+    m = invert(model, stacks, m_back, cfg.INFER.batch_size)
+    os.makedirs(osp.dirname(osp.abspath(cfg.INFER.output)), exist_ok=True)
+    np.savez(cfg.INFER.output, **{p: m[:, i].T for i, p in enumerate(PROPS)})
+    logger.info(f"inverted {len(m)} traces x {m.shape[-1]} samples -> {cfg.INFER.output}")
+
+
+# ------------------------------------------------------------------- eval
+def run_methods(cfg, paths, stacks, m_back):
+    """Every method's inverted section [N, 3, L] and, for the iterative ones, its misfit curve."""
+    op = build_forward_op(cfg, paths["section"])
+    results, curves = {}, {}
+    for kind in KINDS:
+        model = load_model(cfg, kind, op)
+        if model is not None:
+            results[kind] = invert(model, stacks, m_back, cfg.EVAL.batch_size)
+    n_iter = cfg.MODEL.n_steps
+    d, m0 = paddle.to_tensor(stacks), paddle.to_tensor(m_back)
+    for name, fn, kw in (("gd", ava_inversion.gradient_descent, {"step0": cfg.EVAL.gd_step0}),
+                         ("adam", ava_inversion.adam_inversion, {"lr": cfg.EVAL.adam_lr})):
+        m, hist = fn(op, m0, d, cfg.EVAL.n_iter_long, cfg.MODEL.scale, **kw)
+        curves[name] = hist
+        results[f"{name}_long"] = m.numpy()
+        results[name] = fn(op, m0, d, n_iter, cfg.MODEL.scale, **kw)[0].numpy()
+    if "gdrnn" in results:
+        curves["gdrnn"] = gdrnn_curve(cfg, op, stacks, m_back)
+    vsvp = (m_back[:, 1] / m_back[:, 0]).mean(0)
+    linear = AVAForward(read_ava_file(paths["section"])["wavemat"], read_ava_file(paths["section"])["theta"],
+                        method="aki_richards", vsvp=vsvp, dtype="float64")
+    results["dls"] = ava_inversion.damped_least_squares(linear, m_back.astype(np.float64),
+                                                        stacks.astype(np.float64), cfg.EVAL.dls_damping)
+    return results, curves
+
+
+def gdrnn_curve(cfg, op, stacks, m_back):
+    """Relative data misfit of the background and after each GDRNN step (whole section)."""
+    model = load_model(cfg, "gdrnn", op)
+    d = paddle.to_tensor(stacks)
+    with paddle.no_grad():
+        out = model({"stacks": d, "m_back": paddle.to_tensor(m_back)})
+    power = float(d.square().sum())
+    first = float((op(paddle.to_tensor(m_back)) - d).square().sum()) / power
+    return [first] + [float((out["d_steps"][:, t] - d).square().sum()) / power for t in range(model.n_steps)]
+
+
+def scores(results, truth, stacks, op, scored):
+    out = {}
+    d = paddle.to_tensor(stacks)
+    for name, m in results.items():
+        out[name] = {f"{p}_{k}": v for i, p in enumerate(PROPS)
+                     for k, v in metric.section_scores(m[scored, i].T, truth[scored, i].T).items()}
+        out[name]["data_misfit"] = ava_inversion.relative_misfit(op, paddle.to_tensor(m, dtype="float32"), d)
+    return out
+
+
+def evaluate(cfg: DictConfig):
+    setup(cfg)
+    paths = prepare_data(cfg)
+    ds = AVADataset(paths["section"], label_keys=())
+    stacks, m_back, _ = ds.arrays()
+    t = np.load(paths["truth"])
+    truth = np.stack([t[p].T for p in PROPS], 1)  # [N, 3, L]
+    wells = np.asarray(cfg.DATA.wells)
+    far = np.abs(np.arange(len(truth))[:, None] - wells[None]).min(1) > cfg.EVAL.well_margin
+    results, curves = run_methods(cfg, paths, stacks, m_back)
+    results_all = dict(results, background=m_back)
+    op = build_forward_op(cfg, paths["section"])
+    table = scores(results_all, truth, stacks, op, far)
+    out = {"scored_traces": int(far.sum()), "wells": wells.tolist(), "n_steps": cfg.MODEL.n_steps,
+           "n_iter_long": cfg.EVAL.n_iter_long, "methods": table, "misfit_curves": curves}
+    with open(osp.join(cfg.output_dir, "eval_metrics.json"), "w") as f:
+        json.dump(out, f, indent=1)
+    figures(cfg, truth, m_back, results, curves)
+    for name, row in table.items():
+        logger.info(f"{name:12s} " + " ".join(f"{p}: PCC {row[p + '_PCC']:.3f} R2 {row[p + '_R2']:.3f}"
+                                              for p in PROPS) + f" misfit {row['data_misfit']:.3g}")
+    return out
+
+
+def figures(cfg, truth, m_back, results, curves):
+    fig_dir = osp.join(cfg.output_dir, "figures")
+    shown = {k: results[k] for k in ("gdrnn", "original", "adam", "dls") if k in results}
+    for i, (p, unit) in enumerate(zip(PROPS, UNITS)):
+        panels = {"true": truth[:, i], "background": m_back[:, i], **{k: v[:, i] for k, v in shown.items()}}
+        plot.ava_sections({k: v.T for k, v in panels.items()}, list(cfg.DATA.wells),
+                          osp.join(fig_dir, f"section_{p}.png"), f"{p} ({unit})")
+    plot.well_logs(truth[cfg.EVAL.blind_trace], m_back[cfg.EVAL.blind_trace],
+                   {k: v[cfg.EVAL.blind_trace] for k, v in shown.items()}, PROPS, UNITS,
+                   osp.join(fig_dir, "well_logs.png"), f"blind trace {cfg.EVAL.blind_trace}")
+    plot.misfit_curves(curves, osp.join(fig_dir, "misfit_curves.png"))
+
+
+@hydra.main(version_base=None, config_path="../../conf", config_name="gdrnn")
+def main(cfg: DictConfig):
+    modes = {"train": train, "eval": evaluate, "infer": inference}
+    if cfg.mode not in modes:
+        raise ValueError(f"mode: expected one of {list(modes)}, found {cfg.mode!r}")
+    modes[cfg.mode](cfg)
+
+
+if __name__ == "__main__":
+    main()

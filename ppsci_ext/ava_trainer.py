@@ -1,0 +1,177 @@
+"""Semi-supervised training of AVA inversion networks (GDRNN and the original joint network).
+
+Every batch pairs labelled well traces (augmented copies, with the true model)
+with unlabelled traces of the section (data only), as the original GDRNN code
+does. The loss, summed over the unrolled steps t = 1..T, is
+
+    lambda_1 * mean|x_t - x_true|              labelled traces only (x = m / scale)
+  + lambda_2 * mean (F(m_t) - d_obs)^2 / mean d_obs^2     all traces
+  + lambda_3 * mean |x_t[i+1] - x_t[i]|        total variation over depth, all traces
+
+The data term is divided by the batch's data power so that lambda_2 does not
+depend on the wavelet's or the reflectivity's amplitude.
+
+Curriculum, all from the YAML: the number of unrolled steps grows from
+``start_steps`` to the network's full count over ``grow_epochs``; noise is
+injected into the observed stacks with an SNR falling linearly from
+``snr_start`` to ``snr_end`` dB; lambda_2 moves linearly from ``lambda2_start``
+to ``lambda2_end``. One atomic checkpoint per epoch holds the network, the
+optimiser and the history; re-running resumes from it.
+"""
+import math
+import time
+from typing import Dict
+from typing import Optional
+
+import paddle
+from ppsci.utils import logger
+
+from ppsci_ext.checkpoint import load_checkpoint
+from ppsci_ext.checkpoint import load_optimizer_state
+from ppsci_ext.checkpoint import optimizer_state
+from ppsci_ext.checkpoint import save_atomic
+
+__all__ = ["AVALossTerms", "UnrolledTrainer", "add_noise", "linear_schedule"]
+
+
+def linear_schedule(start: float, end: float, epoch: int, n_epochs: int) -> float:
+    """Linear from ``start`` at epoch 0 to ``end`` at epoch ``n_epochs - 1`` (constant after)."""
+    if n_epochs <= 1:
+        return end
+    frac = min(max(epoch / (n_epochs - 1), 0.0), 1.0)
+    return start + (end - start) * frac
+
+
+def add_noise(d: paddle.Tensor, snr_db: Optional[float]) -> paddle.Tensor:
+    """White Gaussian noise at ``snr_db`` = 10 log10(P_signal / P_noise), P per trace over (stacks, samples)."""
+    if snr_db is None or math.isinf(snr_db):
+        return d
+    power = d.square().mean(axis=[1, 2], keepdim=True)
+    return d + paddle.randn(d.shape, dtype=d.dtype) * (power / 10.0 ** (snr_db / 10.0)).sqrt()
+
+
+class AVALossTerms:
+    """The loss above as a ppsci ``FunctionalLoss`` expression; ``lambda2`` is set per epoch by the trainer."""
+
+    def __init__(self, scale, lambda1: float, lambda2: float, lambda3: float,
+                 keys=("m", "m_steps", "d_steps")):
+        self.scale = paddle.to_tensor(list(scale), dtype="float32").reshape([1, 1, 3, 1])
+        self.lambda1, self.lambda2, self.lambda3 = lambda1, lambda2, lambda3
+        self.m_key, self.steps_key, self.data_key = keys
+
+    def __call__(self, output_dict, label_dict, weight_dict=None) -> Dict[str, paddle.Tensor]:
+        """Labels: ``d_obs`` [B, G, L] for every trace; ``m`` [B_l, 3, L] for the first B_l traces (wells)."""
+        x_steps = output_dict[self.steps_key] / self.scale              # [B, T, 3, L]
+        d_steps, d_obs = output_dict[self.data_key], label_dict["d_obs"].unsqueeze(1)
+        terms = {"data": self.lambda2 * ((d_steps - d_obs).square().mean(axis=[0, 2, 3]).sum()
+                                         / d_obs.square().mean()),
+                 "tv": self.lambda3 * (x_steps[..., 1:] - x_steps[..., :-1]).abs().mean(axis=[0, 2, 3]).sum()}
+        if self.m_key in label_dict:
+            x_true = label_dict[self.m_key].unsqueeze(1) / self.scale
+            x_wells = x_steps[:x_true.shape[0]]
+            terms["model"] = self.lambda1 * (x_wells - x_true).abs().mean(axis=[0, 2, 3]).sum()
+        return terms
+
+
+class UnrolledTrainer:
+    """One optimiser, one loss, two loaders: each step's batch is a labelled batch (cycled) followed by an
+    unlabelled one (their pass sets the epoch), run through the network together.
+
+    Args:
+        model: GDRNN or AVAUNet (dict in -> dict out; has ``n_steps``/``max_steps`` when unrolled).
+        labelled: ``SupervisedConstraint`` over the well traces (label ``m``), or None.
+        unlabelled: ``SupervisedConstraint`` over the section's traces (no labels).
+        loss: ``FunctionalLoss`` wrapping ``terms``.
+        terms: the ``AVALossTerms`` inside ``loss`` (its lambda2 follows the schedule).
+        optimizer, lr_scheduler: paddle optimiser and its per-iteration scheduler (or None).
+        schedule: dict with epochs, start_steps, grow_epochs, snr_start, snr_end, lambda2_start, lambda2_end.
+        checkpoint_path: the one checkpoint file of the run.
+    """
+
+    def __init__(self, model, labelled, unlabelled, loss, terms, optimizer, lr_scheduler, schedule: dict,
+                 checkpoint_path: str, seed: int = 0):
+        self.model, self.labelled, self.unlabelled = model, labelled, unlabelled
+        self.loss, self.terms, self.opt, self.lr = loss, terms, optimizer, lr_scheduler
+        self.s, self.path, self.seed = dict(schedule), checkpoint_path, seed
+        self.history = []
+        self.start_epoch = 0
+
+    # ------------------------------------------------------------ schedule
+    def n_steps(self, epoch: int) -> int:
+        full = getattr(self.model, "max_steps", 1)
+        grow = self.s["grow_epochs"]
+        return int(round(linear_schedule(min(self.s["start_steps"], full), full, epoch, grow)))
+
+    def apply_schedule(self, epoch: int):
+        if hasattr(self.model, "max_steps"):
+            self.model.n_steps = self.n_steps(epoch)
+        n = self.s["epochs"]
+        self.terms.lambda2 = linear_schedule(self.s["lambda2_start"], self.s["lambda2_end"], epoch, n)
+        return linear_schedule(self.s["snr_start"], self.s["snr_end"], epoch, n)
+
+    # ---------------------------------------------------------- checkpoint
+    def resume(self):
+        state = load_checkpoint(self.path, required=("model", "optimizer", "epoch", "history"))
+        if state is None:
+            return
+        self.model.set_state_dict(state["model"])
+        load_optimizer_state(self.opt, self.model.parameters(), state["optimizer"])
+        if self.lr is not None and "lr" in state:
+            self.lr.set_state_dict(state["lr"])
+        self.start_epoch, self.history = int(state["epoch"]), list(state["history"])
+        logger.info(f"resumed from {self.path} at epoch {self.start_epoch}")
+
+    def save(self, epoch: int):
+        state = {"model": self.model.state_dict(), "optimizer": optimizer_state(self.opt, self.model.parameters()),
+                 "epoch": epoch, "history": self.history}
+        if self.lr is not None:
+            state["lr"] = self.lr.state_dict()
+        save_atomic(state, self.path)
+
+    # -------------------------------------------------------------- train
+    def _labelled_batches(self):
+        while True:
+            for batch in self.labelled.data_loader:
+                yield batch
+
+    def _step(self, inputs, labels, snr_db):
+        """One optimiser step on a batch whose first rows are the wells (one forward pass for both)."""
+        inputs = dict(inputs, stacks=add_noise(inputs["stacks"], snr_db))
+        terms = self.loss(self.model(inputs), dict(labels, d_obs=inputs["stacks"]))
+        total = paddle.add_n(list(terms.values()))
+        self.opt.clear_grad()
+        total.backward()
+        self.opt.step()
+        if self.lr is not None:
+            self.lr.step()
+        return terms
+
+    def train_epoch(self, epoch: int) -> Dict[str, float]:
+        paddle.seed(self.seed + epoch)  # noise draws are reproducible after a resume
+        snr = self.apply_schedule(epoch)
+        self.model.train()
+        wells = self._labelled_batches() if self.labelled is not None else None
+        sums, n = {}, 0
+        for inputs, _, _ in self.unlabelled.data_loader:
+            labels = {}
+            if wells is not None:
+                inp_l, labels, _ = next(wells)
+                inputs = {k: paddle.concat([inp_l[k], inputs[k]]) for k in inputs}
+            for k, v in self._step(inputs, labels, snr).items():
+                sums[k] = sums.get(k, 0.0) + float(v)
+            n += 1
+        out = {k: v / max(n, 1) for k, v in sums.items()}
+        out.update(epoch=epoch + 1, n_steps=getattr(self.model, "n_steps", 1), snr_db=snr, lambda2=self.terms.lambda2)
+        return out
+
+    def fit(self):
+        self.resume()
+        for epoch in range(self.start_epoch, self.s["epochs"]):
+            t0 = time.perf_counter()
+            record = self.train_epoch(epoch)
+            record["seconds"] = time.perf_counter() - t0
+            self.history.append(record)
+            self.save(epoch + 1)
+            logger.info("epoch %d/%d " % (epoch + 1, self.s["epochs"]) +
+                        " ".join(f"{k}={v:.4g}" for k, v in record.items() if k != "epoch"))
+        return self.history

@@ -1,0 +1,114 @@
+"""Every mode of examples/gdrnn/GDRNN.py on a tiny configuration, and its errors."""
+import importlib.util
+import json
+import os
+
+import numpy as np
+import pytest
+from hydra import compose
+from hydra import initialize_config_dir
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SCRIPT = os.path.join(ROOT, "examples", "gdrnn", "GDRNN.py")
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location("GDRNN", SCRIPT)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def tiny_cfg(tmp, *extra):
+    over = [f"output_dir={tmp}/out", f"DATA.out_dir={tmp}/data", "DATA.synthetic.n_samples=48",
+            "DATA.synthetic.n_traces=24", "DATA.synthetic.n_layers_range=[8,12]", "DATA.wells=[4,18]", "DATA.n_aug=4",
+            "MODEL.dims=[8,16]", "MODEL.n_steps=3", "TRAIN.epochs=2", "TRAIN.batch_size=8",
+            "TRAIN.well_batch_size=4", "TRAIN.schedule.start_steps=2", "TRAIN.schedule.grow_epochs=2",
+            "EVAL.n_iter_long=4", "EVAL.blind_trace=10", "EVAL.well_margin=1", "num_threads=1", *extra]
+    with initialize_config_dir(version_base=None, config_dir=os.path.join(ROOT, "conf")):
+        return compose("gdrnn", overrides=over)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("gdrnn")
+    mod, cfg = load_script(), tiny_cfg(tmp)
+    os.makedirs(cfg.output_dir, exist_ok=True)
+    history = mod.train(cfg)
+    orig = tiny_cfg(tmp, "MODEL.kind=original")
+    mod.train(orig)
+    return mod, cfg, tmp, history
+
+
+def test_train_builds_data_follows_curriculum_and_checkpoints(trained):
+    mod, cfg, tmp, history = trained
+    assert sorted(os.listdir(cfg.DATA.out_dir)) == ["section.npz", "train_labelled.npz", "truth.npz"]
+    assert [h["n_steps"] for h in history] == [2, 3]               # curriculum: 2 -> MODEL.n_steps
+    assert [h["snr_db"] for h in history] == [20.0, 5.0]          # noise injection falls 20 -> 5 dB
+    assert [h["lambda2"] for h in history] == pytest.approx([1.0, 0.3])
+    assert {"data", "tv", "model"} <= set(history[0])
+    for kind in ("gdrnn", "original"):
+        assert os.listdir(os.path.join(cfg.output_dir, kind)) == ["checkpoint.pdparams", "history.json"] or \
+            sorted(os.listdir(os.path.join(cfg.output_dir, kind))) == ["checkpoint.pdparams", "history.json"]
+
+
+def test_rerun_resumes_and_continues(trained):
+    mod, cfg, tmp, history = trained
+    more = mod.train(tiny_cfg(tmp, "TRAIN.epochs=3"))
+    assert [h["epoch"] for h in more] == [1, 2, 3]
+    assert more[:2] == history                                      # the first two epochs were not redone
+
+
+def test_eval_scores_every_method_and_writes_figures(trained):
+    mod, cfg, tmp, _ = trained
+    out = mod.evaluate(cfg)
+    saved = json.load(open(os.path.join(cfg.output_dir, "eval_metrics.json")))
+    assert set(saved["methods"]) == {"gdrnn", "original", "gd", "adam", "gd_long", "adam_long", "dls", "background"}
+    for row in saved["methods"].values():
+        for p in ("vp", "vs", "rho"):
+            for k in ("PCC", "R2", "MAE", "SSIM"):
+                assert np.isfinite(row[f"{p}_{k}"])
+        assert np.isfinite(row["data_misfit"])
+    # traces within the margin of a well are not scored
+    assert saved["scored_traces"] == 24 - 2 * 3
+    assert len(saved["misfit_curves"]["gdrnn"]) == cfg.MODEL.n_steps + 1
+    assert len(saved["misfit_curves"]["gd"]) == cfg.EVAL.n_iter_long + 1
+    for name in ("section_vp.png", "section_vs.png", "section_rho.png", "well_logs.png", "misfit_curves.png"):
+        assert os.path.isfile(os.path.join(cfg.output_dir, "figures", name))
+    assert out["methods"]["gdrnn"]["vp_PCC"] == saved["methods"]["gdrnn"]["vp_PCC"]
+
+
+def test_infer_inverts_a_physics_driven_file(trained):
+    mod, cfg, tmp, _ = trained
+    out_path = os.path.join(tmp, "inv.npz")
+    mod.inference(tiny_cfg(tmp, f"INFER.input={tmp}/data/section.npz", f"INFER.output={out_path}",
+                           "INFER.batch_size=5"))
+    res = np.load(out_path)
+    assert sorted(res.files) == ["rho", "vp", "vs"] and res["vp"].shape == (48, 24)
+    # batching does not change the answer
+    mod.inference(tiny_cfg(tmp, f"INFER.input={tmp}/data/section.npz", f"INFER.output={out_path}.b.npz",
+                           "INFER.batch_size=24"))
+    np.testing.assert_allclose(np.load(f"{out_path}.b.npz")["vp"], res["vp"], rtol=1e-5)
+
+
+def test_infer_errors_name_the_problem(trained, tmp_path):
+    mod, cfg, tmp, _ = trained
+    with pytest.raises(ValueError, match="INFER.input"):
+        mod.inference(tiny_cfg(tmp))
+    bad = tmp_path / "bad.npz"
+    data = dict(np.load(os.path.join(tmp, "data", "section.npz"), allow_pickle=True))
+    data.pop("seis_m")
+    np.savez(bad, **data)
+    with pytest.raises(KeyError, match="seis_m"):
+        mod.inference(tiny_cfg(tmp, f"INFER.input={bad}", f"INFER.output={tmp_path}/o.npz"))
+    with pytest.raises(FileNotFoundError, match="checkpoint"):
+        mod.inference(tiny_cfg(tmp, f"INFER.input={tmp}/data/section.npz", f"INFER.output={tmp_path}/o.npz",
+                               f"output_dir={tmp_path}/none"))
+
+
+def test_unknown_mode_and_kind_are_rejected(trained):
+    mod, cfg, tmp, _ = trained
+    with pytest.raises(ValueError, match="MODEL.kind"):
+        mod.build_model(tiny_cfg(tmp, "MODEL.kind=lstm"), None)
+    with pytest.raises(ValueError, match="DATA.wells"):
+        mod.prepare_data(tiny_cfg(tmp, f"DATA.out_dir={tmp}/d2", "DATA.wells=[3,99]"))
