@@ -4,9 +4,13 @@ Every batch pairs labelled well traces (augmented copies, with the true model)
 with unlabelled traces of the section (data only), as the original GDRNN code
 does. The loss, summed over the unrolled steps t = 1..T, is
 
-    lambda_1 * mean|x_t - x_true|              labelled traces only (x = m / scale)
+    lambda_1 * mean w_k |x_t - x_true|         labelled traces only (x = m / scale)
   + lambda_2 * mean (F(m_t) - d_obs)^2 / mean d_obs^2     all traces
-  + lambda_3 * mean |x_t[i+1] - x_t[i]|        total variation over depth, all traces
+  + lambda_3 * mean w_k |x_t[i+1] - x_t[i]|    total variation over depth, all traces
+
+w_k (k = vp, vs, rho) is 1 / the standard deviation of x_k over the labelled
+traces, so the three properties count equally although density varies about
+a quarter as much as vp (Gardner: d ln rho = d ln vp / 4).
 
 The data term is divided by the batch's data power so that lambda_2 does not
 depend on the wavelet's or the reflectivity's amplitude.
@@ -54,8 +58,9 @@ class AVALossTerms:
     """The loss above as a ppsci ``FunctionalLoss`` expression; ``lambda2`` is set per epoch by the trainer."""
 
     def __init__(self, scale, lambda1: float, lambda2: float, lambda3: float,
-                 keys=("m", "m_steps", "d_steps")):
+                 keys=("m", "m_steps", "d_steps"), weights=(1.0, 1.0, 1.0)):
         self.scale = paddle.to_tensor(list(scale), dtype="float32").reshape([1, 1, 3, 1])
+        self.weights = paddle.to_tensor(list(weights), dtype="float32").reshape([1, 1, 3, 1])
         self.lambda1, self.lambda2, self.lambda3 = lambda1, lambda2, lambda3
         self.m_key, self.steps_key, self.data_key = keys
 
@@ -65,11 +70,12 @@ class AVALossTerms:
         d_steps, d_obs = output_dict[self.data_key], label_dict["d_obs"].unsqueeze(1)
         terms = {"data": self.lambda2 * ((d_steps - d_obs).square().mean(axis=[0, 2, 3]).sum()
                                          / d_obs.square().mean()),
-                 "tv": self.lambda3 * (x_steps[..., 1:] - x_steps[..., :-1]).abs().mean(axis=[0, 2, 3]).sum()}
+                 "tv": self.lambda3 * (self.weights * (x_steps[..., 1:] - x_steps[..., :-1]).abs())
+                 .mean(axis=[0, 2, 3]).sum()}
         if self.m_key in label_dict:
             x_true = label_dict[self.m_key].unsqueeze(1) / self.scale
             x_wells = x_steps[:x_true.shape[0]]
-            terms["model"] = self.lambda1 * (x_wells - x_true).abs().mean(axis=[0, 2, 3]).sum()
+            terms["model"] = self.lambda1 * (self.weights * (x_wells - x_true).abs()).mean(axis=[0, 2, 3]).sum()
         return terms
 
 

@@ -99,9 +99,9 @@ def build_model(cfg, forward_op, kind=None):
     raise ValueError(f"MODEL.kind: expected one of {list(KINDS)}, found {kind!r}")
 
 
-def loader_cfg(path, labelled, batch_size):
+def loader_cfg(path, labelled, batch_size, traces=None):
     return {"dataset": {"name": "AVADataset", "file_path": path, "input_keys": IN_KEYS,
-                        "label_keys": ("m",) if labelled else ()},
+                        "label_keys": ("m",) if labelled else (), "traces": traces},
             "batch_size": batch_size, "num_workers": 0,
             "sampler": {"name": "BatchSampler", "drop_last": True, "shuffle": True}}
 
@@ -124,14 +124,18 @@ def train(cfg: DictConfig):
     paths = prepare_data(cfg)
     kind, t = cfg.MODEL.kind, cfg.TRAIN
     model = build_model(cfg, build_forward_op(cfg, paths["section"]))
-    unlabelled = ppsci.constraint.SupervisedConstraint(loader_cfg(paths["section"], False, t.batch_size),
+    section = loader_cfg(paths["section"], False, t.batch_size, dict(t.section_traces))
+    unlabelled = ppsci.constraint.SupervisedConstraint(section,
                                                        ppsci.loss.MSELoss(), name="section")
     labelled = ppsci.constraint.SupervisedConstraint(loader_cfg(paths["labelled"], True, t.well_batch_size),
                                                      ppsci.loss.MSELoss(), name="wells")
     if kind == "original":
         stacks = labelled.data_loader.dataset.arrays()[0]
         model.set_stack_scale(float(np.sqrt(np.mean(np.square(stacks)))))
-    terms = ava_trainer.AVALossTerms(cfg.MODEL.scale, t.lambda1, t.schedule.lambda2_start, t.lambda3)
+    wells_m = labelled.data_loader.dataset.arrays()[2] / np.asarray(cfg.MODEL.scale)[None, :, None]
+    weights = 1.0 / wells_m.std(axis=(0, 2))  # each property counts equally (see ava_trainer)
+    terms = ava_trainer.AVALossTerms(cfg.MODEL.scale, t.lambda1, t.schedule.lambda2_start, t.lambda3,
+                                     weights=weights.tolist())
     iters = t.epochs * len(unlabelled.data_loader)
     lr = paddle.optimizer.lr.CosineAnnealingDecay(t.lr, iters, eta_min=t.lr_final)
     opt = paddle.optimizer.Adam(learning_rate=lr, parameters=model.parameters())
