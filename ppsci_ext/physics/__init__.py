@@ -1,6 +1,30 @@
 """Forward operators: pure numerics, no networks, no config."""
 
 from .acoustic import CFL_LIMIT, DEFAULT_PAD, cfl_number, forward_model
+from .ava import (
+    AVAForward,
+    aki_richards_rpp,
+    critical_angle_deg,
+    default_theta_groups,
+    reflectivity,
+    ricker_wavelet_matrix,
+    wavelet_matrix,
+    zoeppritz_rpp,
+)
 from .wavelets import ricker
 
-__all__ = ["CFL_LIMIT", "DEFAULT_PAD", "cfl_number", "forward_model", "ricker"]
+__all__ = [
+    "CFL_LIMIT",
+    "DEFAULT_PAD",
+    "cfl_number",
+    "forward_model",
+    "ricker",
+    "AVAForward",
+    "aki_richards_rpp",
+    "critical_angle_deg",
+    "default_theta_groups",
+    "reflectivity",
+    "ricker_wavelet_matrix",
+    "wavelet_matrix",
+    "zoeppritz_rpp",
+]
