@@ -101,7 +101,8 @@ class GDRNN(base.Arch):
     Args:
         input_keys: (stacks [B, G, L] observed partial-angle stacks, m_back [B, 3, L] starting model).
         output_keys: (m final model [B, 3, L], m_steps [B, T, 3, L], d_steps [B, T, G, L] = F(m_t)).
-        forward_op: callable m [B, 3, L] -> d [B, G, L] (``ppsci_ext.physics.AVAForward``).
+        forward_op: callable m [B, 3, L] -> d [B, G, L] with a method
+            ``misfit_and_gradient(m, d_obs, create_graph)`` (``ppsci_ext.physics.AVAForward``).
         scale: reference (vp, vs, rho) that maps m to the network's x = ln(m / scale).
         n_steps: unrolled steps T (the trainer may lower it for a curriculum via ``self.n_steps``).
         dims: UNet widths.
@@ -126,7 +127,7 @@ class GDRNN(base.Arch):
         self.forward_op = forward_op
         self.register_buffer("scale", paddle.to_tensor(list(scale), dtype="float32").reshape([1, 3, 1]))
         self.n_steps = self.max_steps = int(n_steps)
-        self.unet = _UNetCore(6, 3, dims)
+        self.unet = UNet1D(("gradient", "model"), ("update",), 6, 3, dims)  # the modulator U(g_t, x_t)
         self.adaptive_step, self.second_order = adaptive_step, second_order
         if adaptive_step:
             self.step_net = nn.Sequential(nn.Conv1D(6, 16, 5, padding=2), nn.GELU(), nn.AdaptiveAvgPool1D(1),
@@ -137,28 +138,25 @@ class GDRNN(base.Arch):
                 [self.max_steps], default_initializer=nn.initializer.Constant(math.log(alpha_init)))
 
     def misfit_gradient(self, x, d_obs, graph: str):
-        """(F(m), dJ/dx) with J = 1/2 ||F(scale * exp(x)) - d_obs||^2 per trace.
+        """(F(m), dJ/dx) with m = scale * exp(x), J = 1/2 ||F(m) - d_obs||^2 per trace; dJ/dx = m * dJ/dm.
 
         graph: "none" (inference: both detached), "first" (F(m) keeps its graph
         for the loss, g is a constant input to the UNet, as in the original
         code) or "second" (g is differentiable too: backprop through the
-        Hessian of J, about 3x the cost).
+        Hessian of J, about 3x the cost). dJ/dm comes from the operator's
+        ``misfit_and_gradient`` (explicit adjoint, exact).
         """
-        if graph == "none":
-            x = x.detach()
+        m = self.scale * x.exp()
+        m_g = m if graph == "second" else m.detach()
         with paddle.set_grad_enabled(True):  # the physics gradient is needed in inference too
-            if x.stop_gradient:
-                x.stop_gradient = False
-            d = self.forward_op(self.scale * x.exp())
-            misfit = 0.5 * (d - d_obs).square().sum()
-            (g,) = paddle.grad(misfit, x, create_graph=graph == "second", retain_graph=graph != "none")
-        if graph == "none":
-            return d.detach(), g.detach()
-        return d, (g if graph == "second" else g.detach())
+            _, g_m = self.forward_op.misfit_and_gradient(m_g, d_obs, create_graph=graph == "second")
+        with paddle.set_grad_enabled(graph != "none"):
+            d = self.forward_op(m)
+        return d, g_m * m_g
 
-    def step_size(self, t, features):
+    def step_size(self, t, g=None, x=None):
         if self.adaptive_step:
-            return nn.functional.sigmoid(self.step_net(features)).reshape([-1, 1, 1])
+            return nn.functional.sigmoid(self.step_net(paddle.concat([g, x], axis=1))).reshape([-1, 1, 1])
         return self.alpha_raw[t].exp()
 
     def forward(self, inputs):
@@ -175,8 +173,7 @@ class GDRNN(base.Arch):
             if t:
                 ds.append(d)
             g = g / (g.square().mean(axis=[1, 2], keepdim=True).sqrt() + 1e-12)
-            features = paddle.concat([g, x], axis=1)
-            x = x - self.step_size(t, features) * self.unet(features)
+            x = x - self.step_size(t, g, x) * self.unet({"gradient": g, "model": x})["update"]
             if graph == "none":
                 x = x.detach()
             xs.append(x)
@@ -203,7 +200,7 @@ class AVAUNet(base.Arch):
         self.register_buffer("scale", paddle.to_tensor(list(scale), dtype="float32").reshape([1, 3, 1]))
         self.register_buffer("stack_scale", paddle.ones([1], dtype="float32"))
         self.lam = lam
-        self.unet = _UNetCore(n_stacks, 3, dims)
+        self.unet = UNet1D(("stacks",), ("update",), n_stacks, 3, dims)
 
     def set_stack_scale(self, value: float):
         self.stack_scale.set_value(paddle.to_tensor([value], dtype="float32"))
@@ -211,7 +208,7 @@ class AVAUNet(base.Arch):
     def forward(self, inputs):
         d_obs, m_back = inputs[self.input_keys[0]], inputs[self.input_keys[1]]
         _check_trace_input("AVAUNet", self.input_keys[1], m_back, 3)
-        m = m_back + self.lam * self.scale * self.unet(d_obs / self.stack_scale)
+        m = m_back + self.lam * self.scale * self.unet({"stacks": d_obs / self.stack_scale})["update"]
         m = paddle.maximum(m, 0.05 * self.scale)
         d = self.forward_op(m)
         return {self.output_keys[0]: m, self.output_keys[1]: m.unsqueeze(1),
