@@ -63,6 +63,19 @@ def elastic_section(cfg):
     raise ValueError(f"DATA.source: expected 'synthetic' or 'marmousi', found {cfg.DATA.source!r}")
 
 
+def user_wavelet(cfg):
+    """DATA.wavelet_file (.npy, 1-D, sampled at DATA.dt) or None for the Ricker of DATA.freq."""
+    path = cfg.DATA.wavelet_file
+    if not path:
+        return None
+    if not osp.isfile(path):
+        raise FileNotFoundError(f"DATA.wavelet_file: {path} does not exist")
+    w = np.load(path)
+    if w.ndim != 1:
+        raise ValueError(f"DATA.wavelet_file {path}: expected a 1-D wavelet, found shape {w.shape}")
+    return w
+
+
 def prepare_data(cfg):
     """Build the AVA files from the elastic section unless they all exist."""
     paths = data_paths(cfg)
@@ -77,7 +90,7 @@ def prepare_data(cfg):
     build_ava_files(vp, vs, rho, d.out_dir, well_traces=list(d.wells), n_aug=d.n_aug, aug_noise=d.aug_noise,
                     cutoff_hz=d.cutoff_hz, butter_order=d.butter_order, dt=d.dt, freq=d.freq,
                     theta_groups=theta_groups(cfg), snr_db=d.snr_db, seed=d.seed, fmt=d.format,
-                    method=cfg.PHYSICS.method)
+                    method=cfg.PHYSICS.method, wavelet=user_wavelet(cfg))
     return paths
 
 

@@ -185,7 +185,7 @@ def build_ava_files(vp, vs, rho, out_dir: str, well_traces: Sequence[int], n_aug
                     theta_groups: Optional[Sequence[Sequence[float]]] = None, snr_db: Optional[float] = None,
                     seed: int = 0, layers=None, method: str = "zoeppritz", fmt: str = "mat",
                     butter_order: int = 4, aug_corr: float = 3.0, chunk: int = 256,
-                    beyond_critical: str = "mask") -> Dict[str, str]:
+                    beyond_critical: str = "mask", wavelet: Optional[np.ndarray] = None) -> Dict[str, str]:
     """Write the labelled, section and truth files (see module docstring).
 
     Args:
@@ -197,6 +197,8 @@ def build_ava_files(vp, vs, rho, out_dir: str, well_traces: Sequence[int], n_aug
         cutoff_hz: Butterworth cutoff (Hz) of the background; ``dt``: sample
             interval (s) of one depth sample; ``butter_order``: one-way order.
         freq: Ricker peak frequency (Hz).
+        wavelet: a user wavelet (1-D, sampled at ``dt``) used instead of the
+            Ricker; centred as ``wavelet_matrix`` documents.
         theta_groups: three lists of angles (degrees); default
             ``default_theta_groups()``.
         snr_db: SNR of the per-angle gathers (dB); ``None``/``inf`` = no noise.
@@ -214,6 +216,7 @@ def build_ava_files(vp, vs, rho, out_dir: str, well_traces: Sequence[int], n_aug
     from ppsci_ext.physics.ava import AVAForward
     from ppsci_ext.physics.ava import default_theta_groups
     from ppsci_ext.physics.ava import ricker_wavelet_matrix
+    from ppsci_ext.physics.ava import wavelet_matrix
 
     if fmt not in ("mat", "npz"):
         raise ValueError(f"fmt must be 'mat' or 'npz', found {fmt!r}")
@@ -235,7 +238,13 @@ def build_ava_files(vp, vs, rho, out_dir: str, well_traces: Sequence[int], n_aug
         raise ValueError(f"theta_groups must hold 3 groups (near, mid, far), found {len(theta)}")
 
     m = np.stack([vp.T, vs.T, rho.T], 1)  # [N, 3, L]
-    wavemat = np.asarray(ricker_wavelet_matrix(freq, dt, L), dtype=np.float64)
+    if wavelet is None:
+        wavemat = np.asarray(ricker_wavelet_matrix(freq, dt, L), dtype=np.float64)
+    else:
+        wavelet = np.asarray(wavelet, dtype=np.float64)
+        if wavelet.ndim != 1 or wavelet.size < 1 or not np.isfinite(wavelet).all():
+            raise ValueError(f"wavelet must be a finite 1-D array, found shape {wavelet.shape}")
+        wavemat = np.asarray(wavelet_matrix(wavelet, L), dtype=np.float64)
     op = AVAForward(wavemat, theta, method=method, beyond_critical=beyond_critical, dtype="float64")
 
     # section: backgrounds, gathers, noise

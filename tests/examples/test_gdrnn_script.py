@@ -112,3 +112,16 @@ def test_unknown_mode_and_kind_are_rejected(trained):
         mod.build_model(tiny_cfg(tmp, "MODEL.kind=lstm"), None)
     with pytest.raises(ValueError, match="DATA.wells"):
         mod.prepare_data(tiny_cfg(tmp, f"DATA.out_dir={tmp}/d2", "DATA.wells=[3,99]"))
+
+
+def test_user_wavelet_replaces_the_ricker(tmp_path):
+    mod = load_script()
+    w = np.array([-0.2, 0.4, 1.0, 0.6, -0.1])  # peak (the centre) at index 2
+    np.save(tmp_path / "w.npy", w)
+    cfg = tiny_cfg(tmp_path, f"DATA.wavelet_file={tmp_path}/w.npy")
+    paths = mod.prepare_data(cfg)
+    wavemat = mod.read_ava_file(paths["section"])["wavemat"]
+    np.testing.assert_allclose(wavemat[8:13, 10], w, atol=0)     # column j: the wavelet centred on sample j
+    np.save(tmp_path / "w2.npy", np.ones((3, 3)))
+    with pytest.raises(ValueError, match="1-D wavelet"):
+        mod.user_wavelet(tiny_cfg(tmp_path, f"DATA.wavelet_file={tmp_path}/w2.npy"))
