@@ -1,0 +1,286 @@
+"""Noise schedule and DDIM sampler for conditional diffusion (MD Diffusion).
+
+The scheduler is pure numerics and never knows the network: training draws a
+noise level with :meth:`DiffusionScheduler.sample_noise_level` and builds the
+network input with :meth:`DiffusionScheduler.add_noise`; inference runs
+:meth:`DiffusionScheduler.sample` with any callable
+``model_fn(x_t, gamma, cond) -> eps``.
+
+Conventions
+-----------
+- ``T = n_train_steps``; betas ``beta_1..beta_T`` are linear from
+  ``beta_start`` to ``beta_end``.
+- ``gamma_t`` (the "alpha-bar" / ``alphas_cumprod`` of DDPM) is
+  ``prod_{s<=t} (1 - beta_s)``, stored with ``gamma_0 = 1`` so that index ``t``
+  of the ``[T+1]`` array is timestep ``t``; ``gamma_0 = 1`` means "clean".
+- The network is conditioned on the continuous noise level ``gamma`` (SR3 /
+  WaveGrad), a ``[B]`` float32 tensor, not on the integer timestep.
+- The forward process is ``x_t = sqrt(gamma) x0 + sqrt(1 - gamma) eps`` with
+  ``eps ~ N(0, I)``; the network predicts ``eps``.
+- Tensors are batch-first of any rank: ``[B, C, H, W]`` images or
+  ``[B, C, D, H, W]`` volumes; per-sample scalars are ``[B]``.
+"""
+import math
+from typing import Callable
+from typing import Optional
+from typing import Sequence
+
+import numpy as np
+import paddle
+
+SPACINGS = ("log", "linear", "quadratic")
+
+
+def _check_int(name, value, low, high):
+    """Return ``value`` as int if it is an integer in [low, high], else raise ValueError."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be an integer, found {value!r}")
+    if not low <= int(value) <= high:
+        raise ValueError(f"{name} must lie in [{low}, {high}], found {value!r}")
+    return int(value)
+
+
+def _batch_view(v, x):
+    """Reshape a per-sample ``[B]`` tensor ``v`` to ``[B, 1, ..., 1]`` matching ``x.ndim``."""
+    return v.reshape([-1] + [1] * (x.ndim - 1))
+
+
+def _distinct_ascending(values: np.ndarray, high: int) -> np.ndarray:
+    """Round ascending reals in [1, high] to distinct ints in [1, high] whose last is ``high``.
+
+    Rounding can produce equal neighbours (e.g. many values below 2 near t=1
+    in log spacing). Two sweeps fix this while keeping the count:
+    1. ascending: each value is raised to at least ``previous + 1`` (so a run of
+       duplicates becomes consecutive integers above the first of them);
+    2. descending: the last is set to ``high`` and each value is lowered to at
+       most ``next - 1`` (undoes any overflow past ``high`` from sweep 1).
+    With ``len(values) <= high`` the result is strictly increasing, >= 1.
+    """
+    t = np.rint(values).astype(np.int64)
+    t[0] = max(t[0], 1)
+    for i in range(1, len(t)):
+        t[i] = max(t[i], t[i - 1] + 1)
+    t[-1] = high
+    for i in range(len(t) - 2, -1, -1):
+        t[i] = min(t[i], t[i + 1] - 1)
+    return t
+
+
+class DiffusionScheduler:
+    """Linear-beta noise schedule, SR3 noise-level sampling and a DDIM sampler.
+
+    Args:
+        n_train_steps: number of diffusion steps ``T`` (int >= 1).
+        beta_start: ``beta_1``; requires ``0 < beta_start <= beta_end``.
+        beta_end: ``beta_T``; requires ``beta_end < 1``.
+
+    Attributes:
+        n_train_steps: ``T``.
+        betas: numpy float64 ``[T]``, ``betas[t-1] = beta_t``.
+        alphas_cumprod: numpy float64 ``[T+1]``, ``alphas_cumprod[t] = gamma_t``,
+            ``alphas_cumprod[0] = 1``; strictly decreasing. ``gammas`` is the
+            same array.
+    """
+
+    def __init__(self, n_train_steps: int = 1000, beta_start: float = 1e-6, beta_end: float = 1e-2):
+        if isinstance(n_train_steps, bool) or not isinstance(n_train_steps, (int, np.integer)) \
+                or n_train_steps < 1:
+            raise ValueError(f"n_train_steps must be an integer >= 1, found {n_train_steps!r}")
+        for name, value in (("beta_start", beta_start), ("beta_end", beta_end)):
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+                    or not 0.0 < float(value) < 1.0:
+                raise ValueError(f"{name} must be a number in (0, 1), found {value!r}")
+        if beta_start > beta_end:
+            raise ValueError(f"beta_start must be <= beta_end ({beta_end!r}), found {beta_start!r}")
+        self.n_train_steps = int(n_train_steps)
+        self.beta_start = float(beta_start)
+        self.beta_end = float(beta_end)
+        self.betas = np.linspace(self.beta_start, self.beta_end, self.n_train_steps, dtype=np.float64)
+        self.alphas_cumprod = np.concatenate([[1.0], np.cumprod(1.0 - self.betas)])
+        self.gammas = self.alphas_cumprod
+        self._sqrt_gammas = paddle.to_tensor(np.sqrt(self.alphas_cumprod), dtype="float64")
+
+    def __repr__(self):
+        return (f"DiffusionScheduler(n_train_steps={self.n_train_steps}, "
+                f"beta_start={self.beta_start}, beta_end={self.beta_end})")
+
+    # ------------------------------------------------------------------ training
+    def sample_noise_level(self, batch_size: int, t=None) -> paddle.Tensor:
+        """Draw continuous noise levels ``gamma`` for training (SR3 / WaveGrad).
+
+        For each sample a timestep ``t ~ U{1..T}`` is drawn, then
+        ``sqrt(gamma) ~ U(sqrt(gamma_t), sqrt(gamma_{t-1})]``: the uniform draw
+        is in ``sqrt(alpha-bar)`` space (the signal scale), not in ``gamma``
+        space, and ``gamma`` is its square. Hence every value lies in
+        ``(gamma_T, 1]``. Uses paddle's global RNG (``paddle.seed`` makes it
+        reproducible).
+
+        Args:
+            batch_size: ``B`` (int >= 1).
+            t: optional forced timestep(s) in [1, T]: an int, or a ``[B]``
+                int array/tensor; then only the uniform part is random.
+
+        Returns:
+            ``[B]`` float32 tensor of noise levels ``gamma``.
+        """
+        batch_size = _check_int("batch_size", batch_size, 1, 2 ** 62)
+        T = self.n_train_steps
+        if t is None:
+            t = paddle.randint(1, T + 1, [batch_size], dtype="int64")
+        else:
+            t_np = np.asarray(t.numpy() if isinstance(t, paddle.Tensor) else t)
+            t_np = np.broadcast_to(t_np, [batch_size]).astype(np.int64)
+            if t_np.min() < 1 or t_np.max() > T:
+                raise ValueError(f"t must lie in [1, {T}], found values in [{t_np.min()}, {t_np.max()}]")
+            t = paddle.to_tensor(t_np, dtype="int64")
+        low = paddle.gather(self._sqrt_gammas, t)
+        high = paddle.gather(self._sqrt_gammas, t - 1)
+        u = 1.0 - paddle.rand([batch_size], dtype="float64")  # in (0, 1]
+        sqrt_gamma = low + (high - low) * u
+        return sqrt_gamma.square().astype("float32")
+
+    def add_noise(self, x0: paddle.Tensor, noise: paddle.Tensor, gamma) -> paddle.Tensor:
+        """Forward process: ``x_noisy = sqrt(gamma) x0 + sqrt(1 - gamma) noise``.
+
+        Args:
+            x0: clean data ``[B, ...]`` (any rank >= 1, e.g. ``[B, C, H, W]`` or
+                ``[B, C, D, H, W]``).
+            noise: same shape as ``x0``, normally ``N(0, I)``.
+            gamma: ``[B]`` tensor, numpy array or list (or one float for all
+                samples), broadcast over the non-batch dims of ``x0``. The two
+                coefficients are computed in float64 and then cast to
+                ``x0.dtype``; pass float64 gammas for full precision near 1.
+
+        Returns:
+            ``x_noisy`` with the shape and dtype of ``x0``.
+        """
+        if not isinstance(gamma, paddle.Tensor):
+            gamma = paddle.to_tensor(np.broadcast_to(np.asarray(gamma, np.float64), [x0.shape[0]]))
+        if gamma.ndim != 1 or gamma.shape[0] != x0.shape[0]:
+            raise ValueError(f"gamma must have shape [B] = [{x0.shape[0]}], found {list(gamma.shape)}")
+        if list(noise.shape) != list(x0.shape):
+            raise ValueError(f"noise must have the shape of x0 {list(x0.shape)}, found {list(noise.shape)}")
+        g = _batch_view(gamma.astype("float64"), x0)  # 1 - gamma in float32 loses digits near 1
+        return g.sqrt().astype(x0.dtype) * x0 + (1.0 - g).sqrt().astype(x0.dtype) * noise
+
+    # ----------------------------------------------------------------- inference
+    def ddim_timesteps(self, n_steps: int, spacing: str = "log") -> np.ndarray:
+        """Timesteps visited by DDIM: descending, distinct ints in [1, T], first == T.
+
+        Spacing of the ascending grid ``u = 0..1`` (``n_steps`` points) mapped to [1, T]:
+        - ``"log"``: ``t = T ** u`` (geometric, dense near t = 1);
+        - ``"linear"``: ``t = 1 + (T - 1) u``;
+        - ``"quadratic"``: ``t = 1 + (T - 1) u^2`` (dense near 1, as DDIM's quadratic).
+        Values are rounded; duplicates from rounding are removed by shifting
+        them up to consecutive integers (then capping at T), see
+        :func:`_distinct_ascending`, so exactly ``n_steps`` distinct values come
+        out. ``n_steps == T`` gives ``T, T-1, ..., 1``.
+
+        Returns:
+            int64 numpy array ``[n_steps]``, descending.
+        """
+        T = self.n_train_steps
+        n_steps = _check_int("n_steps", n_steps, 1, T)
+        if spacing not in SPACINGS:
+            raise ValueError(f"spacing must be one of {SPACINGS}, found {spacing!r}")
+        u = np.linspace(0.0, 1.0, n_steps) if n_steps > 1 else np.ones(1)
+        if spacing == "log":
+            grid = np.exp(u * math.log(T))
+        elif spacing == "linear":
+            grid = 1.0 + (T - 1) * u
+        else:
+            grid = 1.0 + (T - 1) * np.square(u)
+        return _distinct_ascending(grid, T)[::-1].copy()
+
+    def step(self, eps: paddle.Tensor, t: int, t_prev: int, x_t: paddle.Tensor, eta: float = 0.0,
+             clip: Optional[float] = None, noise: Optional[paddle.Tensor] = None) -> paddle.Tensor:
+        """One DDIM update ``x_t -> x_{t_prev}`` (Song et al. 2021, eq. 12).
+
+        ``x0_hat = (x_t - sqrt(1 - g_t) eps) / sqrt(g_t)`` (clipped to
+        ``[-clip, clip]`` if ``clip`` is given);
+        ``sigma = eta sqrt((1 - g_prev) / (1 - g_t)) sqrt(1 - g_t / g_prev)``;
+        ``x_prev = sqrt(g_prev) x0_hat + sqrt(1 - g_prev - sigma^2) eps + sigma z``.
+        ``t_prev = 0`` is the last step: ``g_prev = 1``, ``sigma = 0`` and
+        ``x0_hat`` is returned. ``eta = 0`` is deterministic (DDIM), ``eta = 1``
+        matches the DDPM posterior variance.
+
+        Args:
+            eps: predicted noise, shape of ``x_t`` (``[B, ...]``).
+            t, t_prev: ints with ``0 <= t_prev < t <= T``.
+            x_t: current sample ``[B, ...]``.
+            eta: stochasticity, >= 0.
+            clip: optional bound for ``x0_hat``.
+            noise: optional ``z`` (shape of ``x_t``); drawn with ``paddle.randn``
+                when needed and not given.
+
+        Returns:
+            ``x_{t_prev}``, shape and dtype of ``x_t``.
+        """
+        t = _check_int("t", t, 1, self.n_train_steps)
+        t_prev = _check_int("t_prev", t_prev, 0, t - 1)
+        if eta < 0:
+            raise ValueError(f"eta must be >= 0, found {eta!r}")
+        g_t, g_prev = float(self.alphas_cumprod[t]), float(self.alphas_cumprod[t_prev])
+        x0_hat = (x_t - math.sqrt(1.0 - g_t) * eps) / math.sqrt(g_t)
+        if clip is not None:
+            x0_hat = x0_hat.clip(-float(clip), float(clip))
+        if t_prev == 0:
+            return x0_hat
+        sigma = eta * math.sqrt((1.0 - g_prev) / (1.0 - g_t)) * math.sqrt(1.0 - g_t / g_prev)
+        c_eps = math.sqrt(max(1.0 - g_prev - sigma * sigma, 0.0))
+        x_prev = math.sqrt(g_prev) * x0_hat + c_eps * eps
+        if sigma > 0.0:
+            z = paddle.randn(x_t.shape, dtype=x_t.dtype) if noise is None else noise
+            x_prev = x_prev + sigma * z
+        return x_prev
+
+    def sample(self, model_fn: Callable, shape: Sequence[int], n_steps: int = 100, spacing: str = "log",
+               eta: float = 0.0, clip: Optional[float] = None, seed: Optional[int] = None, cond=None,
+               progress: bool = False) -> paddle.Tensor:
+        """Full DDIM loop from ``x_T ~ N(0, I)`` down to ``x0``, under ``paddle.no_grad()``.
+
+        At each visited ``t`` (see :meth:`ddim_timesteps`) the network is called as
+        ``eps = model_fn(x_t, gamma_t, cond)`` with ``gamma_t`` a ``[B]`` float32
+        tensor filled with ``gamma_t`` (``B = shape[0]``), then :meth:`step` goes
+        to the next visited timestep (0 after the last).
+
+        Args:
+            model_fn: any callable ``(x [B, ...], gamma [B], cond) -> eps [B, ...]``.
+            shape: shape of the sample, batch first (e.g. ``[B, C, H, W]``).
+            n_steps, spacing: see :meth:`ddim_timesteps`.
+            eta, clip: see :meth:`step`.
+            seed: if given, ``x_T`` and the step noise (``eta > 0``) come from a
+                local ``numpy.random.default_rng(seed)``, so the result is
+                reproducible and paddle's global RNG is untouched (randomness
+                inside ``model_fn`` is not controlled); otherwise they come from
+                paddle's global RNG.
+            cond: passed through to ``model_fn`` unchanged (e.g. the low-resolution
+                / noisy seismic section).
+            progress: show a tqdm bar.
+
+        Returns:
+            float32 tensor of ``shape``.
+        """
+        shape = [int(s) for s in shape]
+        times = self.ddim_timesteps(n_steps, spacing)
+        rng = None if seed is None else np.random.default_rng(seed)
+
+        def gaussian():
+            if rng is None:
+                return paddle.randn(shape, dtype="float32")
+            return paddle.to_tensor(rng.standard_normal(shape).astype(np.float32))
+
+        iterator = times
+        if progress:
+            from tqdm import tqdm
+            iterator = tqdm(times, desc="DDIM", total=len(times))
+        with paddle.no_grad():
+            x = gaussian()
+            for i, t in enumerate(iterator):
+                t = int(t)
+                t_prev = int(times[i + 1]) if i + 1 < len(times) else 0
+                gamma = paddle.full([shape[0]], float(self.alphas_cumprod[t]), dtype="float32")
+                eps = model_fn(x, gamma, cond)
+                z = gaussian() if (eta > 0 and t_prev > 0) else None
+                x = self.step(eps, t, t_prev, x, eta=eta, clip=clip, noise=z)
+        return x

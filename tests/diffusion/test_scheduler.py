@@ -1,0 +1,311 @@
+"""Tests for ppsci_ext.diffusion.scheduler: schedule, noise levels, forward process, DDIM."""
+import ast
+import inspect
+
+import numpy as np
+import paddle
+import pytest
+
+from ppsci_ext.diffusion import DiffusionScheduler
+from ppsci_ext.diffusion import scheduler as scheduler_module
+
+T = 1000
+
+
+@pytest.fixture(scope="module")
+def sched():
+    return DiffusionScheduler()
+
+
+def _t(a):
+    return paddle.to_tensor(np.asarray(a, dtype=np.float32))
+
+
+# ------------------------------------------------------------------ schedule
+@pytest.mark.parametrize("n, b0, b1", [(1000, 1e-6, 1e-2), (50, 1e-4, 0.2), (1, 0.3, 0.3)])
+def test_schedule_values(n, b0, b1):
+    s = DiffusionScheduler(n, b0, b1)
+    g = s.alphas_cumprod
+    assert g.dtype == np.float64 and g.shape == (n + 1,)
+    assert s.gammas is g
+    assert g[0] == 1.0
+    assert np.all(np.diff(g) < 0)
+    # independent closed form: gamma_t = prod_{s<=t} (1 - beta_s), linear betas
+    expected = np.cumprod(1.0 - np.linspace(b0, b1, n))
+    np.testing.assert_allclose(g[1:], expected, rtol=1e-12)
+    assert g[-1] == pytest.approx(np.prod([1.0 - b for b in np.linspace(b0, b1, n)]), rel=1e-12)
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    (dict(n_train_steps=0), "n_train_steps"),
+    (dict(n_train_steps=2.5), "n_train_steps"),
+    (dict(n_train_steps=True), "n_train_steps"),
+    (dict(beta_start=0.0), "beta_start"),
+    (dict(beta_start=-1e-3), "beta_start"),
+    (dict(beta_end=1.0), "beta_end"),
+    (dict(beta_start=0.2, beta_end=0.1), "beta_start"),
+])
+def test_schedule_errors(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        DiffusionScheduler(**kwargs)
+
+
+def test_scheduler_imports_no_network_code():
+    tree = ast.parse(inspect.getsource(scheduler_module))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(a.name.split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            names.add(node.module.split(".")[0])
+    assert names <= {"math", "typing", "numpy", "paddle", "tqdm"}, names
+
+
+# ------------------------------------------------------------ noise levels
+def test_sample_noise_level_range_and_reproducible(sched):
+    paddle.seed(123)
+    g = sched.sample_noise_level(4000)
+    assert g.shape == [4000] and g.dtype == paddle.float32
+    g = g.numpy()
+    assert np.all(g > np.float32(sched.gammas[-1])) and np.all(g <= 1.0)
+    assert g.min() < 0.05 and g.max() > 0.95  # the draw covers the whole range
+    paddle.seed(123)
+    np.testing.assert_array_equal(sched.sample_noise_level(4000).numpy(), g)
+    paddle.seed(124)
+    assert not np.array_equal(sched.sample_noise_level(4000).numpy(), g)
+
+
+@pytest.mark.parametrize("t", [1, 2, 500, T])
+def test_sample_noise_level_forced_t(sched, t):
+    g = sched.sample_noise_level(256, t=t).numpy()
+    assert np.all(g >= np.float32(sched.gammas[t])) and np.all(g <= np.float32(sched.gammas[t - 1]))
+    assert len(np.unique(g)) > 1
+
+
+def test_sample_noise_level_per_sample_t(sched):
+    t = np.array([1, 10, 999, 1000])
+    g = sched.sample_noise_level(4, t=paddle.to_tensor(t)).numpy()
+    assert np.all(g >= sched.gammas[t].astype(np.float32))
+    assert np.all(g <= sched.gammas[t - 1].astype(np.float32))
+
+
+def test_sample_noise_level_uniform_in_sqrt_space():
+    # T = 2 with big betas: gamma = 1, 0.5, 0.05. For t = 2, uniform sqrt(gamma) on
+    # (sqrt(.05), sqrt(.5)) has E[sqrt(gamma)] = 0.4654; uniform gamma would give 0.5072.
+    s = DiffusionScheduler(2, 0.5, 0.9)
+    paddle.seed(0)
+    r = s.sample_noise_level(20000, t=2).sqrt().numpy()
+    assert r.mean() == pytest.approx((np.sqrt(0.05) + np.sqrt(0.5)) / 2, abs=0.005)
+    hist, _ = np.histogram(r, bins=4, range=(np.sqrt(0.05), np.sqrt(0.5)))
+    np.testing.assert_allclose(hist / r.size, 0.25, atol=0.02)
+
+
+def test_sample_noise_level_errors(sched):
+    with pytest.raises(ValueError, match="t must lie"):
+        sched.sample_noise_level(3, t=0)
+    with pytest.raises(ValueError, match="t must lie"):
+        sched.sample_noise_level(2, t=[5, T + 1])
+    with pytest.raises(ValueError, match="batch_size"):
+        sched.sample_noise_level(0)
+
+
+# ---------------------------------------------------------------- add_noise
+@pytest.mark.parametrize("shape", [(2, 1, 200, 200), (2, 1, 16, 50, 50)])
+def test_add_noise_statistics(sched, shape, rng):
+    g = np.array([0.9, 0.3])
+    x0 = np.full(shape, 0.7, np.float32)
+    noise = rng.standard_normal(shape).astype(np.float32)
+    out = sched.add_noise(_t(x0), _t(noise), _t(g))
+    assert out.shape == list(shape)
+    out = out.numpy().reshape(2, -1)
+    np.testing.assert_allclose(out.mean(1), np.sqrt(g) * 0.7, atol=0.02)
+    np.testing.assert_allclose(out.var(1), 1.0 - g, rtol=0.05)
+
+
+def test_add_noise_exact_and_errors(sched, rng):
+    x0, noise = rng.standard_normal((2, 3, 4, 5, 6)), rng.standard_normal((2, 3, 4, 5, 6))
+    g = np.array([0.25, 0.64])
+    out = sched.add_noise(_t(x0), _t(noise), _t(g)).numpy()
+    ref = np.sqrt(g)[:, None, None, None, None] * x0 + np.sqrt(1 - g)[:, None, None, None, None] * noise
+    np.testing.assert_allclose(out, ref, atol=1e-6)
+    out = sched.add_noise(_t(x0), _t(noise), 0.25).numpy()
+    np.testing.assert_allclose(out, 0.5 * x0 + np.sqrt(0.75) * noise, atol=1e-6)
+    with pytest.raises(ValueError, match="gamma must have shape"):
+        sched.add_noise(_t(x0), _t(noise), _t([0.1, 0.2, 0.3]))
+    with pytest.raises(ValueError, match="noise must have the shape"):
+        sched.add_noise(_t(x0), _t(noise[:, :1]), _t(g))
+
+
+# ----------------------------------------------------------- ddim timesteps
+@pytest.mark.parametrize("spacing", ["log", "linear", "quadratic"])
+@pytest.mark.parametrize("n", [1, 2, 10, 100, 500, 999, 1000])
+def test_ddim_timesteps_properties(sched, spacing, n):
+    ts = sched.ddim_timesteps(n, spacing)
+    assert ts.shape == (n,) and np.issubdtype(ts.dtype, np.integer)
+    assert len(np.unique(ts)) == n
+    assert np.all(np.diff(ts) < 0)
+    assert ts[0] == T and ts[-1] >= 1
+
+
+@pytest.mark.parametrize("spacing", ["log", "linear", "quadratic"])
+def test_ddim_timesteps_every_step(spacing):
+    np.testing.assert_array_equal(DiffusionScheduler(1000).ddim_timesteps(1000, spacing), np.arange(1000, 0, -1))
+    np.testing.assert_array_equal(DiffusionScheduler(7).ddim_timesteps(7, spacing), np.arange(7, 0, -1))
+    ts = DiffusionScheduler(10).ddim_timesteps(7, spacing)  # heavy rounding collisions
+    assert len(np.unique(ts)) == 7 and ts[0] == 10 and ts[-1] >= 1
+
+
+def test_ddim_timesteps_spacing_density(sched):
+    below = {sp: int(np.sum(sched.ddim_timesteps(50, sp) < T / 10)) for sp in ("log", "linear", "quadratic")}
+    assert below["log"] > below["quadratic"] > below["linear"]
+    np.testing.assert_array_equal(sched.ddim_timesteps(10, "log"), [1000, 464, 215, 100, 46, 22, 10, 5, 2, 1])
+    np.testing.assert_array_equal(sched.ddim_timesteps(4, "linear"), [1000, 667, 334, 1])
+
+
+def test_ddim_timesteps_errors(sched):
+    with pytest.raises(ValueError, match="spacing"):
+        sched.ddim_timesteps(10, "cosine")
+    for bad in (0, T + 1, 2.5):
+        with pytest.raises(ValueError, match="n_steps"):
+            sched.ddim_timesteps(bad)
+
+
+# --------------------------------------------------------------------- step
+def _make_xt(sched, t, rng, scale=1.0, shape=(2, 1, 6, 7)):
+    x0 = scale * rng.standard_normal(shape).astype(np.float32)
+    noise = rng.standard_normal(shape).astype(np.float32)
+    g = float(sched.gammas[t])
+    x_t = sched.add_noise(_t(x0), _t(noise), np.full(shape[0], g))  # float64 gamma: exact near t = 1
+    return x0, noise, x_t
+
+
+@pytest.mark.parametrize("t", [1, 37, 500, T])
+def test_step_last_returns_x0(sched, rng, t):
+    x0, noise, x_t = _make_xt(sched, t, rng)
+    out = sched.step(_t(noise), t, 0, x_t)
+    np.testing.assert_allclose(out.numpy(), x0, atol=1e-5)
+    out = sched.step(_t(noise), t, 0, x_t, eta=1.0)  # no noise at the last step
+    np.testing.assert_allclose(out.numpy(), x0, atol=1e-5)
+
+
+@pytest.mark.parametrize("t, t_prev", [(2, 1), (500, 499), (500, 17), (T, 1), (T, 464)])
+def test_step_deterministic_consistency(sched, rng, t, t_prev):
+    x0, noise, x_t = _make_xt(sched, t, rng, shape=(2, 1, 3, 4, 5))
+    out = sched.step(_t(noise), t, t_prev, x_t, eta=0.0)
+    g = float(sched.gammas[t_prev])
+    ref = sched.add_noise(_t(x0), _t(noise), [g, g]).numpy()
+    np.testing.assert_allclose(out.numpy(), ref, atol=1e-5)
+
+
+def test_step_clip(sched, rng):
+    x0, noise, x_t = _make_xt(sched, 300, rng, scale=3.0)
+    assert np.abs(x0).max() > 1.5
+    out = sched.step(_t(noise), 300, 0, x_t, clip=1.0).numpy()
+    np.testing.assert_allclose(out, np.clip(x0, -1, 1), atol=1e-5)
+    g = float(sched.gammas[100])
+    out = sched.step(_t(noise), 300, 100, x_t, clip=1.0).numpy()
+    np.testing.assert_allclose(out, np.sqrt(g) * np.clip(x0, -1, 1) + np.sqrt(1 - g) * noise, atol=1e-5)
+
+
+def test_step_eta_adds_noise(sched, rng):
+    t, tp = 600, 300
+    x0, noise, x_t = _make_xt(sched, t, rng)
+    z = rng.standard_normal(x0.shape).astype(np.float32)
+    det = sched.step(_t(noise), t, tp, x_t).numpy()
+    sto = sched.step(_t(noise), t, tp, x_t, eta=1.0, noise=_t(z)).numpy()
+    assert np.abs(sto - det).max() > 1e-2
+    gt, gp = sched.gammas[t], sched.gammas[tp]
+    sigma = np.sqrt((1 - gp) / (1 - gt) * (1 - gt / gp))  # DDPM posterior std (eta = 1)
+    ref = np.sqrt(gp) * x0 + np.sqrt(1 - gp - sigma ** 2) * noise + sigma * z
+    np.testing.assert_allclose(sto, ref, atol=1e-5)
+    paddle.seed(5)
+    a = sched.step(_t(noise), t, tp, x_t, eta=0.5).numpy()
+    paddle.seed(5)
+    np.testing.assert_array_equal(sched.step(_t(noise), t, tp, x_t, eta=0.5).numpy(), a)
+    assert np.abs(a - det).max() > 1e-3
+
+
+def test_step_errors(sched, rng):
+    _, noise, x_t = _make_xt(sched, 10, rng)
+    for t, tp, name in [(10, 10, "t_prev"), (10, -1, "t_prev"), (0, 0, "t"), (T + 1, 3, "t")]:
+        with pytest.raises(ValueError, match=name):
+            sched.step(_t(noise), t, tp, x_t)
+    with pytest.raises(ValueError, match="eta"):
+        sched.step(_t(noise), 10, 5, x_t, eta=-0.1)
+
+
+# ------------------------------------------------------------------- sample
+S = 0.5  # std of the toy data distribution x0 ~ N(cond, S^2 I)
+
+
+def gaussian_eps(x, gamma, cond, nonlinear=0.0):
+    """Exact E[eps | x_gamma] for x0 ~ N(cond, S^2 I), plus an optional tanh term."""
+    g = gamma.reshape([-1] + [1] * (x.ndim - 1))
+    eps = (1.0 - g).sqrt() * (x - g.sqrt() * cond) / (g * S * S + 1.0 - g)
+    return eps + nonlinear * paddle.tanh(x) if nonlinear else eps
+
+
+def _ramp():
+    return paddle.linspace(-1.0, 1.0, 64).reshape([1, 1, 8, 8])
+
+
+def pinned_model(x, gamma, cond):
+    return gaussian_eps(x, gamma, cond, nonlinear=0.1)
+
+
+def test_sample_pinned_values(sched):
+    # Pinned once by running exactly this call (paddle 3.3.1 CPU, numpy 1.26) and
+    # printing repr(float(out.sum())), repr(float(out.abs().mean())). x_T comes from
+    # numpy.random.default_rng(0), so the values do not depend on paddle's RNG.
+    out = sched.sample(pinned_model, [1, 1, 8, 8], n_steps=10, seed=0, cond=_ramp())
+    assert out.shape == [1, 1, 8, 8] and out.dtype == paddle.float32
+    assert float(out.sum()) == pytest.approx(0.9442092180252075, rel=1e-5)
+    assert float(out.abs().mean()) == pytest.approx(0.4998403787612915, rel=1e-5)
+
+
+def test_sample_deterministic_and_progress_independent(sched, capsys):
+    a = sched.sample(pinned_model, [2, 1, 8, 8], n_steps=10, seed=3, cond=_ramp()).numpy()
+    b = sched.sample(pinned_model, [2, 1, 8, 8], n_steps=10, seed=3, cond=_ramp()).numpy()
+    c = sched.sample(pinned_model, [2, 1, 8, 8], n_steps=10, seed=3, cond=_ramp(), progress=True).numpy()
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(a, c)
+    assert "DDIM" in capsys.readouterr().err
+    d = sched.sample(pinned_model, [2, 1, 8, 8], n_steps=10, seed=4, cond=_ramp()).numpy()
+    assert not np.allclose(a, d)
+    paddle.seed(9)  # seed=None: paddle's global RNG
+    e = sched.sample(pinned_model, [2, 1, 8, 8], n_steps=5, eta=0.5, cond=_ramp()).numpy()
+    paddle.seed(9)
+    np.testing.assert_array_equal(sched.sample(pinned_model, [2, 1, 8, 8], n_steps=5, eta=0.5,
+                                               cond=_ramp()).numpy(), e)
+
+
+def test_sample_calls_model_with_gamma_and_cond(sched):
+    calls = []
+    cond = object()
+    lin = paddle.nn.Linear(4, 4)  # a parameter inside the "network": no graph must be built
+
+    def model(x, gamma, c):
+        calls.append((gamma.shape, str(gamma.dtype), gamma.numpy().copy(), c))
+        return lin(x) * 0.0
+
+    out = sched.sample(model, [3, 2, 4], n_steps=6, spacing="quadratic", seed=0, cond=cond)
+    ts = sched.ddim_timesteps(6, "quadratic")
+    assert len(calls) == 6 and out.shape == [3, 2, 4] and out.stop_gradient
+    for (shape, dtype, g, c), t in zip(calls, ts):
+        assert shape == [3] and dtype == "paddle.float32" and c is cond
+        np.testing.assert_allclose(g, sched.gammas[t], rtol=1e-6)
+
+
+@pytest.mark.parametrize("eta", [0.0, 1.0])
+def test_sample_recovers_gaussian_data(sched, eta):
+    # with the exact denoiser of x0 ~ N(cond, S^2), DDIM must produce that distribution
+    out = sched.sample(gaussian_eps, [128, 1, 8, 8], n_steps=200, eta=eta, seed=1, cond=_ramp())
+    r = (out - _ramp()).numpy()
+    assert abs(r.mean()) < 0.02
+    assert r.std() == pytest.approx(S, abs=0.02)
+
+
+def test_sample_volume(sched):
+    cond = paddle.zeros([1, 1, 3, 4, 5])
+    out = sched.sample(gaussian_eps, [2, 1, 3, 4, 5], n_steps=4, seed=0, cond=cond, clip=1.0)
+    assert out.shape == [2, 1, 3, 4, 5] and float(out.abs().max()) <= 1.0
