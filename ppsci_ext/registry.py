@@ -13,6 +13,7 @@ from ppsci_ext import arch
 from ppsci_ext import data
 
 DATASETS = {"ExtFWIDataset": data.FWIDataset, "AVADataset": data.AVADataset}
+DATASETS["SeismicSRDataset"] = data.SeismicSRDataset
 ARCHS = {
     "ExtVelocityGenerator": arch.VelocityGenerator,
     "ExtVelocityDiscriminator": arch.VelocityDiscriminator,

@@ -12,8 +12,21 @@ from ppsci_ext.data.fwi_dataset import FWIDataset
 from ppsci_ext.data.fwi_dataset import SeismicTransform
 from ppsci_ext.data.fwi_dataset import VelocityTransform
 from ppsci_ext.data.fwi_dataset import read_annotation
+from ppsci_ext.data.seismic_sections import degrade
+from ppsci_ext.data.seismic_sections import generate_pairs
+from ppsci_ext.data.seismic_sections import synthetic_section
+from ppsci_ext.data.seismic_sr import SeismicSRDataset
+from ppsci_ext.data.seismic_sr import pair_files
+from ppsci_ext.data.seismic_sr import read_dat
+from ppsci_ext.data.seismic_sr import read_split
+from ppsci_ext.data.seismic_sr import split_files
+from ppsci_ext.data.seismic_sr import upsample2
+from ppsci_ext.data.seismic_sr import write_dat
+from ppsci_ext.data.seismic_sr import write_split
 from ppsci_ext.data.velocity_models import make_velocity_models
 
 __all__ = ["FWIDataset", "SeismicTransform", "VelocityTransform", "read_annotation", "make_velocity_models",
            "AVADataset", "read_ava_file", "write_ava_file", "build_ava_files", "butterworth_background",
-           "castagna_vs", "gardner_rho", "layered_elastic_section", "load_marmousi_elastic"]
+           "castagna_vs", "gardner_rho", "layered_elastic_section", "load_marmousi_elastic",
+           "SeismicSRDataset", "read_dat", "write_dat", "pair_files", "split_files", "read_split", "write_split",
+           "upsample2", "synthetic_section", "degrade", "generate_pairs"]

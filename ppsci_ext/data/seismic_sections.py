@@ -1,0 +1,202 @@
+"""Synthetic high-resolution seismic sections and their degradation to noisy low resolution.
+
+The built-in data source for MD Diffusion (joint denoising + 2x super-resolution),
+since the training pairs of Li, Wu & Hu (2022) cannot be downloaded.
+
+Axis convention (as the field ``.dat`` files): a section is [n_traces, n_samples],
+axis 0 = trace (lateral position), axis 1 = time sample (``dt`` seconds apart).
+
+* :func:`synthetic_section` - sparse layered reflectivity, bent by smooth folds and
+  offset by planar faults, convolved along time with a Ricker wavelet; max |value| = 1.
+* :func:`degrade` - the degradation operator: Gaussian anti-alias low-pass, 2x decimation
+  keeping even samples (LR sample ``i`` sits on HR sample ``2 i``), plus white or
+  band-limited Gaussian noise whose std is given relative to the RMS of the clean LR section.
+* :func:`generate_pairs` - writes ``nx2/NNNN.dat`` (LR) and ``sx/NNNN.dat`` (HR), raw float32.
+"""
+import inspect
+import os
+from typing import Dict
+from typing import List
+from typing import Optional
+from typing import Sequence
+from typing import Tuple
+from typing import Union
+
+import numpy as np
+from scipy import ndimage
+from scipy import signal
+
+__all__ = ["ricker", "synthetic_section", "degrade", "generate_pairs"]
+
+Range = Union[float, Tuple[float, float]]
+
+
+def _draw(rng, r: Range) -> float:
+    """A fixed value or a uniform draw from (lo, hi)."""
+    if np.isscalar(r):
+        return float(r)
+    lo, hi = r
+    return float(lo) if lo == hi else float(rng.uniform(lo, hi))
+
+
+def _draw_int(rng, r) -> int:
+    if np.isscalar(r):
+        return int(r)
+    lo, hi = r
+    return int(rng.integers(int(lo), int(hi) + 1))
+
+
+def ricker(freq: float, dt: float, half_length: Optional[float] = None) -> np.ndarray:
+    """Zero-phase Ricker wavelet of peak frequency ``freq`` (Hz), sampled every ``dt`` s, max 1."""
+    if half_length is None:
+        half_length = 1.5 / freq
+    n = int(np.ceil(half_length / dt))
+    t = np.arange(-n, n + 1) * dt
+    a = (np.pi * freq * t) ** 2
+    return ((1 - 2 * a) * np.exp(-a)).astype(np.float64)
+
+
+def synthetic_section(rng: np.random.Generator, size: int = 256, freq_range: Range = (20, 45),
+                      dt: float = 0.002, n_layers_range=(30, 80), fold_amp: Range = (0.0, 15.0),
+                      n_folds_range=(1, 4), n_faults_range=(0, 3), throw_range: Range = (3.0, 20.0),
+                      dip_range: Range = (50.0, 80.0), n_traces: Optional[int] = None) -> np.ndarray:
+    """One high-resolution section float32 [n_traces, size] (traces x time samples), max |value| 1.
+
+    Args:
+        rng: numpy Generator (all randomness comes from it).
+        size: number of time samples (and of traces unless ``n_traces`` is given).
+        freq_range: Ricker peak frequency (Hz), drawn uniformly; a number fixes it.
+        dt: time sample interval (s).
+        n_layers_range: number of reflecting boundaries (inclusive range).
+        fold_amp: largest time shift of the folding (samples), drawn per section.
+        n_folds_range: number of Gaussian bumps + one sinusoid building the folding.
+        n_faults_range: number of planar faults (inclusive range).
+        throw_range: fault throw (samples, sign random).
+        dip_range: fault dip from horizontal (degrees) in the trace-sample plane.
+    """
+    nx = size if n_traces is None else int(n_traces)
+    nt = int(size)
+    x = np.arange(nx, dtype=np.float64)[:, None]
+    margin = 0.25 * nt
+    n_layers = _draw_int(rng, n_layers_range)
+    t0 = np.sort(rng.uniform(-margin, nt + margin, n_layers))[None, :]  # [1, L] boundary times (samples)
+    amp = rng.uniform(0.2, 1.0, n_layers) * rng.choice([-1.0, 1.0], n_layers)
+
+    # folding: smooth shift in time, growing with depth so shallow layers stay flatter
+    famp = _draw(rng, fold_amp)
+    shift = np.zeros((nx, 1))
+    for _ in range(_draw_int(rng, n_folds_range)):
+        c, w = rng.uniform(0, nx), rng.uniform(0.1, 0.4) * nx
+        shift += rng.uniform(-1, 1) * np.exp(-0.5 * ((x - c) / w) ** 2)
+    shift += rng.uniform(-0.5, 0.5) * np.sin(2 * np.pi * x / rng.uniform(0.5, 2.0) / nx + rng.uniform(0, 2 * np.pi))
+    peak = np.abs(shift).max()
+    if peak > 0:
+        shift *= famp / peak
+    depth_gain = 0.5 + (t0 + margin) / (nt + 2 * margin)  # 0.5 .. 1.5
+    tk = t0 + shift * depth_gain  # [nx, L]
+
+    # faults: points on one side of a line (through (xc, tc), slope from the dip) move by the throw
+    for _ in range(_draw_int(rng, n_faults_range)):
+        xc, tc = rng.uniform(0.2, 0.8) * nx, rng.uniform(0.2, 0.8) * nt
+        dip = np.deg2rad(_draw(rng, dip_range)) * rng.choice([-1.0, 1.0])
+        throw = _draw(rng, throw_range) * rng.choice([-1.0, 1.0])
+        fault_x = xc + (tk - tc) / np.tan(dip)  # the fault's trace position at each boundary time
+        tk = tk + throw * (x > fault_x)
+
+    # render boundaries as sub-sample spikes (linear split between neighbouring samples)
+    refl = np.zeros((nx, nt))
+    i0 = np.floor(tk).astype(int)
+    frac = tk - i0
+    rows = np.broadcast_to(np.arange(nx)[:, None], tk.shape)
+    a = np.broadcast_to(amp[None, :], tk.shape)
+    for idx, wgt in ((i0, 1 - frac), (i0 + 1, frac)):
+        ok = (idx >= 0) & (idx < nt)
+        np.add.at(refl, (rows[ok], idx[ok]), (a * wgt)[ok])
+
+    w = ricker(_draw(rng, freq_range), dt)
+    sec = signal.fftconvolve(refl, w[None, :], mode="same", axes=1)
+    peak = np.abs(sec).max()
+    return (sec / peak if peak > 0 else sec).astype(np.float32)
+
+
+def degrade(hr: np.ndarray, rng: np.random.Generator, noise_std: Range = (0.05, 0.3),
+            band_limited: bool = False, sigma: float = 1.0, dt: float = 0.002,
+            noise_freq_range: Range = (10.0, 60.0), noise_lateral_sigma: float = 1.0,
+            return_info: bool = False):
+    """HR section [n1, n2] -> noisy LR [ceil(n1/2), ceil(n2/2)] float32.
+
+    Gaussian low-pass (``sigma`` HR samples on both axes, mirrored edges; 1.0 leaves < 1% at the HR
+    Nyquist) then keep even samples, so LR ``[i, j]`` = smoothed HR ``[2i, 2j]``. Noise
+    is Gaussian with std ``noise_std`` x RMS(clean LR) (``noise_std`` a number or a
+    (lo, hi) range drawn uniformly). With ``band_limited`` the noise is coloured:
+    white noise filtered along time with a Ricker of peak frequency drawn from
+    ``noise_freq_range`` (Hz, LR interval ``2 dt``) and across traces with a Gaussian
+    of ``noise_lateral_sigma`` LR traces, then rescaled to the requested std.
+    ``return_info`` also returns ``{"noise_std": relative std, "noise": the noise array}``.
+    """
+    hr = np.asarray(hr, dtype=np.float64)
+    if hr.ndim != 2:
+        raise ValueError(f"degrade: expected a 2-D section [traces, samples], found shape {hr.shape}")
+    smooth = ndimage.gaussian_filter(hr, sigma, mode="mirror") if sigma > 0 else hr
+    clean = smooth[::2, ::2]
+    rel = _draw(rng, noise_std)
+    rms = float(np.sqrt(np.mean(clean ** 2)))
+    noise = rng.standard_normal(clean.shape)
+    if band_limited:
+        w = ricker(_draw(rng, noise_freq_range), 2 * dt)
+        noise = signal.fftconvolve(noise, w[None, :], mode="same", axes=1)
+        if noise_lateral_sigma > 0:
+            noise = ndimage.gaussian_filter1d(noise, noise_lateral_sigma, axis=0, mode="mirror")
+        noise /= max(noise.std(), 1e-30)
+    noise *= rel * rms
+    lr = (clean + noise).astype(np.float32)
+    if return_info:
+        return lr, {"noise_std": rel, "noise": noise.astype(np.float32)}
+    return lr
+
+
+_DEGRADE_KW = set(inspect.signature(degrade).parameters) - {"hr", "rng", "return_info"}
+
+
+def _complete(path, nbytes):
+    return os.path.isfile(path) and os.path.getsize(path) == nbytes
+
+
+def generate_pairs(out_dir: str, n: int, seed: int, size: int = 256, progress: bool = True,
+                   lr_dir: str = "nx2", hr_dir: str = "sx", **kw) -> List[str]:
+    """Write ``n`` synthetic pairs: ``out_dir/sx/NNNN.dat`` [size, size] and ``out_dir/nx2/NNNN.dat``
+    [size/2, size/2], raw little-endian float32 (traces x samples). Returns the stems.
+
+    Pair ``i`` comes from ``np.random.default_rng([seed, i])`` (section, then degradation),
+    so any pair can be regenerated alone. Files already present with the right size are
+    kept (an interrupted run resumes). ``kw`` goes to :func:`degrade` for its argument
+    names (``noise_std``, ``band_limited``, ``sigma``, ...) and to
+    :func:`synthetic_section` for the rest (``freq_range``, ``dt`` goes to both).
+    """
+    from tqdm import tqdm
+
+    from ppsci_ext.data.seismic_sr import write_dat
+
+    if size % 2:
+        raise ValueError(f"generate_pairs: size must be even, found {size}")
+    deg_kw = {k: v for k, v in kw.items() if k in _DEGRADE_KW}
+    sec_kw = {k: v for k, v in kw.items() if k not in _DEGRADE_KW or k == "dt"}
+    unknown = set(sec_kw) - set(inspect.signature(synthetic_section).parameters)
+    if unknown:
+        raise TypeError(f"generate_pairs: unknown arguments {sorted(unknown)}")
+    lo, hi = os.path.join(out_dir, lr_dir), os.path.join(out_dir, hr_dir)
+    os.makedirs(lo, exist_ok=True)
+    os.makedirs(hi, exist_ok=True)
+    stems = []
+    for i in tqdm(range(n), desc="seismic SR pairs", disable=not progress):
+        stem = f"{i:04d}"
+        stems.append(stem)
+        lp, hp = os.path.join(lo, stem + ".dat"), os.path.join(hi, stem + ".dat")
+        if _complete(lp, (size // 2) ** 2 * 4) and _complete(hp, size * size * 4):
+            continue
+        rng = np.random.default_rng([seed, i])
+        hr = synthetic_section(rng, size=size, **sec_kw)
+        lr = degrade(hr, rng, **deg_kw)
+        write_dat(hp, hr)
+        write_dat(lp, lr)
+    return stems

@@ -1,0 +1,350 @@
+"""Paired low/high-resolution seismic sections for joint denoising + 2x super-resolution.
+
+Layout (that of Li, Wu & Hu, 2022): ``root/nx2/<stem>.dat`` noisy low-resolution
+sections [128, 128] and ``root/sx/<stem>.dat`` clean high-resolution sections
+[256, 256], raw little-endian float32, no header. Axis 0 = trace, axis 1 = time
+sample (as the field files, e.g. ``kumano2_608x400.dat`` = 608 traces x 400 samples).
+
+Grid convention: LR sample ``[i, j]`` sits on HR sample ``[2i, 2j]`` (the LR is an
+anti-aliased decimation keeping even samples), so an HR patch at ``(2a, 2b)`` of size
+``p`` pairs with the LR patch at ``(a, b)`` of size ``p/2``, and HR ``(i, j)`` lies in
+the cell of LR ``(i // 2, j // 2)``. :func:`upsample2` follows the same convention:
+every mode reproduces the LR values exactly on the even HR samples.
+
+Normalisation: each pair is divided by ``scale = max |LR|`` (the LR section is what
+is known at inference time; the max keeps the condition in [-1, 1]). Outputs are
+brought back with ``x * scale`` (:meth:`SeismicSRDataset.denormalise`).
+"""
+import json
+import os
+import re
+import tempfile
+from typing import Dict
+from typing import List
+from typing import Optional
+from typing import Sequence
+from typing import Tuple
+
+import numpy as np
+from paddle import io
+
+__all__ = ["read_dat", "write_dat", "pair_files", "split_files", "write_split", "read_split",
+           "upsample2", "normalise", "denormalise", "SeismicSRDataset", "UPSAMPLE_MODES"]
+
+_SHAPE_RE = re.compile(r"_(\d+)x(\d+)\.dat$", re.IGNORECASE)
+UPSAMPLE_MODES = ("nearest", "bilinear", "bicubic")
+
+
+def shape_from_name(path: str) -> Optional[Tuple[int, int]]:
+    m = _SHAPE_RE.search(os.path.basename(str(path)))
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def read_dat(path: str, shape: Optional[Sequence[int]] = None) -> np.ndarray:
+    """Raw little-endian float32 file -> float32 array of ``shape``.
+
+    Without ``shape`` it comes from a name ending ``_<n1>x<n2>.dat``.
+    """
+    path = str(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"seismic .dat file not found: {path}")
+    if shape is None:
+        shape = shape_from_name(path)
+        if shape is None:
+            raise ValueError(f"{path}: no shape given and none in the file name "
+                             "(expected a name ending '_<n1>x<n2>.dat', e.g. 'kumano2_608x400.dat')")
+    shape = tuple(int(s) for s in shape)
+    expected = int(np.prod(shape)) * 4
+    found = os.path.getsize(path)
+    if found != expected:
+        raise ValueError(f"{path}: expected shape {shape} = {expected} bytes of float32, found {found} bytes")
+    return np.fromfile(path, dtype="<f4").reshape(shape).astype(np.float32, copy=False)
+
+
+def write_dat(path: str, array: np.ndarray) -> str:
+    """Write ``array`` as raw little-endian float32, atomically (temporary file + rename)."""
+    path = str(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.ascontiguousarray(array, dtype="<f4").tofile(f)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    return path
+
+
+def _list_dat(folder):
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"folder of .dat files not found: {folder}")
+    return {os.path.splitext(f)[0]: os.path.join(folder, f) for f in os.listdir(folder)
+            if f.lower().endswith(".dat") and not f.startswith(".")}
+
+
+def _few(items, k=10):
+    items = sorted(items)
+    return ", ".join(items[:k]) + (f" ... ({len(items)} in all)" if len(items) > k else "")
+
+
+def pair_files(root: str, lr_dir: str = "nx2", hr_dir: str = "sx", lr_shape=(128, 128),
+               hr_shape=(256, 256)) -> List[Tuple[str, str, str]]:
+    """Match ``root/lr_dir/*.dat`` with ``root/hr_dir/*.dat`` by stem -> sorted [(stem, lr_path, hr_path)].
+
+    Raises ValueError naming files present in one folder only, and files whose size
+    is not that of ``lr_shape`` / ``hr_shape`` float32 (expected and found bytes).
+    """
+    lo, hi = os.path.join(root, lr_dir), os.path.join(root, hr_dir)
+    lr, hr = _list_dat(lo), _list_dat(hi)
+    only_lr, only_hr = set(lr) - set(hr), set(hr) - set(lr)
+    if only_lr or only_hr:
+        msg = []
+        if only_lr:
+            msg.append(f"in {lo} only: {_few(os.path.basename(lr[s]) for s in only_lr)}")
+        if only_hr:
+            msg.append(f"in {hi} only: {_few(os.path.basename(hr[s]) for s in only_hr)}")
+        raise ValueError("unpaired seismic SR files: " + "; ".join(msg))
+    if not lr:
+        raise ValueError(f"no .dat files in {lo} and {hi}")
+    bad = []
+    for files, shape in ((lr, lr_shape), (hr, hr_shape)):
+        exp = int(np.prod(shape)) * 4
+        for s in sorted(files):
+            got = os.path.getsize(files[s])
+            if got != exp:
+                bad.append(f"{files[s]} (expected {tuple(shape)} = {exp} bytes, found {got})")
+    if bad:
+        raise ValueError(f"mis-sized seismic SR files: {_few(bad, 5)}")
+    return [(s, lr[s], hr[s]) for s in sorted(lr)]
+
+
+def split_files(stems: Sequence[str], fractions=(0.8, 0.1, 0.1), seed: int = 0) -> Dict[str, List[str]]:
+    """Random disjoint train/val/test split of ``stems``, deterministic by ``seed``.
+
+    Independent of the input order; sizes round(f_train n), round(f_val n) and the rest.
+    Each list is sorted.
+    """
+    stems = sorted(str(s) for s in stems)
+    if len(set(stems)) != len(stems):
+        raise ValueError("split_files: duplicate stems")
+    f = np.asarray(fractions, dtype=np.float64)
+    if f.shape != (3,) or (f < 0).any() or abs(f.sum() - 1) > 1e-6:
+        raise ValueError(f"split_files: fractions must be 3 non-negative numbers summing to 1, found {fractions}")
+    n = len(stems)
+    perm = np.random.default_rng(seed).permutation(n)
+    n_tr = int(round(f[0] * n))
+    n_va = min(int(round(f[1] * n)), n - n_tr)
+    parts = np.split(perm, [n_tr, n_tr + n_va])
+    return {k: sorted(stems[i] for i in p) for k, p in zip(("train", "val", "test"), parts)}
+
+
+def write_split(path: str, split: Dict[str, List[str]]) -> str:
+    """Write a split as JSON (atomic)."""
+    _check_split(split, path)
+    path = str(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump({k: list(v) for k, v in split.items()}, fh, indent=1)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    return path
+
+
+def read_split(path: str) -> Dict[str, List[str]]:
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"split file not found: {path}")
+    with open(path) as fh:
+        split = json.load(fh)
+    _check_split(split, path)
+    return {k: list(map(str, v)) for k, v in split.items()}
+
+
+def _check_split(split, where):
+    if not isinstance(split, dict) or set(split) != {"train", "val", "test"}:
+        found = sorted(split) if isinstance(split, dict) else type(split).__name__
+        raise ValueError(f"{where}: a split has keys ['test', 'train', 'val'], found {found}")
+    seen = {}
+    for k, v in split.items():
+        for s in v:
+            if s in seen:
+                raise ValueError(f"{where}: stem {s!r} is in both {seen[s]!r} and {k!r}")
+            seen[s] = k
+
+
+def upsample2(lr: np.ndarray, mode: str = "bilinear") -> np.ndarray:
+    """2x upsampling over the last two axes of a numpy array (paddle tensors are converted).
+
+    Grid: LR ``[i, j]`` -> HR ``[2i, 2j]``; odd HR samples are interpolated between their
+    LR neighbours, the last odd sample copies the edge (clamped). ``"nearest"`` repeats
+    each sample twice, ``"bilinear"`` is separable linear interpolation (2-D analogue of
+    trilinear), ``"bicubic"`` is separable Keys cubic convolution (a = -0.5, the kernel of
+    image ``bicubic`` resizing; odd sample = (9 (x[i] + x[i+1]) - x[i-1] - x[i+2]) / 16, edges
+    clamped) - the bicubic baseline. All three keep the LR values
+    on the even samples. Returns float32 [..., 2 n1, 2 n2].
+    """
+    if hasattr(lr, "numpy"):
+        lr = lr.numpy()
+    x = np.asarray(lr, dtype=np.float32)
+    if x.ndim < 2:
+        raise ValueError(f"upsample2: expected at least 2 axes, found shape {x.shape}")
+    if mode == "nearest":
+        return np.repeat(np.repeat(x, 2, axis=-2), 2, axis=-1)
+    if mode in ("bilinear", "bicubic"):
+        for ax in (-2, -1):
+            y = np.moveaxis(x, ax, 0)
+            n = y.shape[0]
+            idx = np.arange(n)
+            nxt = y[np.minimum(idx + 1, n - 1)]
+            if mode == "bilinear":
+                mid = 0.5 * (y + nxt)
+            else:  # Keys cubic convolution (a = -0.5) at half-way points
+                prev, nxt2 = y[np.maximum(idx - 1, 0)], y[np.minimum(idx + 2, n - 1)]
+                mid = (9.0 * (y + nxt) - prev - nxt2) / 16.0
+            out = np.empty((2 * n,) + y.shape[1:], dtype=np.float32)
+            out[0::2] = y
+            out[1::2] = mid
+            x = np.moveaxis(out, 0, ax)
+        return np.ascontiguousarray(x)
+    raise ValueError(f"upsample2: unknown mode {mode!r}, expected one of {list(UPSAMPLE_MODES)}")
+
+
+def normalise(lr: np.ndarray) -> Tuple[np.ndarray, float]:
+    """LR section -> (lr / scale, scale) with ``scale = max |lr|`` (1 for an all-zero section)."""
+    lr = np.asarray(lr, dtype=np.float32)
+    scale = float(np.abs(lr).max()) if lr.size else 1.0
+    if not np.isfinite(scale):
+        raise ValueError("normalise: the section contains NaN or Inf")
+    if scale == 0:
+        scale = 1.0
+    return (lr / scale).astype(np.float32), scale
+
+
+def denormalise(x, scale):
+    """Undo :func:`normalise`: ``x * scale`` (numpy or paddle; ``scale`` a number or per-item [B, 1...])."""
+    return x * scale
+
+
+class SeismicSRDataset(io.Dataset):
+    """Pairs of ``root/lr_dir/<stem>.dat`` and ``root/hr_dir/<stem>.dat`` ->
+    ``({"cond": [1, p, p]}, {"hr": [1, p, p]}, {})`` (plus ``"scale": [1]`` in the input dict).
+
+    ``cond`` is the normalised LR section brought to the HR grid by ``interp`` and cropped
+    to the HR patch (the whole LR is upsampled first, so bilinear/bicubic have no patch-edge
+    effects); ``hr`` the normalised HR patch; both divided by ``scale = max |LR section|``.
+
+    Args:
+        root: folder holding ``lr_dir`` and ``hr_dir``.
+        stems: file stems to use (e.g. ``read_split(...)["train"]``); None = all paired files.
+        lr_shape, hr_shape: section shapes on disk (hr = 2 x lr).
+        patch: HR patch size (even); 0/None = whole section. Patch corners are even HR samples.
+        augment: random flips of both axes and 90-degree rotations, the same for cond and hr.
+            Rotations need square patches (skipped otherwise); they swap traces and time.
+        interp: "nearest", "bilinear", "bicubic", or "random" (nearest or bilinear per item).
+        input_keys: (condition key,) or (condition key, scale key); default adds "scale".
+        label_keys: (HR key,).
+        seed: seed of the dataset's random generator (patches, augmentation, interp). With
+            several dataloader workers each worker holds a copy of it: use num_workers=0 or
+            accept repeated draws across workers.
+        samples_per_epoch: length of the dataset; item ``k`` uses file ``k % n_files``.
+    """
+
+    def __init__(self, root: str, stems: Optional[Sequence[str]] = None, lr_dir: str = "nx2",
+                 hr_dir: str = "sx", lr_shape=(128, 128), hr_shape=(256, 256), patch: Optional[int] = 64,
+                 augment: bool = True, interp: str = "random", input_keys=("cond",), label_keys=("hr",),
+                 seed: Optional[int] = None, samples_per_epoch: Optional[int] = None,
+                 scale_key: Optional[str] = "scale", weight: Optional[Dict[str, float]] = None):
+        super().__init__()
+        self.lr_shape, self.hr_shape = tuple(int(s) for s in lr_shape), tuple(int(s) for s in hr_shape)
+        if self.hr_shape != tuple(2 * s for s in self.lr_shape):
+            raise ValueError(f"hr_shape must be 2 x lr_shape, found lr_shape {self.lr_shape}, "
+                             f"hr_shape {self.hr_shape}")
+        self.input_keys, self.label_keys = tuple(input_keys), tuple(label_keys)
+        if len(self.input_keys) not in (1, 2) or len(self.label_keys) != 1:
+            raise ValueError(f"input_keys: (cond[, scale]) and label_keys: (hr,), found {self.input_keys}, "
+                             f"{self.label_keys}")
+        self.scale_key = self.input_keys[1] if len(self.input_keys) == 2 else scale_key
+        if interp not in UPSAMPLE_MODES + ("random",):
+            raise ValueError(f"interp: expected one of {list(UPSAMPLE_MODES) + ['random']}, found {interp!r}")
+        self.interp, self.augment = interp, bool(augment)
+        self.patch = int(patch) if patch else None
+        if self.patch is not None and (self.patch % 2 or self.patch <= 0
+                                       or self.patch > min(self.hr_shape)):
+            raise ValueError(f"patch must be even and at most {min(self.hr_shape)}, found {patch}")
+        self.weight = {} if weight is None else dict(weight)
+        if stems is None:
+            triples = pair_files(root, lr_dir, hr_dir, self.lr_shape, self.hr_shape)
+        else:
+            triples = []
+            for s in stems:
+                lp, hp = os.path.join(root, lr_dir, f"{s}.dat"), os.path.join(root, hr_dir, f"{s}.dat")
+                for p, shp in ((lp, self.lr_shape), (hp, self.hr_shape)):
+                    if not os.path.isfile(p):
+                        raise FileNotFoundError(f"seismic SR file for stem {s!r} not found: {p}")
+                    exp, got = int(np.prod(shp)) * 4, os.path.getsize(p)
+                    if got != exp:
+                        raise ValueError(f"{p}: expected shape {shp} = {exp} bytes of float32, found {got} bytes")
+                triples.append((str(s), lp, hp))
+        if not triples:
+            raise ValueError(f"no seismic SR files selected under {root}")
+        self.stems = [t[0] for t in triples]
+        self.files = [(t[1], t[2]) for t in triples]
+        self.samples_per_epoch = int(samples_per_epoch) if samples_per_epoch else len(self.files)
+        self.rng = np.random.default_rng(seed)
+
+    def __len__(self):
+        return self.samples_per_epoch
+
+    normalise = staticmethod(normalise)
+    denormalise = staticmethod(denormalise)
+
+    def lr_hr(self, i: int) -> Tuple[np.ndarray, np.ndarray, float]:
+        """Whole normalised LR [n1, n2], HR [2 n1, 2 n2] of file ``i`` and its scale."""
+        lp, hp = self.files[i]
+        lr, scale = normalise(read_dat(lp, self.lr_shape))
+        hr = read_dat(hp, self.hr_shape) / np.float32(scale)
+        if not np.isfinite(hr).all():
+            raise ValueError(f"{hp}: contains NaN or Inf")
+        return lr, hr.astype(np.float32), scale
+
+    def __getitem__(self, idx):
+        lr, hr, scale = self.lr_hr(idx % len(self.files))
+        mode = self.interp if self.interp != "random" else ("nearest", "bilinear")[self.rng.integers(2)]
+        cond = upsample2(lr, mode)
+        if self.patch is not None:
+            p = self.patch
+            a = 2 * self.rng.integers(0, (self.hr_shape[0] - p) // 2 + 1)
+            b = 2 * self.rng.integers(0, (self.hr_shape[1] - p) // 2 + 1)
+            cond, hr = cond[a:a + p, b:b + p], hr[a:a + p, b:b + p]
+        if self.augment:
+            cond, hr = self.transform(cond, hr, self.random_transform(cond.shape))
+        inp = {self.input_keys[0]: np.ascontiguousarray(cond[None], dtype=np.float32)}
+        if self.scale_key:
+            inp[self.scale_key] = np.asarray([scale], dtype=np.float32)
+        return inp, {self.label_keys[0]: np.ascontiguousarray(hr[None], dtype=np.float32)}, self.weight
+
+    def random_transform(self, shape) -> Tuple[int, bool, bool]:
+        """(number of 90-degree rotations, flip axis 0, flip axis 1); no rotation for non-square shapes."""
+        k = int(self.rng.integers(4)) if shape[-1] == shape[-2] else 0
+        return k, bool(self.rng.integers(2)), bool(self.rng.integers(2))
+
+    @staticmethod
+    def transform(cond, hr, t=(0, False, False)):
+        """Apply the same (k rotations by 90 degrees, flip axis 0, flip axis 1) to both arrays."""
+        k, f0, f1 = t
+        out = []
+        for x in (cond, hr):
+            if f0:
+                x = x[..., ::-1, :]
+            if f1:
+                x = x[..., ::-1]
+            out.append(np.rot90(x, k, axes=(-2, -1)))
+        return out[0], out[1]
