@@ -13,7 +13,8 @@ import numpy as np
 import paddle
 import paddle.nn.functional as F
 
-__all__ = ["mae", "rmse", "ssim", "gaussian_window", "fwi_metric_expr", "pcc", "r2", "section_scores"]
+__all__ = ["mae", "rmse", "ssim", "gaussian_window", "fwi_metric_expr", "pcc", "r2", "section_scores", "psnr", "snr_db",
+           "image_scores"]
 
 
 def mae(pred, true):
@@ -91,3 +92,20 @@ def section_scores(pred: np.ndarray, true: np.ndarray) -> dict:
     to01 = lambda a: paddle.to_tensor(((a - lo) / (hi - lo))[None, None], dtype="float64")  # noqa: E731
     return {"PCC": pcc(pred, true), "R2": r2(pred, true), "MAE": float(np.abs(pred - true).mean()),
             "SSIM": float(ssim(to01(pred), to01(true), data_range=1.0))}
+
+
+def psnr(pred: np.ndarray, true: np.ndarray) -> float:
+    """Peak signal-to-noise ratio in dB, peak = the true image's range (max - min)."""
+    mse = float(np.mean((np.asarray(pred, np.float64) - true) ** 2))
+    return float(10 * np.log10((float(true.max()) - float(true.min())) ** 2 / mse))
+
+
+def snr_db(pred: np.ndarray, true: np.ndarray) -> float:
+    """Signal-to-noise ratio 10 log10(||true||^2 / ||pred - true||^2) in dB."""
+    true = np.asarray(true, np.float64)
+    return float(10 * np.log10((true ** 2).sum() / ((np.asarray(pred, np.float64) - true) ** 2).sum()))
+
+
+def image_scores(pred: np.ndarray, true: np.ndarray) -> dict:
+    """PSNR, SSIM (both mapped to [0, 1] by the true image's range, as ``section_scores``) and SNR of a 2-D image."""
+    return {"PSNR": psnr(pred, true), "SSIM": section_scores(pred, true)["SSIM"], "SNR": snr_db(pred, true)}

@@ -1,0 +1,223 @@
+"""MD Diffusion: conditional diffusion for simultaneous seismic denoising and 2x super-resolution.
+
+    python examples/md_diffusion/MDDiffusion.py mode=train                          # writes synthetic pairs if missing; resumes
+    python examples/md_diffusion/MDDiffusion.py mode=train MODEL.kind=supervised    # the one-pass UNet baseline
+    python examples/md_diffusion/MDDiffusion.py mode=sample                         # NNNN_pred.dat per test item
+    python examples/md_diffusion/MDDiffusion.py mode=eval                           # PSNR/SSIM/SNR vs bicubic and the UNet
+
+Every setting lives in conf/md_diffusion.yaml. (infer and view: not built yet.)
+"""
+import json
+import os
+from os import path as osp
+
+import ppsci  # noqa: F401  (must come before hydra.main, see DEVELOPERS.md)
+import hydra
+import numpy as np
+import paddle
+from omegaconf import DictConfig
+from ppsci.utils import logger
+from ppsci.utils import misc
+
+import ppsci_ext  # noqa: F401  (registers SeismicSRDataset with ppsci)
+from ppsci_ext import metric
+from ppsci_ext.arch import MDUNet
+from ppsci_ext.checkpoint import load_checkpoint
+from ppsci_ext.checkpoint import load_optimizer_state
+from ppsci_ext.checkpoint import optimizer_state
+from ppsci_ext.checkpoint import save_atomic
+from ppsci_ext.data import seismic_sections
+from ppsci_ext.data import seismic_sr
+from ppsci_ext.diffusion import DiffusionScheduler
+
+KINDS = ("diffusion", "supervised")
+
+
+# ------------------------------------------------------------------ data
+def prepare_data(cfg):
+    """Synthetic pairs (if asked and missing) and the by-file split, written once to the output folder."""
+    d = cfg.DATA
+    if d.generate:
+        s = d.synthetic
+        seismic_sections.generate_pairs(d.root, d.n_pairs, s.seed, size=d.hr_shape[0], freq_range=tuple(s.freq_range),
+                                        dt=s.dt, noise_std=tuple(s.noise_std))
+    pairs = seismic_sr.pair_files(d.root, lr_shape=tuple(d.lr_shape), hr_shape=tuple(d.hr_shape))
+    split_path = osp.join(cfg.output_dir, "split.json")
+    if osp.isfile(split_path):
+        return seismic_sr.read_split(split_path)
+    split = seismic_sr.split_files([p[0] for p in pairs], tuple(d.split), d.split_seed)
+    os.makedirs(cfg.output_dir, exist_ok=True)
+    seismic_sr.write_split(split_path, split)
+    return split
+
+
+def dataset(cfg, stems, patch, augment):
+    d = cfg.DATA
+    return seismic_sr.SeismicSRDataset(d.root, stems, lr_shape=tuple(d.lr_shape), hr_shape=tuple(d.hr_shape),
+                                       patch=patch, augment=augment, interp=d.interp)
+
+
+# ---------------------------------------------------------------- builders
+def build_model(cfg, kind=None):
+    kind = kind or cfg.MODEL.kind
+    if kind not in KINDS:
+        raise ValueError(f"MODEL.kind: expected one of {list(KINDS)}, found {kind!r}")
+    m = cfg.MODEL
+    # the supervised baseline is the same backbone run once (x_noisy = 0, noise level 1)
+    return MDUNet(("x_noisy", "cond", "noise_level"), ("eps",), in_channels=1, cond_channels=1, out_channels=1, base_channels=m.base_channels,
+                  channel_mults=tuple(m.channel_mults), num_res_blocks=m.num_res_blocks,
+                  spatial_dims=m.spatial_dims, dropout=m.dropout)
+
+
+def build_scheduler(cfg):
+    d = cfg.DIFFUSION
+    return DiffusionScheduler(d.n_train_steps, d.beta_start, d.beta_end)
+
+
+def checkpoint_path(cfg, kind):
+    return osp.join(cfg.output_dir, kind, "checkpoint.pdparams")
+
+
+def setup(cfg):
+    misc.set_random_seed(cfg.seed)
+    paddle.set_device(cfg.device)
+    if cfg.num_threads and cfg.device == "cpu":
+        paddle.base.core.set_num_threads(int(cfg.num_threads))
+    os.makedirs(cfg.output_dir, exist_ok=True)
+    logger.init_logger("ppsci", osp.join(cfg.output_dir, f"{cfg.mode}.log"), "info")
+
+
+# ------------------------------------------------------------------ train
+def batch_loss(cfg, model, scheduler, cond, hr, kind):
+    """Diffusion: L1/L2 on the predicted noise at a continuous noise level; supervised: L1 on the section."""
+    if kind == "supervised":  # one pass, the same backbone, noise input 0 at noise level 1
+        pred = model({"x_noisy": paddle.zeros_like(hr), "cond": cond,
+                      "noise_level": paddle.ones([hr.shape[0]])})["eps"]
+        return (pred - hr).abs().mean()
+    gamma = scheduler.sample_noise_level(hr.shape[0])
+    noise = paddle.randn(hr.shape, dtype=hr.dtype)
+    eps = model({"x_noisy": scheduler.add_noise(hr, noise, gamma), "cond": cond, "noise_level": gamma})["eps"]
+    diff = eps - noise
+    return diff.abs().mean() if cfg.DIFFUSION.loss == "l1" else diff.square().mean()
+
+
+def train(cfg: DictConfig):
+    setup(cfg)
+    split = prepare_data(cfg)
+    kind, t = cfg.MODEL.kind, cfg.TRAIN
+    model, scheduler = build_model(cfg), build_scheduler(cfg)
+    opt = paddle.optimizer.Adam(learning_rate=t.lr, parameters=model.parameters())
+    ckpt = checkpoint_path(cfg, kind)
+    state = load_checkpoint(ckpt, required=("model", "optimizer", "step", "history"))
+    step, history = 0, []
+    if state is not None:
+        model.set_state_dict(state["model"])
+        load_optimizer_state(opt, model.parameters(), state["optimizer"])
+        step, history = int(state["step"]), list(state["history"])
+        logger.info(f"resumed from {ckpt} at step {step}")
+    loader = paddle.io.DataLoader(dataset(cfg, split["train"], cfg.DATA.patch, True), batch_size=t.batch_size,
+                                  shuffle=True, drop_last=True, num_workers=t.num_workers)
+    model.train()
+    while step < t.iters:
+        paddle.seed(cfg.seed + step)  # noise draws reproducible after a resume
+        for inputs, labels, _ in loader:
+            loss = batch_loss(cfg, model, scheduler, inputs["cond"], labels["hr"], kind)
+            opt.clear_grad()
+            loss.backward()
+            opt.step()
+            step += 1
+            history.append({"step": step, "loss": float(loss)})
+            if step % t.save_every == 0 or step == t.iters:
+                save_atomic({"model": model.state_dict(), "optimizer": optimizer_state(opt, model.parameters()),
+                             "step": step, "history": history}, ckpt)
+                logger.info(f"step {step}/{t.iters} loss {np.mean([h['loss'] for h in history[-t.save_every:]]):.4f}")
+            if step >= t.iters:
+                break
+    return history
+
+
+# --------------------------------------------------------- sample / eval
+def load_model(cfg, kind):
+    state = load_checkpoint(checkpoint_path(cfg, kind), required=("model",))
+    if state is None:
+        return None
+    model = build_model(cfg, kind)
+    model.set_state_dict(state["model"])
+    model.eval()
+    return model
+
+
+def test_items(cfg, split):
+    """(stem, normalised LR [h, w], normalised HR, scale) of the scored test items, whole sections."""
+    ds = dataset(cfg, split["test"], None, False)
+    n = len(split["test"]) if cfg.EVAL.n_items is None else min(cfg.EVAL.n_items, len(split["test"]))
+    return [(split["test"][i], *ds.lr_hr(i)) for i in range(n)]
+
+
+def predict(cfg, model, kind, lr):
+    """Normalised LR sections [N, h, w] -> normalised HR predictions [N, 2h, 2w] (bilinear condition)."""
+    cond = paddle.to_tensor(np.stack([seismic_sr.upsample2(x, "bilinear") for x in lr])[:, None], dtype="float32")
+    with paddle.no_grad():
+        if kind == "supervised":
+            out = model({"x_noisy": paddle.zeros_like(cond), "cond": cond,
+                         "noise_level": paddle.ones([cond.shape[0]])})["eps"]
+        else:
+            d = cfg.DIFFUSION
+            out = build_scheduler(cfg).sample(
+                lambda x, g, c: model({"x_noisy": x, "cond": c, "noise_level": g})["eps"], cond.shape,
+                n_steps=d.sample_steps, spacing=d.spacing, eta=d.eta, clip=d.clip, seed=cfg.seed, cond=cond,
+                progress=True)
+    return out.numpy()[:, 0]
+
+
+def sample(cfg: DictConfig):
+    """NNNN_pred.dat (de-normalised, HR grid) for each scored test item and each trained kind."""
+    setup(cfg)
+    items = test_items(cfg, prepare_data(cfg))
+    for kind in KINDS:
+        model = load_model(cfg, kind)
+        if model is None:
+            continue
+        pred = predict(cfg, model, kind, [it[1] for it in items])
+        for (stem, _, _, scale), p in zip(items, pred):
+            seismic_sr.write_dat(osp.join(cfg.EVAL.pred_dir, kind, f"{stem}_pred.dat"), p * scale)
+        logger.info(f"{kind}: {len(items)} predictions in {osp.join(cfg.EVAL.pred_dir, kind)}")
+
+
+def evaluate(cfg: DictConfig):
+    """PSNR, SSIM, SNR per item and mean: saved predictions of each kind, and bicubic of the noisy input."""
+    setup(cfg)
+    items = test_items(cfg, prepare_data(cfg))
+    rows = {}
+    for name in ("bicubic",) + KINDS:
+        per_item = {}
+        for stem, lr, hr, scale in items:
+            if name == "bicubic":
+                pred = seismic_sr.upsample2(lr, "bicubic")
+            else:
+                path = osp.join(cfg.EVAL.pred_dir, name, f"{stem}_pred.dat")
+                if not osp.isfile(path):
+                    break
+                pred = seismic_sr.read_dat(path, hr.shape) / scale
+            per_item[stem] = metric.image_scores(pred, hr)
+        if len(per_item) == len(items):
+            rows[name] = {"items": per_item, **{k: float(np.mean([v[k] for v in per_item.values()]))
+                                                 for k in ("PSNR", "SSIM", "SNR")}}
+    with open(osp.join(cfg.output_dir, "eval_metrics.json"), "w") as f:
+        json.dump(rows, f, indent=1)
+    for name, r in rows.items():
+        logger.info(f"{name:10s} PSNR {r['PSNR']:.2f} dB  SSIM {r['SSIM']:.4f}  SNR {r['SNR']:.2f} dB")
+    return rows
+
+
+@hydra.main(version_base=None, config_path="../../conf", config_name="md_diffusion")
+def main(cfg: DictConfig):
+    modes = {"train": train, "sample": sample, "eval": evaluate}
+    if cfg.mode not in modes:
+        raise ValueError(f"mode: expected one of {list(modes)} (infer and view are not built yet), "
+                         f"found {cfg.mode!r}")
+    modes[cfg.mode](cfg)
+
+
+if __name__ == "__main__":
+    main()
