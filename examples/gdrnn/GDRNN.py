@@ -18,7 +18,6 @@ import numpy as np
 import paddle
 from omegaconf import DictConfig
 from ppsci.utils import logger
-from ppsci.utils import misc
 
 import ppsci_ext  # noqa: F401  (registers AVADataset with ppsci)
 from ppsci_ext import ava_trainer
@@ -34,6 +33,7 @@ from ppsci_ext.data import load_marmousi_elastic
 from ppsci_ext.data import read_ava_file
 from ppsci_ext.physics import AVAForward
 from ppsci_ext.physics import ava_inversion
+from ppsci_ext.runtime import setup_run
 
 KINDS = ("gdrnn", "original")
 IN_KEYS, OUT_KEYS = ("stacks", "m_back"), ("m", "m_steps", "d_steps")
@@ -123,17 +123,9 @@ def checkpoint_path(cfg, kind):
     return osp.join(cfg.output_dir, kind, "checkpoint.pdparams")
 
 
-def setup(cfg):
-    misc.set_random_seed(cfg.seed)
-    paddle.set_device(cfg.device)
-    if cfg.num_threads and cfg.device == "cpu":
-        paddle.base.core.set_num_threads(int(cfg.num_threads))
-    logger.init_logger("ppsci", osp.join(cfg.output_dir, f"{cfg.mode}.log"), "info")
-
-
 # ------------------------------------------------------------------ train
 def train(cfg: DictConfig):
-    setup(cfg)
+    setup_run(cfg)
     paths = prepare_data(cfg)
     kind, t = cfg.MODEL.kind, cfg.TRAIN
     model = build_model(cfg, build_forward_op(cfg, paths["section"]))
@@ -185,7 +177,7 @@ def invert(model, stacks, m_back, batch_size):
 
 
 def inference(cfg: DictConfig):
-    setup(cfg)
+    setup_run(cfg)
     if not cfg.INFER.input or not cfg.INFER.output:
         raise ValueError("mode=infer needs INFER.input=<physics-driven .mat/.npz> and INFER.output=<.npz>")
     ds = AVADataset(cfg.INFER.input, label_keys=())
@@ -250,7 +242,7 @@ def scores(results, truth, stacks, op, scored):
 
 
 def evaluate(cfg: DictConfig):
-    setup(cfg)
+    setup_run(cfg)
     paths = prepare_data(cfg)
     ds = AVADataset(paths["section"], label_keys=())
     stacks, m_back, _ = ds.arrays()

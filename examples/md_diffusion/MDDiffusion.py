@@ -17,7 +17,6 @@ import numpy as np
 import paddle
 from omegaconf import DictConfig
 from ppsci.utils import logger
-from ppsci.utils import misc
 
 import ppsci_ext  # noqa: F401  (registers SeismicSRDataset with ppsci)
 from ppsci_ext import metric
@@ -29,6 +28,7 @@ from ppsci_ext.checkpoint import save_atomic
 from ppsci_ext.data import seismic_sections
 from ppsci_ext.data import seismic_sr
 from ppsci_ext.diffusion import DiffusionScheduler
+from ppsci_ext.runtime import setup_run
 
 KINDS = ("diffusion", "supervised")
 
@@ -78,15 +78,6 @@ def checkpoint_path(cfg, kind):
     return osp.join(cfg.output_dir, kind, "checkpoint.pdparams")
 
 
-def setup(cfg):
-    misc.set_random_seed(cfg.seed)
-    paddle.set_device(cfg.device)
-    if cfg.num_threads and cfg.device == "cpu":
-        paddle.base.core.set_num_threads(int(cfg.num_threads))
-    os.makedirs(cfg.output_dir, exist_ok=True)
-    logger.init_logger("ppsci", osp.join(cfg.output_dir, f"{cfg.mode}.log"), "info")
-
-
 # ------------------------------------------------------------------ train
 def batch_loss(cfg, model, scheduler, cond, hr, kind):
     """Diffusion: L1/L2 on the predicted noise at a continuous noise level; supervised: L1 on the section."""
@@ -102,7 +93,7 @@ def batch_loss(cfg, model, scheduler, cond, hr, kind):
 
 
 def train(cfg: DictConfig):
-    setup(cfg)
+    setup_run(cfg)
     split = prepare_data(cfg)
     kind, t = cfg.MODEL.kind, cfg.TRAIN
     model, scheduler = build_model(cfg), build_scheduler(cfg)
@@ -172,7 +163,7 @@ def predict(cfg, model, kind, lr):
 
 def sample(cfg: DictConfig):
     """NNNN_pred.dat (de-normalised, HR grid) for each scored test item and each trained kind."""
-    setup(cfg)
+    setup_run(cfg)
     items = test_items(cfg, prepare_data(cfg))
     for kind in KINDS:
         model = load_model(cfg, kind)
@@ -186,7 +177,7 @@ def sample(cfg: DictConfig):
 
 def evaluate(cfg: DictConfig):
     """PSNR, SSIM, SNR per item and mean: saved predictions of each kind, and bicubic of the noisy input."""
-    setup(cfg)
+    setup_run(cfg)
     items = test_items(cfg, prepare_data(cfg))
     rows = {}
     for name in ("bicubic",) + KINDS:

@@ -46,7 +46,6 @@ angles raises the SNR of a stack by up to 10 log10(A) dB.
 """
 import math
 import os
-import tempfile
 from typing import Dict
 from typing import Optional
 from typing import Sequence
@@ -57,6 +56,7 @@ from scipy.ndimage import gaussian_filter1d
 from scipy.signal import butter
 from scipy.signal import sosfiltfilt
 
+from ppsci_ext.atomic import atomic_open
 from ppsci_ext.data.ava_dataset import write_ava_file
 
 __all__ = ["build_ava_files", "butterworth_background", "augment_logs", "synthesize_gathers", "add_noise"]
@@ -159,16 +159,8 @@ def _layer_slice(layers, n):
 
 
 def _save_npz_atomic(path, arrays):
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_open(path) as f:
+        np.savez(f, **arrays)
 
 
 def _ava_dict(m, back, gathers, wavemat, theta, labelled):

@@ -26,7 +26,6 @@ returns a list of three lists of floats. Object arrays in ``.npz`` files are
 unpickled for the ``theta`` key only.
 """
 import os
-import tempfile
 from typing import Dict
 from typing import List
 from typing import Optional
@@ -35,6 +34,8 @@ from typing import Sequence
 import numpy as np
 import scipy.io
 from paddle import io
+
+from ppsci_ext.atomic import atomic_open
 
 __all__ = ["AVADataset", "read_ava_file", "write_ava_file", "LABEL_KEYS", "BACK_KEYS", "SEIS_KEYS"]
 
@@ -203,20 +204,11 @@ def write_ava_file(path: str, data: Dict) -> str:
     clean = _validate(dict(data), path, None)
     out = {k: np.ascontiguousarray(v) for k, v in clean.items() if k != "theta"}
     out["theta"] = _theta_for_file(clean["theta"])
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            if ext == ".mat":
-                scipy.io.savemat(f, out)
-            else:
-                np.savez(f, **out)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_open(path) as f:
+        if ext == ".mat":
+            scipy.io.savemat(f, out)
+        else:
+            np.savez(f, **out)
     return path
 
 

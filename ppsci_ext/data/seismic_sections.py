@@ -15,10 +15,8 @@ axis 0 = trace (lateral position), axis 1 = time sample (``dt`` seconds apart).
 """
 import inspect
 import os
-from typing import Dict
 from typing import List
 from typing import Optional
-from typing import Sequence
 from typing import Tuple
 from typing import Union
 

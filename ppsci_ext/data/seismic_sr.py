@@ -18,7 +18,6 @@ brought back with ``x * scale`` (:meth:`SeismicSRDataset.denormalise`).
 import json
 import os
 import re
-import tempfile
 from typing import Dict
 from typing import List
 from typing import Optional
@@ -27,6 +26,8 @@ from typing import Tuple
 
 import numpy as np
 from paddle import io
+
+from ppsci_ext.atomic import atomic_open
 
 __all__ = ["read_dat", "write_dat", "pair_files", "split_files", "write_split", "read_split",
            "upsample2", "normalise", "denormalise", "SeismicSRDataset", "UPSAMPLE_MODES"]
@@ -64,17 +65,8 @@ def read_dat(path: str, shape: Optional[Sequence[int]] = None) -> np.ndarray:
 def write_dat(path: str, array: np.ndarray) -> str:
     """Write ``array`` as raw little-endian float32, atomically (temporary file + rename)."""
     path = str(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.ascontiguousarray(array, dtype="<f4").tofile(f)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_open(path) as f:
+        np.ascontiguousarray(array, dtype="<f4").tofile(f)
     return path
 
 
@@ -145,17 +137,8 @@ def write_split(path: str, split: Dict[str, List[str]]) -> str:
     """Write a split as JSON (atomic)."""
     _check_split(split, path)
     path = str(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump({k: list(v) for k, v in split.items()}, fh, indent=1)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_open(path, "w") as fh:
+        json.dump({k: list(v) for k, v in split.items()}, fh, indent=1)
     return path
 
 

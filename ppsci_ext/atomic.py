@@ -1,0 +1,29 @@
+"""Atomic file writes: a reader sees the old file or the new one, never half of one.
+
+Every writer in the package (data sets, splits, predictions) goes through
+``atomic_open``: it writes a temporary file in the target's folder, then moves
+it over the target with ``os.replace`` (atomic on POSIX); on any error the
+temporary file is removed and the target is untouched.
+"""
+import contextlib
+import os
+import tempfile
+
+__all__ = ["atomic_open"]
+
+
+@contextlib.contextmanager
+def atomic_open(path, mode: str = "wb"):
+    """``with atomic_open(path) as f: ...`` — ``f`` is a file object open in ``mode`` ("wb" or "w")."""
+    path = str(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode) as f:
+            yield f
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
