@@ -5,7 +5,9 @@
     python examples/md_diffusion/MDDiffusion.py mode=sample                         # NNNN_pred.dat per test item
     python examples/md_diffusion/MDDiffusion.py mode=eval                           # PSNR/SSIM/SNR vs bicubic and the UNet
 
-Every setting lives in conf/md_diffusion.yaml. (infer and view: not built yet.)
+    python examples/md_diffusion/MDDiffusion.py mode=infer INFER.input=section_608x400.dat INFER.output=sr.npy
+
+Every setting lives in conf/md_diffusion.yaml. (view: not built yet.)
 """
 import json
 import os
@@ -20,6 +22,7 @@ from ppsci.utils import logger
 
 import ppsci_ext  # noqa: F401  (registers SeismicSRDataset with ppsci)
 from ppsci_ext import metric
+from ppsci_ext import tiling
 from ppsci_ext.arch import MDUNet
 from ppsci_ext.checkpoint import load_checkpoint
 from ppsci_ext.checkpoint import load_optimizer_state
@@ -147,18 +150,7 @@ def test_items(cfg, split):
 
 def predict(cfg, model, kind, lr):
     """Normalised LR sections [N, h, w] -> normalised HR predictions [N, 2h, 2w] (bilinear condition)."""
-    cond = paddle.to_tensor(np.stack([seismic_sr.upsample2(x, "bilinear") for x in lr])[:, None], dtype="float32")
-    with paddle.no_grad():
-        if kind == "supervised":
-            out = model({"x_noisy": paddle.zeros_like(cond), "cond": cond,
-                         "noise_level": paddle.ones([cond.shape[0]])})["eps"]
-        else:
-            d = cfg.DIFFUSION
-            out = build_scheduler(cfg).sample(
-                lambda x, g, c: model({"x_noisy": x, "cond": c, "noise_level": g})["eps"], cond.shape,
-                n_steps=d.sample_steps, spacing=d.spacing, eta=d.eta, clip=d.clip, seed=cfg.seed, cond=cond,
-                progress=True)
-    return out.numpy()[:, 0]
+    return predict_tiles(cfg, model, kind, np.stack([seismic_sr.upsample2(x, "bilinear") for x in lr]))
 
 
 def sample(cfg: DictConfig):
@@ -201,11 +193,50 @@ def evaluate(cfg: DictConfig):
     return rows
 
 
+# ------------------------------------------------------------------ infer
+def super_resolve(cfg, model, kind, lr):
+    """A whole low-resolution section [h, w] (any size, raw amplitudes) -> [2h, 2w], by blended tiles."""
+    x, scale = seismic_sr.normalise(lr)
+    cond = seismic_sr.upsample2(x, "bilinear")
+    fn = lambda tiles: predict_tiles(cfg, model, kind, tiles)  # noqa: E731
+    i = cfg.INFER
+    return tiling.tiled_apply(fn, cond, i.patch, i.overlap, batch_size=i.batch_size, progress=True) * scale
+
+
+def predict_tiles(cfg, model, kind, cond_tiles):
+    """Condition tiles on the high-res grid [B, p, p] -> predictions [B, p, p] (normalised units)."""
+    cond = paddle.to_tensor(cond_tiles[:, None], dtype="float32")
+    with paddle.no_grad():
+        if kind == "supervised":
+            out = model({"x_noisy": paddle.zeros_like(cond), "cond": cond,
+                         "noise_level": paddle.ones([cond.shape[0]])})["eps"]
+        else:
+            d = cfg.DIFFUSION
+            out = build_scheduler(cfg).sample(
+                lambda x, g, c: model({"x_noisy": x, "cond": c, "noise_level": g})["eps"], cond.shape,
+                n_steps=d.sample_steps, spacing=d.spacing, eta=d.eta, clip=d.clip, seed=cfg.seed, cond=cond)
+    return out.numpy()[:, 0]
+
+
+def inference(cfg: DictConfig):
+    setup_run(cfg)
+    if not cfg.INFER.input or not cfg.INFER.output:
+        raise ValueError("mode=infer needs INFER.input=<section .dat/.npy/.sgy> and INFER.output=<.npy>")
+    model = load_model(cfg, cfg.MODEL.kind)
+    if model is None:
+        raise FileNotFoundError(f"no checkpoint at {checkpoint_path(cfg, cfg.MODEL.kind)}; train first")
+    out = super_resolve(cfg, model, cfg.MODEL.kind, seismic_sr.read_section(cfg.INFER.input))
+    os.makedirs(osp.dirname(osp.abspath(cfg.INFER.output)), exist_ok=True)
+    np.save(cfg.INFER.output, out)
+    logger.info(f"{cfg.INFER.input} -> {cfg.INFER.output} {list(out.shape)}")
+    return out
+
+
 @hydra.main(version_base=None, config_path="../../conf", config_name="md_diffusion")
 def main(cfg: DictConfig):
-    modes = {"train": train, "sample": sample, "eval": evaluate}
+    modes = {"train": train, "sample": sample, "eval": evaluate, "infer": inference}
     if cfg.mode not in modes:
-        raise ValueError(f"mode: expected one of {list(modes)} (infer and view are not built yet), "
+        raise ValueError(f"mode: expected one of {list(modes)} (view is not built yet), "
                          f"found {cfg.mode!r}")
     modes[cfg.mode](cfg)
 

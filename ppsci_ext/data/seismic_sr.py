@@ -29,7 +29,7 @@ from paddle import io
 
 from ppsci_ext.atomic import atomic_open
 
-__all__ = ["read_dat", "write_dat", "pair_files", "split_files", "write_split", "read_split",
+__all__ = ["read_dat", "write_dat", "read_section", "pair_files", "split_files", "write_split", "read_split",
            "upsample2", "normalise", "denormalise", "SeismicSRDataset", "UPSAMPLE_MODES"]
 
 _SHAPE_RE = re.compile(r"_(\d+)x(\d+)\.dat$", re.IGNORECASE)
@@ -68,6 +68,30 @@ def write_dat(path: str, array: np.ndarray) -> str:
     with atomic_open(path) as f:
         np.ascontiguousarray(array, dtype="<f4").tofile(f)
     return path
+
+
+def read_section(path: str) -> np.ndarray:
+    """A 2-D section [traces, samples] float32 from ``.dat`` (shape in the name), ``.npy`` or SEG-Y (segyio)."""
+    path = str(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"section file not found: {path}")
+    ext = os.path.splitext(path)[1].lower()
+    if ext == ".dat":
+        return read_dat(path)
+    if ext == ".npy":
+        x = np.load(path)
+    elif ext in (".sgy", ".segy"):
+        try:
+            import segyio
+        except ImportError as e:
+            raise ImportError(f"{path}: reading SEG-Y needs segyio (pip install segyio)") from e
+        with segyio.open(path, ignore_geometry=True) as f:
+            x = segyio.tools.collect(f.trace[:])
+    else:
+        raise ValueError(f"{path}: unknown section format {ext!r}, expected .dat (shape in the name), .npy, .sgy/.segy")
+    if x.ndim != 2 or not np.isfinite(x).all():
+        raise ValueError(f"{path}: expected a finite 2-D section [traces, samples], found shape {x.shape}")
+    return np.asarray(x, dtype=np.float32)
 
 
 def _list_dat(folder):

@@ -80,3 +80,19 @@ def test_unknown_mode_and_kind_are_rejected(trained):
     mod, tmp, _ = trained
     with pytest.raises(ValueError, match="MODEL.kind"):
         mod.build_model(tiny_cfg(tmp, "MODEL.kind=gan"))
+
+
+def test_infer_super_resolves_any_size_by_tiles(trained, tmp_path):
+    mod, tmp, _ = trained
+    section = np.random.default_rng(1).standard_normal((40, 26)).astype("<f4")
+    src = tmp_path / "field_40x26.dat"
+    section.tofile(src)
+    out = mod.inference(tiny_cfg(tmp, f"INFER.input={src}", f"INFER.output={tmp_path}/sr.npy", "INFER.patch=32",
+                                 "INFER.overlap=8"))
+    assert out.shape == (80, 52) and np.isfinite(out).all()
+    np.testing.assert_array_equal(np.load(tmp_path / "sr.npy"), out)
+    with pytest.raises(ValueError, match="INFER.input"):
+        mod.inference(tiny_cfg(tmp))
+    with pytest.raises(ValueError, match="unknown section format"):
+        (tmp_path / "x.txt").write_text("1")
+        mod.inference(tiny_cfg(tmp, f"INFER.input={tmp_path}/x.txt", f"INFER.output={tmp_path}/o.npy"))
