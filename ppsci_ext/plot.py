@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 __all__ = ["velocity_comparison", "velocity_profiles", "training_curves", "ava_sections", "well_logs",
-           "misfit_curves"]
+           "misfit_curves", "sr_comparison", "field_panels"]
 
 
 def _save(fig, path):
@@ -127,4 +127,93 @@ def misfit_curves(curves: Dict[str, List[float]], path: str):
     ax.grid(alpha=0.3, which="both")
     ax.legend()
     fig.tight_layout()
+    return _save(fig, path)
+
+
+def _sym_clip(a: np.ndarray) -> float:
+    """Symmetric colour limit: 99th percentile of |a| (falls back to max |a|, then 1)."""
+    a = np.abs(np.asarray(a, dtype=np.float64))
+    c = float(np.percentile(a, 99)) if a.size else 0.0
+    if not c > 0:
+        c = float(a.max()) if a.size else 0.0
+    return c if c > 0 else 1.0
+
+
+def sr_comparison(items, path: str, titles=("low-resolution input", "prediction", "high-resolution truth"),
+                  cmap: str = "gray"):
+    """Rows: samples; columns: low-resolution input | prediction | high-resolution truth.
+
+    ``items`` is a list of ``(lr [h, w], pred [2h, 2w], hr [2h, 2w])`` in ``[traces, samples]``
+    layout; each panel is shown transposed so that time runs down. One symmetric colour scale
+    per row, from the 99th percentile of |truth|.
+    """
+    n = len(items)
+    if n == 0:
+        raise ValueError("items is empty")
+    fig, axes = plt.subplots(n, 3, figsize=(11, 3.2 * n), squeeze=False, layout="constrained")
+    for i, arrays in enumerate(items):
+        if len(arrays) != 3:
+            raise ValueError(f"item {i} must be (lr, pred, hr), got {len(arrays)} arrays")
+        c = _sym_clip(arrays[2])
+        for j, (a, title) in enumerate(zip(arrays, titles)):
+            a = np.asarray(a)
+            if a.ndim != 2:
+                raise ValueError(f"item {i}, panel {j}: expected a 2-D [traces, samples] array, got {a.shape}")
+            ax = axes[i, j]
+            im = ax.imshow(a.T, cmap=cmap, vmin=-c, vmax=c, aspect="auto", interpolation="nearest")
+            ax.set_title(f"sample {i}: {title} {a.shape[0]}x{a.shape[1]}", fontsize=9)
+            ax.set_xlabel("trace")
+            ax.set_ylabel("sample")
+        fig.colorbar(im, ax=list(axes[i]), shrink=0.9)
+    return _save(fig, path)
+
+
+def field_panels(rows, path: str, fmax: float = 60.0, cmap: str = "gray"):
+    """Rows: sections; columns: original | super-resolved | normalised amplitude spectra (0..fmax Hz).
+
+    Each row is a dict with ``name``, ``original``, ``super`` (2x samples or the same grid),
+    ``dt_original`` and ``dt_super`` (s), and ``transpose``: True for sections stored
+    ``[traces, samples]`` (shown transposed, time down; spectrum along the last axis), False for
+    a section already stored depth/time-down ``[samples, traces]`` (shown as is; spectrum along
+    axis 0). The row title gives the -6 dB band of both sections.
+    """
+    from ppsci_ext.spectra import amplitude_spectrum
+    from ppsci_ext.spectra import bandwidth_db
+
+    n = len(rows)
+    if n == 0:
+        raise ValueError("rows is empty")
+    fig = plt.figure(figsize=(13, 3.4 * n), layout="constrained")
+    subs = np.atleast_1d(fig.subfigures(n, 1))
+    for sub, row in zip(subs, rows):
+        orig, sup = np.asarray(row["original"]), np.asarray(row["super"])
+        dto, dts = float(row["dt_original"]), float(row["dt_super"])
+        tr = bool(row.get("transpose", True))
+        axis = -1 if tr else 0
+        axes = sub.subplots(1, 3)
+        c = _sym_clip(orig)
+        bands = []
+        for ax, a, dt, label in ((axes[0], orig, dto, "original"), (axes[1], sup, dts, "super-resolved")):
+            img = a.T if tr else a
+            ns, ntr = img.shape
+            im = ax.imshow(img, cmap=cmap, vmin=-c, vmax=c, aspect="auto", interpolation="nearest",
+                           extent=[-0.5, ntr - 0.5, ns * dt, 0])
+            ax.set_title(f"{label} ({ns} samples, dt = {dt * 1000:g} ms)", fontsize=9)
+            ax.set_xlabel("trace")
+            ax.set_ylabel("time (s)" if tr else "depth axis (s)")
+            f, amp = amplitude_spectrum(a, dt, axis=axis)
+            bands.append(bandwidth_db(f, amp))
+            keep = f <= fmax
+            axes[2].plot(f[keep], amp[keep], "k-" if label == "original" else "r-", lw=1.5, label=label)
+        sub.colorbar(im, ax=list(axes[:2]), shrink=0.9)
+        axes[2].set_xlim(0, fmax)
+        axes[2].set_ylim(0, 1.05)
+        axes[2].axhline(10 ** (-6 / 20), color="0.6", ls=":", lw=1)
+        axes[2].set_xlabel("frequency (Hz)")
+        axes[2].set_ylabel("normalised amplitude")
+        axes[2].grid(alpha=0.3)
+        axes[2].legend(fontsize=8)
+        (lo0, hi0, w0), (lo1, hi1, w1) = bands
+        sub.suptitle(f"{row['name']}: -6 dB band original {lo0:.1f}-{hi0:.1f} Hz ({w0:.1f} Hz), "
+                     f"super-resolved {lo1:.1f}-{hi1:.1f} Hz ({w1:.1f} Hz)", fontsize=10)
     return _save(fig, path)
