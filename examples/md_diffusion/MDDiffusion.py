@@ -6,8 +6,9 @@
     python examples/md_diffusion/MDDiffusion.py mode=eval                           # PSNR/SSIM/SNR vs bicubic and the UNet
 
     python examples/md_diffusion/MDDiffusion.py mode=infer INFER.input=section_608x400.dat INFER.output=sr.npy
+    python examples/md_diffusion/MDDiffusion.py mode=view                           # figures (synthetic, field + spectra)
 
-Every setting lives in conf/md_diffusion.yaml. (view: not built yet.)
+Every setting lives in conf/md_diffusion.yaml.
 """
 import json
 import os
@@ -22,6 +23,7 @@ from ppsci.utils import logger
 
 import ppsci_ext  # noqa: F401  (registers SeismicSRDataset with ppsci)
 from ppsci_ext import metric
+from ppsci_ext import plot
 from ppsci_ext import tiling
 from ppsci_ext.arch import MDUNet
 from ppsci_ext.checkpoint import load_checkpoint
@@ -232,12 +234,57 @@ def inference(cfg: DictConfig):
     return out
 
 
+# ------------------------------------------------------------------- view
+def marmousi_section(path, freq, dt):
+    """A depth-down section [samples, traces] from the Marmousi vp window: acoustic-impedance reflectivity
+    (density by Gardner's relation, rho = 0.31 vp^0.25) convolved along depth with a Ricker of ``freq``."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(f"VIEW.marmousi: {path} not found (../shared/data is not shipped with the project)")
+    vp = np.load(path)["model"] * 1000.0                  # km/s -> m/s, [depth, offset]
+    z = vp * 0.31 * vp ** 0.25
+    r = np.zeros_like(z)
+    r[:-1] = (z[1:] - z[:-1]) / (z[1:] + z[:-1])
+    w = seismic_sections.ricker(freq, dt)
+    c, n = len(w) // 2, r.shape[0]  # centred convolution cropped to the trace (the wavelet may be longer)
+    return np.apply_along_axis(lambda t: np.convolve(t, w)[c:c + n], 0, r).astype(np.float32)
+
+
+def view(cfg: DictConfig):
+    """Figures: synthetic test items (input | prediction | truth) and the field sections with spectra."""
+    setup_run(cfg)
+    fig_dir = osp.join(cfg.output_dir, "figures")
+    items = test_items(cfg, prepare_data(cfg))
+    rows = []
+    for stem, lr, hr, scale in items:
+        path = osp.join(cfg.EVAL.pred_dir, "diffusion", f"{stem}_pred.dat")
+        if osp.isfile(path):
+            rows.append((lr, seismic_sr.read_dat(path, hr.shape) / scale, hr))
+    if rows:
+        plot.sr_comparison(rows, osp.join(fig_dir, "synthetic.png"))
+    model = load_model(cfg, "diffusion")
+    if model is None:
+        raise FileNotFoundError(f"no checkpoint at {checkpoint_path(cfg, 'diffusion')}; train first")
+    v, panels = cfg.VIEW, []
+    for name in sorted(os.listdir(v.field_dir)) if osp.isdir(v.field_dir) else []:
+        if name.endswith(".dat"):
+            section = seismic_sr.read_section(osp.join(v.field_dir, name))
+            panels.append({"name": name, "original": section, "super": super_resolve(cfg, model, "diffusion", section),
+                           "dt_original": v.dt, "dt_super": v.dt / 2, "transpose": True})
+    if osp.isfile(v.marmousi):
+        section = marmousi_section(v.marmousi, v.marmousi_freq, v.dt)  # depth-down
+        panels.append({"name": "Marmousi", "original": section,
+                       "super": super_resolve(cfg, model, "diffusion", section.T).T,
+                       "dt_original": v.dt, "dt_super": v.dt / 2, "transpose": False})
+    if panels:
+        plot.field_panels(panels, osp.join(fig_dir, "field.png"), fmax=v.fmax)
+    logger.info(f"figures in {fig_dir}: {len(rows)} synthetic items, {len(panels)} field sections")
+
+
 @hydra.main(version_base=None, config_path="../../conf", config_name="md_diffusion")
 def main(cfg: DictConfig):
-    modes = {"train": train, "sample": sample, "eval": evaluate, "infer": inference}
+    modes = {"train": train, "sample": sample, "eval": evaluate, "infer": inference, "view": view}
     if cfg.mode not in modes:
-        raise ValueError(f"mode: expected one of {list(modes)} (view is not built yet), "
-                         f"found {cfg.mode!r}")
+        raise ValueError(f"mode: expected one of {list(modes)}, found {cfg.mode!r}")
     modes[cfg.mode](cfg)
 
 

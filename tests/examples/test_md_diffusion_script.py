@@ -96,3 +96,21 @@ def test_infer_super_resolves_any_size_by_tiles(trained, tmp_path):
     with pytest.raises(ValueError, match="unknown section format"):
         (tmp_path / "x.txt").write_text("1")
         mod.inference(tiny_cfg(tmp, f"INFER.input={tmp_path}/x.txt", f"INFER.output={tmp_path}/o.npy"))
+
+
+def test_view_draws_synthetic_and_field_figures(trained, tmp_path):
+    mod, tmp, _ = trained
+    field = tmp_path / "field"
+    field.mkdir()
+    np.random.default_rng(2).standard_normal((30, 24)).astype("<f4").tofile(field / "small_30x24.dat")
+    z = np.linspace(800, 1000, 40)
+    np.savez(tmp_path / "marm.npz", model=np.linspace(1.8, 4.0, 40)[:, None] * np.ones((40, 20)), z=z,
+             x=np.arange(20.0))
+    cfg = tiny_cfg(tmp, f"VIEW.field_dir={field}", f"VIEW.marmousi={tmp_path}/marm.npz", "INFER.patch=32",
+                   "INFER.overlap=8")
+    mod.sample(cfg)
+    mod.view(cfg)
+    for name in ("synthetic.png", "field.png"):
+        assert os.path.getsize(os.path.join(cfg.output_dir, "figures", name)) > 10000
+    sec = mod.marmousi_section(f"{tmp_path}/marm.npz", 25.0, 0.002)
+    assert sec.shape == (40, 20) and np.abs(sec).max() > 0
