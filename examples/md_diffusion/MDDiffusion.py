@@ -45,7 +45,7 @@ def prepare_data(cfg):
     if d.generate:
         s = d.synthetic
         seismic_sections.generate_pairs(d.root, d.n_pairs, s.seed, size=d.hr_shape[0], freq_range=tuple(s.freq_range),
-                                        dt=s.dt, noise_std=tuple(s.noise_std))
+                                        dt=s.dt, noise_std=tuple(s.noise_std), band_limited=s.band_limited)
     pairs = seismic_sr.pair_files(d.root, lr_shape=tuple(d.lr_shape), hr_shape=tuple(d.hr_shape))
     split_path = osp.join(cfg.output_dir, "split.json")
     if osp.isfile(split_path):
