@@ -212,9 +212,9 @@ def run_methods(cfg, paths, stacks, m_back):
         results[name] = fn(op, m0, d, n_iter, cfg.MODEL.scale, **kw)[0].numpy()
     if "gdrnn" in results:
         curves["gdrnn"] = gdrnn_curve(cfg, op, stacks, m_back)
-    vsvp = (m_back[:, 1] / m_back[:, 0]).mean(0)
-    linear = AVAForward(read_ava_file(paths["section"])["wavemat"], read_ava_file(paths["section"])["theta"],
-                        method="aki_richards", vsvp=vsvp, dtype="float64")
+    vsvp = (m_back[:, 1] / m_back[:, 0]).mean(0)  # one vs/vp per sample for the whole section, as pylops
+    section = read_ava_file(paths["section"])
+    linear = AVAForward(section["wavemat"], section["theta"], method="aki_richards", vsvp=vsvp, dtype="float64")
     results["dls"] = ava_inversion.damped_least_squares(linear, m_back.astype(np.float64),
                                                         stacks.astype(np.float64), cfg.EVAL.dls_damping)
     return results, curves
