@@ -24,8 +24,6 @@ Usage: python bench/bench_ava.py [--traces 800] [--samples 550] [--repeats 5] [-
 
 import argparse
 import os
-import statistics
-import time
 import warnings
 
 
@@ -51,18 +49,8 @@ os.environ.setdefault("GLOG_minloglevel", "2")
 import numpy as np  # noqa: E402
 import paddle  # noqa: E402
 
+from common import median_time  # noqa: E402
 from ppsci_ext.physics import AVAForward, ricker, ricker_wavelet_matrix  # noqa: E402
-
-
-def median_time(fn, repeats, warm_up=True):
-    if warm_up:
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def smooth_model(n_traces, n_samples, seed=0):

@@ -10,13 +10,15 @@ method scored on traces away from the wells) and prints the tables.
 Training is one run per network (one sample, not a median): ~15-20 minutes each.
 """
 import argparse
-import importlib.util
 import json
 import os
 import shutil
 import subprocess
 import sys
 import time
+
+from common import compose_config
+from common import load_example
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, "examples", "gdrnn", "GDRNN.py")
@@ -36,14 +38,8 @@ def time_inversion(config, overrides, repeats):
     """Median seconds to invert the whole section with the trained GDRNN, in this process."""
     import numpy as np
     import paddle
-    from hydra import compose
-    from hydra import initialize_config_dir
-
-    spec = importlib.util.spec_from_file_location("GDRNN", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    with initialize_config_dir(version_base=None, config_dir=os.path.join(ROOT, "conf")):
-        cfg = compose(config, overrides=["mode=infer", *overrides])
+    mod = load_example("gdrnn", "GDRNN")
+    cfg = compose_config(config, ["mode=infer", *overrides])
     paddle.base.core.set_num_threads(int(cfg.num_threads))
     paths = mod.data_paths(cfg)
     ds = mod.AVADataset(paths["section"], label_keys=())

@@ -9,24 +9,16 @@ Needs `MDDiffusion.py mode=train` (and `MODEL.kind=supervised`) done in --output
     python bench/bench_md_diffusion.py [--output-dir outputs/md_diffusion] [--steps 10 25 50 100] [overrides ...]
 """
 import argparse
-import importlib.util
 import os
 import time
 
 import numpy as np
-from hydra import compose
-from hydra import initialize_config_dir
+
+from common import compose_config
+from common import load_example
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SCRIPT = os.path.join(ROOT, "examples", "md_diffusion", "MDDiffusion.py")
 KUMANO = os.path.join(ROOT, "..", "shared", "data", "field", "kumano2_608x400.dat")
-
-
-def load():
-    spec = importlib.util.spec_from_file_location("MDDiffusion", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def scores(mod, preds, items):
@@ -42,9 +34,8 @@ def main():
     ap.add_argument("--full-items", type=int, default=2, help="test items for full T-step sampling (slow)")
     ap.add_argument("--repeats", type=int, default=3, help="kumano2 timing runs (median)")
     args, extra = ap.parse_known_args()
-    mod = load()
-    with initialize_config_dir(version_base=None, config_dir=os.path.join(ROOT, "conf")):
-        cfg = compose("md_diffusion", overrides=[f"output_dir={args.output_dir}", "mode=eval", *extra])
+    mod = load_example("md_diffusion", "MDDiffusion")
+    cfg = compose_config("md_diffusion", [f"output_dir={args.output_dir}", "mode=eval", *extra])
     mod.setup_run(cfg)
     items = mod.test_items(cfg, mod.prepare_data(cfg))[:args.items]
     lr = [it[1] for it in items]
@@ -68,8 +59,7 @@ def main():
     for name, s in base.items():
         print(f"| {name} | 1 | {s['PSNR']:.2f} | {s['SSIM']:.4f} |")
     if os.path.isfile(KUMANO):
-        with initialize_config_dir(version_base=None, config_dir=os.path.join(ROOT, "conf")):
-            cfg = compose("md_diffusion", overrides=[f"output_dir={args.output_dir}", "mode=infer", *extra])
+        cfg = compose_config("md_diffusion", [f"output_dir={args.output_dir}", "mode=infer", *extra])
         section = mod.seismic_sr.read_section(KUMANO)
         times = []
         for _ in range(args.repeats):

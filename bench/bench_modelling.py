@@ -5,13 +5,12 @@ Usage: python bench/bench_modelling.py [--quick]
 """
 
 import argparse
-import statistics
-import time
 import warnings
 
 import numba
 import numpy as np
 
+from common import median_time
 from ppsci_ext.data import make_velocity_models
 from ppsci_ext.physics import ricker
 from ppsci_ext.physics.acoustic import DEFAULT_PAD, forward_model
@@ -24,16 +23,6 @@ def layered_models(n_models, seed=0, size=70, n_layers=4):
     """Flat layered models (the data generator's), 1500-4500 m/s increasing with depth, [N, size, size] float32."""
     return make_velocity_models(range(n_models), seed, "flat", size, size, n_layers, n_layers, vmin=1500.0,
                                 vmax=4500.0, min_thickness=5, increasing=True)[:, 0]
-
-
-def median_time(fn, repeats):
-    fn()  # compile / warm up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def reference_gathers(vel, nt):

@@ -1,22 +1,16 @@
 """Every mode of examples/gdrnn/GDRNN.py on a tiny configuration, and its errors."""
-import importlib.util
 import json
 import os
 
 import numpy as np
 import pytest
-from hydra import compose
-from hydra import initialize_config_dir
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SCRIPT = os.path.join(ROOT, "examples", "gdrnn", "GDRNN.py")
+from tests.examples.example_scripts import compose_config
+from tests.examples.example_scripts import load_example
 
 
 def load_script():
-    spec = importlib.util.spec_from_file_location("GDRNN", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_example("gdrnn", "GDRNN")
 
 
 def tiny_cfg(tmp, *extra):
@@ -25,8 +19,7 @@ def tiny_cfg(tmp, *extra):
             "MODEL.dims=[8,16]", "MODEL.n_steps=3", "TRAIN.epochs=2", "TRAIN.batch_size=8",
             "TRAIN.well_batch_size=4", "TRAIN.schedule.start_steps=2", "TRAIN.schedule.grow_epochs=2",
             "EVAL.n_iter_long=4", "EVAL.blind_trace=10", "EVAL.well_margin=1", "num_threads=1", *extra]
-    with initialize_config_dir(version_base=None, config_dir=os.path.join(ROOT, "conf")):
-        return compose("gdrnn", overrides=over)
+    return compose_config("gdrnn", over)
 
 
 @pytest.fixture(scope="module")

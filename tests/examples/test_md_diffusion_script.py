@@ -1,22 +1,16 @@
 """The built modes of examples/md_diffusion/MDDiffusion.py on a tiny configuration (train, sample, eval)."""
-import importlib.util
 import json
 import os
 
 import numpy as np
 import pytest
-from hydra import compose
-from hydra import initialize_config_dir
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SCRIPT = os.path.join(ROOT, "examples", "md_diffusion", "MDDiffusion.py")
+from tests.examples.example_scripts import compose_config
+from tests.examples.example_scripts import load_example
 
 
 def load_script():
-    spec = importlib.util.spec_from_file_location("MDDiffusion", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_example("md_diffusion", "MDDiffusion")
 
 
 def tiny_cfg(tmp, *extra):
@@ -24,8 +18,7 @@ def tiny_cfg(tmp, *extra):
             "DATA.hr_shape=[64,64]", "DATA.patch=32", "MODEL.base_channels=8", "MODEL.channel_mults=[1,2]",
             "TRAIN.iters=4", "TRAIN.batch_size=2", "TRAIN.save_every=2", "DIFFUSION.sample_steps=3",
             "EVAL.n_items=2", "num_threads=1", *extra]
-    with initialize_config_dir(version_base=None, config_dir=os.path.join(ROOT, "conf")):
-        return compose("md_diffusion", overrides=over)
+    return compose_config("md_diffusion", over)
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,4 @@
 """Every mode of examples/velocitygan/VelocityGAN.py on a tiny configuration, and its errors."""
-import importlib.util
 import json
 import os
 import signal
@@ -9,18 +8,16 @@ import time
 
 import numpy as np
 import pytest
-from hydra import compose
-from hydra import initialize_config_dir
+
+from tests.examples.example_scripts import compose_config
+from tests.examples.example_scripts import load_example
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPT = os.path.join(ROOT, "examples", "velocitygan", "VelocityGAN.py")
 
 
 def load_script():
-    spec = importlib.util.spec_from_file_location("VelocityGAN", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_example("velocitygan", "VelocityGAN")
 
 
 def tiny_cfg(tmp, *extra):
@@ -28,8 +25,7 @@ def tiny_cfg(tmp, *extra):
             "GENERATE.file_size=8", "MODELLING.nt=200", "DATA.sample_ratio=4", "MODEL.generator.dims=[4,8,8,16,16]",
             "MODEL.critic.dims=[4,4,8,8]", "TRAIN.epochs=2", "TRAIN.batch_size=4", "TRAIN.nprocs=1",
             "EVAL.n_figures=2", *extra]
-    with initialize_config_dir(version_base=None, config_dir=os.path.join(ROOT, "conf")):
-        return compose("velocitygan", overrides=over)
+    return compose_config("velocitygan", over)
 
 
 @pytest.fixture(scope="module")
