@@ -107,5 +107,15 @@ def snr_db(pred: np.ndarray, true: np.ndarray) -> float:
 
 
 def image_scores(pred: np.ndarray, true: np.ndarray) -> dict:
-    """PSNR, SSIM (both mapped to [0, 1] by the true image's range, as ``section_scores``) and SNR of a 2-D image."""
-    return {"PSNR": psnr(pred, true), "SSIM": section_scores(pred, true)["SSIM"], "SNR": snr_db(pred, true)}
+    """PSNR, SSIM (both mapped to [0, 1] by the true image's range, as ``section_scores``) and SNR of a 2-D image.
+
+    For a 3-D volume [n1, n2, n3] the SSIM is the mean over its n1 slices [n2, n3] (each
+    mapped to [0, 1] by the whole true volume's range); PSNR and SNR use every voxel.
+    """
+    if np.ndim(true) == 3:
+        lo, hi = float(true.min()), float(true.max())
+        to01 = lambda a: paddle.to_tensor(((a - lo) / (hi - lo))[:, None], dtype="float64")  # noqa: E731
+        s = float(ssim(to01(pred), to01(true), data_range=1.0))
+    else:
+        s = section_scores(pred, true)["SSIM"]
+    return {"PSNR": psnr(pred, true), "SSIM": s, "SNR": snr_db(pred, true)}

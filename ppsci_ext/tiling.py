@@ -6,6 +6,8 @@ and falls off as a raised cosine over ``overlap`` samples at the tile's edges
 of the weights, so seams carry no jump and a function that commutes with
 cropping (e.g. the identity) is reproduced exactly.
 """
+import functools
+import itertools
 from typing import Callable
 from typing import List
 
@@ -41,15 +43,15 @@ def tiled_apply(fn: Callable[[np.ndarray], np.ndarray], x: np.ndarray, tile: int
                 batch_size: int = 4, progress: bool = False) -> np.ndarray:
     """``fn`` maps a batch of tiles [B, tile, tile] to [B, tile, tile]; returns fn applied to all of x [H, W].
 
-    A section smaller than ``tile`` along an axis is edge-padded to the tile and cropped back.
+    Volumes work the same way: x [D, H, W] and tiles [B, tile, tile, tile]. A section
+    smaller than ``tile`` along an axis is edge-padded to the tile and cropped back.
     """
-    if x.ndim != 2:
-        raise ValueError(f"tiled_apply: expected a 2-D section, found shape {x.shape}")
-    h, w = x.shape
-    pad = ((0, max(tile - h, 0)), (0, max(tile - w, 0)))
+    if x.ndim not in (2, 3):
+        raise ValueError(f"tiled_apply: expected a 2-D section or a 3-D volume, found shape {x.shape}")
+    pad = tuple((0, max(tile - n, 0)) for n in x.shape)
     xp = np.pad(x, pad, mode="edge")
-    hs, ws = tile_starts(xp.shape[0], tile, overlap), tile_starts(xp.shape[1], tile, overlap)
-    corners = [(i, j) for i in hs for j in ws]
+    starts = [tile_starts(n, tile, overlap) for n in xp.shape]
+    corners = list(itertools.product(*starts))
     out = np.zeros(xp.shape, np.float64)
     weight = np.zeros(xp.shape, np.float64)
     batches = range(0, len(corners), batch_size)
@@ -58,10 +60,11 @@ def tiled_apply(fn: Callable[[np.ndarray], np.ndarray], x: np.ndarray, tile: int
         batches = tqdm(batches, desc="tiles")
     for b in batches:
         chunk = corners[b:b + batch_size]
-        pred = fn(np.stack([xp[i:i + tile, j:j + tile] for i, j in chunk]))
-        for (i, j), p in zip(chunk, pred):
-            win = np.outer(blend_window(tile, overlap, i == hs[0], i == hs[-1]),
-                           blend_window(tile, overlap, j == ws[0], j == ws[-1]))
-            out[i:i + tile, j:j + tile] += win * p
-            weight[i:i + tile, j:j + tile] += win
-    return (out / weight)[:h, :w].astype(np.float32)
+        boxes = [tuple(slice(i, i + tile) for i in c) for c in chunk]
+        pred = fn(np.stack([xp[box] for box in boxes]))
+        for c, box, p in zip(chunk, boxes, pred):
+            win = functools.reduce(np.multiply.outer, [blend_window(tile, overlap, i == s[0], i == s[-1])
+                                                       for i, s in zip(c, starts)])
+            out[box] += win * p
+            weight[box] += win
+    return (out / weight)[tuple(slice(0, n) for n in x.shape)].astype(np.float32)

@@ -25,3 +25,15 @@ def test_ssim_matches_skimage_through_functional_metric(rng, noise):
 def test_ssim_of_identical_images_is_one(rng):
     x = paddle.to_tensor(rng.random((2, 1, 30, 30)))
     assert abs(float(metric.ssim(x, x)) - 1.0) < 1e-12
+
+
+def test_image_scores_volume_ssim_is_mean_of_slices():
+    rng = np.random.default_rng(3)
+    true = rng.standard_normal((4, 24, 20))
+    pred = true + 0.3 * rng.standard_normal(true.shape)
+    got = metric.image_scores(pred, true)
+    lo, hi = true.min(), true.max()
+    ref = np.mean([structural_similarity((p - lo) / (hi - lo), (t - lo) / (hi - lo), gaussian_weights=True,
+                                         sigma=1.5, data_range=1.0) for p, t in zip(pred, true)])
+    assert abs(got["SSIM"] - ref) < 1e-4
+    assert abs(got["PSNR"] - 10 * np.log10((hi - lo) ** 2 / np.mean((pred - true) ** 2))) < 1e-9

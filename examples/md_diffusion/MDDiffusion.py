@@ -42,10 +42,15 @@ KINDS = ("diffusion", "supervised")
 def prepare_data(cfg):
     """Synthetic pairs (if asked and missing) and the by-file split, written once to the output folder."""
     d = cfg.DATA
+    nd = ndim(cfg)
     if d.generate:
+        if len(set(d.hr_shape)) != 1:
+            raise ValueError(f"DATA.hr_shape: the synthetic generator writes square sections / cubic volumes, "
+                             f"found {list(d.hr_shape)} (set DATA.generate=false to use your own pairs)")
         s = d.synthetic
-        seismic_sections.generate_pairs(d.root, d.n_pairs, s.seed, size=d.hr_shape[0], freq_range=tuple(s.freq_range),
-                                        dt=s.dt, noise_std=tuple(s.noise_std), band_limited=s.band_limited)
+        seismic_sections.generate_pairs(d.root, d.n_pairs, s.seed, size=d.hr_shape[0], ndim=nd,
+                                        freq_range=tuple(s.freq_range), dt=s.dt, noise_std=tuple(s.noise_std),
+                                        band_limited=s.band_limited)
     pairs = seismic_sr.pair_files(d.root, lr_shape=tuple(d.lr_shape), hr_shape=tuple(d.hr_shape))
     split_path = osp.join(cfg.output_dir, "split.json")
     if osp.isfile(split_path):
@@ -54,6 +59,16 @@ def prepare_data(cfg):
     os.makedirs(cfg.output_dir, exist_ok=True)
     seismic_sr.write_split(split_path, split)
     return split
+
+
+def ndim(cfg):
+    """2 (sections) or 3 (volumes): MODEL.spatial_dims, checked against the data shapes."""
+    nd, d = cfg.MODEL.spatial_dims, cfg.DATA
+    if nd not in (2, 3) or len(d.lr_shape) != nd or len(d.hr_shape) != nd:
+        raise ValueError(f"MODEL.spatial_dims={nd}: DATA.lr_shape and DATA.hr_shape need {nd} sizes each "
+                         f"(2: traces x samples, 3: inline x crossline x samples), found {list(d.lr_shape)} "
+                         f"and {list(d.hr_shape)}")
+    return nd
 
 
 def dataset(cfg, stems, patch, augment):
@@ -71,7 +86,7 @@ def build_model(cfg, kind=None):
     # the supervised baseline is the same backbone run once (x_noisy = 0, noise level 1)
     return MDUNet(("x_noisy", "cond", "noise_level"), ("eps",), in_channels=1, cond_channels=1, out_channels=1, base_channels=m.base_channels,
                   channel_mults=tuple(m.channel_mults), num_res_blocks=m.num_res_blocks,
-                  spatial_dims=m.spatial_dims, dropout=m.dropout)
+                  spatial_dims=m.spatial_dims, dropout=m.dropout, norm=m.norm)
 
 
 def build_scheduler(cfg):
@@ -83,16 +98,27 @@ def checkpoint_path(cfg, kind):
     return osp.join(cfg.output_dir, kind, "checkpoint.pdparams")
 
 
+def noise_fn(cfg, model):
+    """(x_t, gamma, cond) -> predicted noise: the network's output through DIFFUSION.parametrisation."""
+    param = cfg.DIFFUSION.parametrisation
+
+    def fn(x_t, gamma, cond):
+        out = model({"x_noisy": x_t, "cond": cond, "noise_level": gamma})["eps"]
+        return DiffusionScheduler.predicted_noise(out, x_t, gamma, param)
+    return fn
+
+
 # ------------------------------------------------------------------ train
 def batch_loss(cfg, model, scheduler, cond, hr, kind):
-    """Diffusion: L1/L2 on the predicted noise at a continuous noise level; supervised: L1 on the section."""
+    """Diffusion: L1/L2 on the predicted noise at a continuous noise level; supervised: L1 on the section.
+    (a network output is converted to the predicted noise by DIFFUSION.parametrisation: eps or v)"""
     if kind == "supervised":  # one pass, the same backbone, noise input 0 at noise level 1
         pred = model({"x_noisy": paddle.zeros_like(hr), "cond": cond,
                       "noise_level": paddle.ones([hr.shape[0]])})["eps"]
         return (pred - hr).abs().mean()
     gamma = scheduler.sample_noise_level(hr.shape[0])
     noise = paddle.randn(hr.shape, dtype=hr.dtype)
-    eps = model({"x_noisy": scheduler.add_noise(hr, noise, gamma), "cond": cond, "noise_level": gamma})["eps"]
+    eps = noise_fn(cfg, model)(scheduler.add_noise(hr, noise, gamma), gamma, cond)
     diff = eps - noise
     return diff.abs().mean() if cfg.DIFFUSION.loss == "l1" else diff.square().mean()
 
@@ -152,7 +178,7 @@ def test_items(cfg, split):
 
 def predict(cfg, model, kind, lr):
     """Normalised LR sections [N, h, w] -> normalised HR predictions [N, 2h, 2w] (bilinear condition)."""
-    return predict_tiles(cfg, model, kind, np.stack([seismic_sr.upsample2(x, "bilinear") for x in lr]))
+    return predict_tiles(cfg, model, kind, np.stack([seismic_sr.upsample2(x, "bilinear", ndim(cfg)) for x in lr]))
 
 
 def sample(cfg: DictConfig):
@@ -178,7 +204,7 @@ def evaluate(cfg: DictConfig):
         per_item = {}
         for stem, lr, hr, scale in items:
             if name == "bicubic":
-                pred = seismic_sr.upsample2(lr, "bicubic")
+                pred = seismic_sr.upsample2(lr, "bicubic", ndim(cfg))
             else:
                 path = osp.join(cfg.EVAL.pred_dir, name, f"{stem}_pred.dat")
                 if not osp.isfile(path):
@@ -197,16 +223,19 @@ def evaluate(cfg: DictConfig):
 
 # ------------------------------------------------------------------ infer
 def super_resolve(cfg, model, kind, lr):
-    """A whole low-resolution section [h, w] (any size, raw amplitudes) -> [2h, 2w], by blended tiles."""
+    """A whole low-resolution section [h, w] (or volume, any size, raw amplitudes) -> [2h, 2w], by blended tiles."""
+    if lr.ndim != ndim(cfg):
+        raise ValueError(f"the input has shape {list(lr.shape)}, the model (MODEL.spatial_dims={cfg.MODEL.spatial_dims}) "
+                         f"needs a {cfg.MODEL.spatial_dims}-D array")
     x, scale = seismic_sr.normalise(lr)
-    cond = seismic_sr.upsample2(x, "bilinear")
+    cond = seismic_sr.upsample2(x, "bilinear", lr.ndim)
     fn = lambda tiles: predict_tiles(cfg, model, kind, tiles)  # noqa: E731
     i = cfg.INFER
     return tiling.tiled_apply(fn, cond, i.patch, i.overlap, batch_size=i.batch_size, progress=True) * scale
 
 
 def predict_tiles(cfg, model, kind, cond_tiles):
-    """Condition tiles on the high-res grid [B, p, p] -> predictions [B, p, p] (normalised units)."""
+    """Condition tiles on the high-res grid [B, p, p(, p)] -> predictions of the same shape (normalised units)."""
     cond = paddle.to_tensor(cond_tiles[:, None], dtype="float32")
     with paddle.no_grad():
         if kind == "supervised":
@@ -214,8 +243,7 @@ def predict_tiles(cfg, model, kind, cond_tiles):
                          "noise_level": paddle.ones([cond.shape[0]])})["eps"]
         else:
             d = cfg.DIFFUSION
-            out = build_scheduler(cfg).sample(
-                lambda x, g, c: model({"x_noisy": x, "cond": c, "noise_level": g})["eps"], cond.shape,
+            out = build_scheduler(cfg).sample(noise_fn(cfg, model), cond.shape,
                 n_steps=d.sample_steps, spacing=d.spacing, eta=d.eta, clip=d.clip, seed=cfg.seed, cond=cond)
     return out.numpy()[:, 0]
 
@@ -249,6 +277,23 @@ def marmousi_section(path, freq, dt):
     return np.apply_along_axis(lambda t: np.convolve(t, w)[c:c + n], 0, r).astype(np.float32)
 
 
+def field_sections(cfg, model, kind):
+    """The sections in VIEW.field_dir (traces x samples) and the Marmousi section (depth-down), each with
+    its super-resolved version: dicts as :func:`ppsci_ext.plot.field_panels` takes them."""
+    v, panels = cfg.VIEW, []
+    for name in sorted(os.listdir(v.field_dir)) if osp.isdir(v.field_dir) else []:
+        if name.endswith(".dat"):
+            section = seismic_sr.read_section(osp.join(v.field_dir, name))
+            panels.append({"name": name, "original": section, "super": super_resolve(cfg, model, kind, section),
+                           "dt_original": v.dt, "dt_super": v.dt / 2, "transpose": True})
+    if osp.isfile(v.marmousi):
+        section = marmousi_section(v.marmousi, v.marmousi_freq, v.dt)  # depth-down
+        panels.append({"name": "Marmousi", "original": section,
+                       "super": super_resolve(cfg, model, kind, section.T).T,
+                       "dt_original": v.dt, "dt_super": v.dt / 2, "transpose": False})
+    return panels
+
+
 def view(cfg: DictConfig):
     """Figures: synthetic test items (input | prediction | truth) and the field sections with spectra."""
     setup_run(cfg)
@@ -258,25 +303,21 @@ def view(cfg: DictConfig):
     for stem, lr, hr, scale in items:
         path = osp.join(cfg.EVAL.pred_dir, "diffusion", f"{stem}_pred.dat")
         if osp.isfile(path):
-            rows.append((lr, seismic_sr.read_dat(path, hr.shape) / scale, hr))
+            row = (lr, seismic_sr.read_dat(path, hr.shape) / scale, hr)
+            # volumes: the middle crossline slice [inline, samples]
+            rows.append(tuple(a[:, a.shape[1] // 2] for a in row) if hr.ndim == 3 else row)
     if rows:
         plot.sr_comparison(rows, osp.join(fig_dir, "synthetic.png"))
     model = load_model(cfg, "diffusion")
     if model is None:
         raise FileNotFoundError(f"no checkpoint at {checkpoint_path(cfg, 'diffusion')}; train first")
-    v, panels = cfg.VIEW, []
-    for name in sorted(os.listdir(v.field_dir)) if osp.isdir(v.field_dir) else []:
-        if name.endswith(".dat"):
-            section = seismic_sr.read_section(osp.join(v.field_dir, name))
-            panels.append({"name": name, "original": section, "super": super_resolve(cfg, model, "diffusion", section),
-                           "dt_original": v.dt, "dt_super": v.dt / 2, "transpose": True})
-    if osp.isfile(v.marmousi):
-        section = marmousi_section(v.marmousi, v.marmousi_freq, v.dt)  # depth-down
-        panels.append({"name": "Marmousi", "original": section,
-                       "super": super_resolve(cfg, model, "diffusion", section.T).T,
-                       "dt_original": v.dt, "dt_super": v.dt / 2, "transpose": False})
+    if ndim(cfg) == 3:
+        logger.info("MODEL.spatial_dims=3: the field sections are 2-D, so there is no field figure")
+        panels = []
+    else:
+        panels = field_sections(cfg, model, "diffusion")
     if panels:
-        plot.field_panels(panels, osp.join(fig_dir, "field.png"), fmax=v.fmax)
+        plot.field_panels(panels, osp.join(fig_dir, "field.png"), fmax=cfg.VIEW.fmax)
     logger.info(f"figures in {fig_dir}: {len(rows)} synthetic items, {len(panels)} field sections")
 
 

@@ -57,8 +57,9 @@ def ricker(freq: float, dt: float, half_length: Optional[float] = None) -> np.nd
 def synthetic_section(rng: np.random.Generator, size: int = 256, freq_range: Range = (20, 45),
                       dt: float = 0.002, n_layers_range=(30, 80), fold_amp: Range = (0.0, 15.0),
                       n_folds_range=(1, 4), n_faults_range=(0, 3), throw_range: Range = (3.0, 20.0),
-                      dip_range: Range = (50.0, 80.0), n_traces: Optional[int] = None) -> np.ndarray:
-    """One high-resolution section float32 [n_traces, size] (traces x time samples), max |value| 1.
+                      dip_range: Range = (50.0, 80.0), n_traces: Optional[int] = None, ndim: int = 2) -> np.ndarray:
+    """One high-resolution section float32 [n_traces, size] (traces x time samples), max |value| 1;
+    with ``ndim=3`` a volume [n_traces, n_traces, size] (inline x crossline x time).
 
     Args:
         rng: numpy Generator (all randomness comes from it).
@@ -71,48 +72,70 @@ def synthetic_section(rng: np.random.Generator, size: int = 256, freq_range: Ran
         n_faults_range: number of planar faults (inclusive range).
         throw_range: fault throw (samples, sign random).
         dip_range: fault dip from horizontal (degrees) in the trace-sample plane.
+        ndim: 2 (section) or 3 (volume). In 3-D the bumps have 2-D centres and the sinusoid
+            and each fault get a random strike in the inline-crossline plane; the 2-D draws
+            are unchanged by this option.
     """
+    if ndim not in (2, 3):
+        raise ValueError(f"synthetic_section: ndim must be 2 or 3, found {ndim}")
     nx = size if n_traces is None else int(n_traces)
     nt = int(size)
-    x = np.arange(nx, dtype=np.float64)[:, None]
+    lateral = (nx,) * (ndim - 1)
+    # lateral coordinates, each [*lateral, 1] (2-D: one axis [nx, 1])
+    coords = [c[..., None] for c in np.meshgrid(*[np.arange(nx, dtype=np.float64)] * (ndim - 1), indexing="ij")]
+
+    def along(theta):  # lateral coordinate along a strike-normal direction (2-D: the trace axis)
+        return coords[0] if ndim == 2 else coords[0] * np.cos(theta) + coords[1] * np.sin(theta)
+
     margin = 0.25 * nt
     n_layers = _draw_int(rng, n_layers_range)
-    t0 = np.sort(rng.uniform(-margin, nt + margin, n_layers))[None, :]  # [1, L] boundary times (samples)
+    t0 = np.sort(rng.uniform(-margin, nt + margin, n_layers)).reshape((1,) * (ndim - 1) + (-1,))  # [1.., L]
     amp = rng.uniform(0.2, 1.0, n_layers) * rng.choice([-1.0, 1.0], n_layers)
 
     # folding: smooth shift in time, growing with depth so shallow layers stay flatter
     famp = _draw(rng, fold_amp)
-    shift = np.zeros((nx, 1))
+    shift = np.zeros(lateral + (1,))
     for _ in range(_draw_int(rng, n_folds_range)):
-        c, w = rng.uniform(0, nx), rng.uniform(0.1, 0.4) * nx
-        shift += rng.uniform(-1, 1) * np.exp(-0.5 * ((x - c) / w) ** 2)
-    shift += rng.uniform(-0.5, 0.5) * np.sin(2 * np.pi * x / rng.uniform(0.5, 2.0) / nx + rng.uniform(0, 2 * np.pi))
+        c = rng.uniform(0, nx, ndim - 1)
+        w = rng.uniform(0.1, 0.4) * nx
+        r2 = sum(np.square(x - ci) for x, ci in zip(coords, c))
+        shift += rng.uniform(-1, 1) * np.exp(-0.5 * r2 / w ** 2)
+    a_sin = rng.uniform(-0.5, 0.5)
+    period, phase = rng.uniform(0.5, 2.0), rng.uniform(0, 2 * np.pi)
+    u = along(rng.uniform(0, 2 * np.pi) if ndim == 3 else 0.0)
+    shift += a_sin * np.sin(2 * np.pi * u / period / nx + phase)
     peak = np.abs(shift).max()
     if peak > 0:
         shift *= famp / peak
     depth_gain = 0.5 + (t0 + margin) / (nt + 2 * margin)  # 0.5 .. 1.5
-    tk = t0 + shift * depth_gain  # [nx, L]
+    tk = t0 + shift * depth_gain  # [*lateral, L]
 
-    # faults: points on one side of a line (through (xc, tc), slope from the dip) move by the throw
+    # faults: points on one side of a plane (through (xc, tc), slope from the dip) move by the throw
     for _ in range(_draw_int(rng, n_faults_range)):
         xc, tc = rng.uniform(0.2, 0.8) * nx, rng.uniform(0.2, 0.8) * nt
         dip = np.deg2rad(_draw(rng, dip_range)) * rng.choice([-1.0, 1.0])
         throw = _draw(rng, throw_range) * rng.choice([-1.0, 1.0])
-        fault_x = xc + (tk - tc) / np.tan(dip)  # the fault's trace position at each boundary time
+        if ndim == 2:
+            x = coords[0]
+        else:  # distance along a random strike-normal, measured from the centre (xc, yc)
+            yc, theta = rng.uniform(0.2, 0.8) * nx, rng.uniform(0, 2 * np.pi)
+            x = xc + (coords[0] - xc) * np.cos(theta) + (coords[1] - yc) * np.sin(theta)
+        fault_x = xc + (tk - tc) / np.tan(dip)  # the fault's lateral position at each boundary time
         tk = tk + throw * (x > fault_x)
 
     # render boundaries as sub-sample spikes (linear split between neighbouring samples)
-    refl = np.zeros((nx, nt))
+    tk = tk.reshape(-1, n_layers)
+    refl = np.zeros((tk.shape[0], nt))
     i0 = np.floor(tk).astype(int)
     frac = tk - i0
-    rows = np.broadcast_to(np.arange(nx)[:, None], tk.shape)
+    rows = np.broadcast_to(np.arange(tk.shape[0])[:, None], tk.shape)
     a = np.broadcast_to(amp[None, :], tk.shape)
     for idx, wgt in ((i0, 1 - frac), (i0 + 1, frac)):
         ok = (idx >= 0) & (idx < nt)
         np.add.at(refl, (rows[ok], idx[ok]), (a * wgt)[ok])
 
     w = ricker(_draw(rng, freq_range), dt)
-    sec = signal.fftconvolve(refl, w[None, :], mode="same", axes=1)
+    sec = signal.fftconvolve(refl, w[None, :], mode="same", axes=1).reshape(lateral + (nt,))
     peak = np.abs(sec).max()
     return (sec / peak if peak > 0 else sec).astype(np.float32)
 
@@ -121,30 +144,32 @@ def degrade(hr: np.ndarray, rng: np.random.Generator, noise_std: Range = (0.05, 
             band_limited: bool = False, sigma: float = 1.0, dt: float = 0.002,
             noise_freq_range: Range = (10.0, 60.0), noise_lateral_sigma: float = 1.0,
             return_info: bool = False):
-    """HR section [n1, n2] -> noisy LR [ceil(n1/2), ceil(n2/2)] float32.
+    """HR section [n1, n2] (or volume [n1, n2, n3], time last) -> noisy LR [ceil(n1/2), ...] float32.
 
     Gaussian low-pass (``sigma`` HR samples on both axes, mirrored edges; 1.0 leaves < 1% at the HR
     Nyquist) then keep even samples, so LR ``[i, j]`` = smoothed HR ``[2i, 2j]``. Noise
     is Gaussian with std ``noise_std`` x RMS(clean LR) (``noise_std`` a number or a
     (lo, hi) range drawn uniformly). With ``band_limited`` the noise is coloured:
     white noise filtered along time with a Ricker of peak frequency drawn from
-    ``noise_freq_range`` (Hz, LR interval ``2 dt``) and across traces with a Gaussian
-    of ``noise_lateral_sigma`` LR traces, then rescaled to the requested std.
+    ``noise_freq_range`` (Hz, LR interval ``2 dt``) and across traces (every lateral axis) with a
+    Gaussian of ``noise_lateral_sigma`` LR traces, then rescaled to the requested std.
     ``return_info`` also returns ``{"noise_std": relative std, "noise": the noise array}``.
     """
     hr = np.asarray(hr, dtype=np.float64)
-    if hr.ndim != 2:
-        raise ValueError(f"degrade: expected a 2-D section [traces, samples], found shape {hr.shape}")
+    if hr.ndim not in (2, 3):
+        raise ValueError(f"degrade: expected a 2-D section [traces, samples] or a 3-D volume "
+                         f"[inline, crossline, samples], found shape {hr.shape}")
     smooth = ndimage.gaussian_filter(hr, sigma, mode="mirror") if sigma > 0 else hr
-    clean = smooth[::2, ::2]
+    clean = smooth[(slice(None, None, 2),) * hr.ndim]
     rel = _draw(rng, noise_std)
     rms = float(np.sqrt(np.mean(clean ** 2)))
     noise = rng.standard_normal(clean.shape)
     if band_limited:
         w = ricker(_draw(rng, noise_freq_range), 2 * dt)
-        noise = signal.fftconvolve(noise, w[None, :], mode="same", axes=1)
+        noise = signal.fftconvolve(noise, w.reshape((1,) * (hr.ndim - 1) + (-1,)), mode="same", axes=-1)
         if noise_lateral_sigma > 0:
-            noise = ndimage.gaussian_filter1d(noise, noise_lateral_sigma, axis=0, mode="mirror")
+            for ax in range(hr.ndim - 1):
+                noise = ndimage.gaussian_filter1d(noise, noise_lateral_sigma, axis=ax, mode="mirror")
         noise /= max(noise.std(), 1e-30)
     noise *= rel * rms
     lr = (clean + noise).astype(np.float32)
@@ -161,9 +186,10 @@ def _complete(path, nbytes):
 
 
 def generate_pairs(out_dir: str, n: int, seed: int, size: int = 256, progress: bool = True,
-                   lr_dir: str = "nx2", hr_dir: str = "sx", **kw) -> List[str]:
+                   lr_dir: str = "nx2", hr_dir: str = "sx", ndim: int = 2, **kw) -> List[str]:
     """Write ``n`` synthetic pairs: ``out_dir/sx/NNNN.dat`` [size, size] and ``out_dir/nx2/NNNN.dat``
-    [size/2, size/2], raw little-endian float32 (traces x samples). Returns the stems.
+    [size/2, size/2], raw little-endian float32 (traces x samples); with ``ndim=3`` volumes
+    [size, size, size] and [size/2, size/2, size/2] (inline x crossline x samples). Returns the stems.
 
     Pair ``i`` comes from ``np.random.default_rng([seed, i])`` (section, then degradation),
     so any pair can be regenerated alone. Files already present with the right size are
@@ -190,10 +216,10 @@ def generate_pairs(out_dir: str, n: int, seed: int, size: int = 256, progress: b
         stem = f"{i:04d}"
         stems.append(stem)
         lp, hp = os.path.join(lo, stem + ".dat"), os.path.join(hi, stem + ".dat")
-        if _complete(lp, (size // 2) ** 2 * 4) and _complete(hp, size * size * 4):
+        if _complete(lp, (size // 2) ** ndim * 4) and _complete(hp, size ** ndim * 4):
             continue
         rng = np.random.default_rng([seed, i])
-        hr = synthetic_section(rng, size=size, **sec_kw)
+        hr = synthetic_section(rng, size=size, ndim=ndim, **sec_kw)
         lr = degrade(hr, rng, **deg_kw)
         write_dat(hp, hr)
         write_dat(lp, lr)

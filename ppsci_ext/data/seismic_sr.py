@@ -71,7 +71,8 @@ def write_dat(path: str, array: np.ndarray) -> str:
 
 
 def read_section(path: str) -> np.ndarray:
-    """A 2-D section [traces, samples] float32 from ``.dat`` (shape in the name), ``.npy`` or SEG-Y (segyio)."""
+    """A 2-D section [traces, samples] float32 from ``.dat`` (shape in the name), ``.npy`` or SEG-Y (segyio);
+    a ``.npy`` may also hold a 3-D volume [inline, crossline, samples]."""
     path = str(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"section file not found: {path}")
@@ -89,8 +90,9 @@ def read_section(path: str) -> np.ndarray:
             x = segyio.tools.collect(f.trace[:])
     else:
         raise ValueError(f"{path}: unknown section format {ext!r}, expected .dat (shape in the name), .npy, .sgy/.segy")
-    if x.ndim != 2 or not np.isfinite(x).all():
-        raise ValueError(f"{path}: expected a finite 2-D section [traces, samples], found shape {x.shape}")
+    if x.ndim not in ((2, 3) if ext == ".npy" else (2,)) or not np.isfinite(x).all():
+        raise ValueError(f"{path}: expected a finite 2-D section [traces, samples] (or a 3-D .npy volume), "
+                         f"found shape {x.shape}" + ("" if np.isfinite(x).all() else " with NaN/Inf"))
     return np.asarray(x, dtype=np.float32)
 
 
@@ -187,26 +189,31 @@ def _check_split(split, where):
             seen[s] = k
 
 
-def upsample2(lr: np.ndarray, mode: str = "bilinear") -> np.ndarray:
-    """2x upsampling over the last two axes of a numpy array (paddle tensors are converted).
+def upsample2(lr: np.ndarray, mode: str = "bilinear", ndim: int = 2) -> np.ndarray:
+    """2x upsampling over the last ``ndim`` (2 or 3) axes of a numpy array (paddle tensors are converted).
 
     Grid: LR ``[i, j]`` -> HR ``[2i, 2j]``; odd HR samples are interpolated between their
     LR neighbours, the last odd sample copies the edge (clamped). ``"nearest"`` repeats
-    each sample twice, ``"bilinear"`` is separable linear interpolation (2-D analogue of
-    trilinear), ``"bicubic"`` is separable Keys cubic convolution (a = -0.5, the kernel of
-    image ``bicubic`` resizing; odd sample = (9 (x[i] + x[i+1]) - x[i-1] - x[i+2]) / 16, edges
-    clamped) - the bicubic baseline. All three keep the LR values
-    on the even samples. Returns float32 [..., 2 n1, 2 n2].
+    each sample twice, ``"bilinear"`` is separable linear interpolation (bilinear in 2-D,
+    trilinear with ``ndim=3``), ``"bicubic"`` is separable Keys cubic convolution (a = -0.5,
+    the kernel of image ``bicubic`` resizing; odd sample = (9 (x[i] + x[i+1]) - x[i-1] - x[i+2]) / 16,
+    edges clamped) - the bicubic baseline. All three keep the LR values
+    on the even samples. Returns float32 [..., 2 n1, 2 n2(, 2 n3)].
     """
     if hasattr(lr, "numpy"):
         lr = lr.numpy()
     x = np.asarray(lr, dtype=np.float32)
-    if x.ndim < 2:
-        raise ValueError(f"upsample2: expected at least 2 axes, found shape {x.shape}")
+    if ndim not in (2, 3):
+        raise ValueError(f"upsample2: ndim must be 2 or 3, found {ndim}")
+    if x.ndim < ndim:
+        raise ValueError(f"upsample2: expected at least {ndim} axes, found shape {x.shape}")
+    axes = range(-ndim, 0)
     if mode == "nearest":
-        return np.repeat(np.repeat(x, 2, axis=-2), 2, axis=-1)
+        for ax in axes:
+            x = np.repeat(x, 2, axis=ax)
+        return x
     if mode in ("bilinear", "bicubic"):
-        for ax in (-2, -1):
+        for ax in axes:
             y = np.moveaxis(x, ax, 0)
             n = y.shape[0]
             idx = np.arange(n)
@@ -242,7 +249,8 @@ def denormalise(x, scale):
 
 class SeismicSRDataset(io.Dataset):
     """Pairs of ``root/lr_dir/<stem>.dat`` and ``root/hr_dir/<stem>.dat`` ->
-    ``({"cond": [1, p, p]}, {"hr": [1, p, p]}, {})`` (plus ``"scale": [1]`` in the input dict).
+    ``({"cond": [1, p, p]}, {"hr": [1, p, p]}, {})`` (plus ``"scale": [1]`` in the input dict);
+    3-D volumes (``lr_shape`` of three sizes, time last) give ``[1, p, p, p]``.
 
     ``cond`` is the normalised LR section brought to the HR grid by ``interp`` and cropped
     to the HR patch (the whole LR is upsampled first, so bilinear/bicubic have no patch-edge
@@ -251,10 +259,12 @@ class SeismicSRDataset(io.Dataset):
     Args:
         root: folder holding ``lr_dir`` and ``hr_dir``.
         stems: file stems to use (e.g. ``read_split(...)["train"]``); None = all paired files.
-        lr_shape, hr_shape: section shapes on disk (hr = 2 x lr).
+        lr_shape, hr_shape: section shapes on disk (hr = 2 x lr); two sizes (traces x samples) or
+            three (inline x crossline x samples) for volumes.
         patch: HR patch size (even); 0/None = whole section. Patch corners are even HR samples.
-        augment: random flips of both axes and 90-degree rotations, the same for cond and hr.
-            Rotations need square patches (skipped otherwise); they swap traces and time.
+        augment: random flips of every axis and 90-degree rotations, the same for cond and hr.
+            Rotations need square patches (skipped otherwise); in 2-D they swap traces and
+            time, in 3-D they turn the inline-crossline plane (time stays the last axis).
         interp: "nearest", "bilinear", "bicubic", or "random" (nearest or bilinear per item).
         input_keys: (condition key,) or (condition key, scale key); default adds "scale".
         label_keys: (HR key,).
@@ -271,9 +281,10 @@ class SeismicSRDataset(io.Dataset):
                  scale_key: Optional[str] = "scale", weight: Optional[Dict[str, float]] = None):
         super().__init__()
         self.lr_shape, self.hr_shape = tuple(int(s) for s in lr_shape), tuple(int(s) for s in hr_shape)
-        if self.hr_shape != tuple(2 * s for s in self.lr_shape):
-            raise ValueError(f"hr_shape must be 2 x lr_shape, found lr_shape {self.lr_shape}, "
+        if self.hr_shape != tuple(2 * s for s in self.lr_shape) or len(self.lr_shape) not in (2, 3):
+            raise ValueError(f"hr_shape must be 2 x lr_shape, with 2 or 3 axes, found lr_shape {self.lr_shape}, "
                              f"hr_shape {self.hr_shape}")
+        self.ndim = len(self.lr_shape)
         self.input_keys, self.label_keys = tuple(input_keys), tuple(label_keys)
         if len(self.input_keys) not in (1, 2) or len(self.label_keys) != 1:
             raise ValueError(f"input_keys: (cond[, scale]) and label_keys: (hr,), found {self.input_keys}, "
@@ -314,7 +325,7 @@ class SeismicSRDataset(io.Dataset):
     denormalise = staticmethod(denormalise)
 
     def lr_hr(self, i: int) -> Tuple[np.ndarray, np.ndarray, float]:
-        """Whole normalised LR [n1, n2], HR [2 n1, 2 n2] of file ``i`` and its scale."""
+        """Whole normalised LR [n1, n2(, n3)], HR [2 n1, 2 n2(, 2 n3)] of file ``i`` and its scale."""
         lp, hp = self.files[i]
         lr, scale = normalise(read_dat(lp, self.lr_shape))
         hr = read_dat(hp, self.hr_shape) / np.float32(scale)
@@ -325,12 +336,11 @@ class SeismicSRDataset(io.Dataset):
     def __getitem__(self, idx):
         lr, hr, scale = self.lr_hr(idx % len(self.files))
         mode = self.interp if self.interp != "random" else ("nearest", "bilinear")[self.rng.integers(2)]
-        cond = upsample2(lr, mode)
+        cond = upsample2(lr, mode, self.ndim)
         if self.patch is not None:
             p = self.patch
-            a = 2 * self.rng.integers(0, (self.hr_shape[0] - p) // 2 + 1)
-            b = 2 * self.rng.integers(0, (self.hr_shape[1] - p) // 2 + 1)
-            cond, hr = cond[a:a + p, b:b + p], hr[a:a + p, b:b + p]
+            box = tuple(slice(a, a + p) for a in (2 * self.rng.integers(0, (n - p) // 2 + 1) for n in self.hr_shape))
+            cond, hr = cond[box], hr[box]
         if self.augment:
             cond, hr = self.transform(cond, hr, self.random_transform(cond.shape))
         inp = {self.input_keys[0]: np.ascontiguousarray(cond[None], dtype=np.float32)}
@@ -338,20 +348,26 @@ class SeismicSRDataset(io.Dataset):
             inp[self.scale_key] = np.asarray([scale], dtype=np.float32)
         return inp, {self.label_keys[0]: np.ascontiguousarray(hr[None], dtype=np.float32)}, self.weight
 
-    def random_transform(self, shape) -> Tuple[int, bool, bool]:
-        """(number of 90-degree rotations, flip axis 0, flip axis 1); no rotation for non-square shapes."""
-        k = int(self.rng.integers(4)) if shape[-1] == shape[-2] else 0
-        return k, bool(self.rng.integers(2)), bool(self.rng.integers(2))
+    def random_transform(self, shape) -> Tuple:
+        """(number of 90-degree rotations, flip of each axis...): (k, f0, f1) for sections,
+        (k, f0, f1, f2) for volumes; no rotation when the rotated plane is not square."""
+        nd = len(shape)
+        k = int(self.rng.integers(4)) if shape[-nd] == shape[-nd + 1] else 0
+        return (k,) + tuple(bool(self.rng.integers(2)) for _ in range(nd))
 
     @staticmethod
     def transform(cond, hr, t=(0, False, False)):
-        """Apply the same (k rotations by 90 degrees, flip axis 0, flip axis 1) to both arrays."""
-        k, f0, f1 = t
+        """Apply the same (k rotations by 90 degrees, flip of each of the last len(t) - 1 axes) to both.
+
+        The rotation turns the plane of the first two of those axes: (traces, samples) of a
+        section, (inline, crossline) of a volume.
+        """
+        k, flips = t[0], t[1:]
+        nd = len(flips)
         out = []
         for x in (cond, hr):
-            if f0:
-                x = x[..., ::-1, :]
-            if f1:
-                x = x[..., ::-1]
-            out.append(np.rot90(x, k, axes=(-2, -1)))
+            for ax, f in zip(range(-nd, 0), flips):
+                if f:
+                    x = np.flip(x, axis=ax)
+            out.append(np.rot90(x, k, axes=(-nd, -nd + 1)))
         return out[0], out[1]

@@ -163,6 +163,29 @@ class DiffusionScheduler:
         g = _batch_view(gamma.astype("float64"), x0)  # 1 - gamma in float32 loses digits near 1
         return g.sqrt().astype(x0.dtype) * x0 + (1.0 - g).sqrt().astype(x0.dtype) * noise
 
+    @staticmethod
+    def predicted_noise(output: paddle.Tensor, x_t: paddle.Tensor, gamma, parametrisation: str = "eps"):
+        """The network's output -> the predicted noise ``eps_hat`` (what the loss and DDIM use).
+
+        - ``"eps"``: the output is ``eps_hat`` itself.
+        - ``"v"``: the output ``F`` predicts ``v = sqrt(gamma) eps - sqrt(1 - gamma) x0`` (Salimans &
+          Ho, 2022), so ``eps_hat = sqrt(1 - gamma) x_t + sqrt(gamma) F``. Then
+          ``x0_hat = sqrt(gamma) x_t - sqrt(1 - gamma) F``: an error in ``F`` moves ``x0_hat`` by at
+          most as much, where with ``"eps"`` an error in the output is multiplied by
+          ``sqrt((1 - gamma) / gamma)`` (about 12 at ``gamma_T`` of the default schedule) and a
+          small bias at the noisiest steps becomes a DC offset of the whole sample.
+
+        Args:
+            output, x_t: ``[B, ...]`` tensors of the same shape.
+            gamma: ``[B]`` tensor of noise levels.
+        """
+        if parametrisation == "eps":
+            return output
+        if parametrisation != "v":
+            raise ValueError(f"parametrisation: expected 'eps' or 'v', found {parametrisation!r}")
+        g = _batch_view(gamma.astype(x_t.dtype), x_t)
+        return (1.0 - g).sqrt() * x_t + g.sqrt() * output
+
     # ----------------------------------------------------------------- inference
     def ddim_timesteps(self, n_steps: int, spacing: str = "log") -> np.ndarray:
         """Timesteps visited by DDIM: descending, distinct ints in [1, T], first == T.

@@ -104,3 +104,43 @@ def test_paper_config_builds_over_1e6_parameters():
     n = sum(int(np.prod(p.shape)) for p in net.parameters())
     print(f"MDUNet paper config (base 64, mults (1, 2, 4, 8, 8), 2-D): {n} parameters")
     assert 1e6 < n < 1e9
+
+
+def _crop_vs_whole(norm, spatial_dims=2):
+    """Max |difference| at the centre between the network on a whole grid and on a crop of it."""
+    net = tiny(spatial_dims, norm=norm)
+    net.eval()
+    n, lo, size, c = 192, 32, 128, 8  # crop [32, 160): offset a multiple of 2**(levels-1); the centre 8 lies
+    # 60 samples from the crop edges, beyond the tiny net's receptive radius (~52)
+    inputs = batch((n,) * spatial_dims, b=1)
+    crop = tuple([slice(None), slice(None)] + [slice(lo, lo + size)] * spatial_dims)
+    whole = net(inputs)["eps"].numpy()[crop]
+    part = net({k: (v[crop] if v.ndim > 1 else v) for k, v in inputs.items()})["eps"].numpy()
+    mid = tuple([slice(None), slice(None)] + [slice(size // 2 - c // 2, size // 2 + c // 2)] * spatial_dims)
+    return np.abs(whole[mid] - part[mid]).max(), np.abs(whole[mid]).max()
+
+
+def test_channel_norm_is_local_group_norm_is_not():
+    # with ChannelNorm the centre of a crop sees the same pixels (within the receptive field) as in the
+    # whole grid, so the outputs agree; GroupNorm's image-wide statistics change them
+    err, ref = _crop_vs_whole("channel")
+    assert err < 1e-5 * max(ref, 1.0), err
+    err_group, _ = _crop_vs_whole("group")
+    assert err_group > 1e-3 * ref, err_group
+
+
+def test_channel_norm_normalises_each_pixel_over_channels():
+    from ppsci_ext.arch.md_unet import ChannelNorm
+    x = paddle.randn([2, 6, 5, 4]) * 3.0 + 2.0
+    y = ChannelNorm(6)(x).numpy()
+    assert np.allclose(y.mean(axis=1), 0.0, atol=1e-5)
+    assert np.allclose(y.std(axis=1), 1.0, atol=1e-3)
+    x3 = paddle.randn([1, 4, 3, 3, 3])
+    y3 = ChannelNorm(4)(x3).numpy()
+    ref = (x3.numpy() - x3.numpy().mean(1, keepdims=True)) / np.sqrt(x3.numpy().var(1, keepdims=True) + 1e-5)
+    assert np.allclose(y3, ref, atol=1e-5)
+
+
+def test_unknown_norm():
+    with pytest.raises(ValueError, match="norm"):
+        MDUNet(norm="batch")

@@ -307,3 +307,59 @@ def test_field_sections(name, shape):
     assert np.isfinite(x).all() and np.abs(x).max() > 0
     n, scale = SeismicSRDataset.normalise(x[::2, ::2])
     assert np.abs(n).max() == pytest.approx(1.0)
+
+
+# ---------------------------------------------------------------- 3-D volumes
+def test_upsample2_volume_trilinear_and_nearest():
+    rng = np.random.default_rng(0)
+    lr = rng.standard_normal((2, 5, 6, 4)).astype(np.float32)
+    for mode in ("nearest", "bilinear", "bicubic"):
+        hr = upsample2(lr, mode, ndim=3)
+        assert hr.shape == (2, 10, 12, 8)
+        np.testing.assert_array_equal(hr[:, ::2, ::2, ::2], lr)
+    np.testing.assert_array_equal(upsample2(lr, "nearest", 3)[:, 1::2, 1::2, 1::2], lr)
+    # trilinear reproduces a linear function of (i, j, k) away from the clamped last sample
+    i, j, k = np.meshgrid(np.arange(5), np.arange(6), np.arange(4), indexing="ij")
+    f = lambda a, b, c: 2.0 * a - 0.5 * b + 3.0 * c + 1.0  # noqa: E731
+    hr = upsample2(f(i, j, k).astype(np.float32), "bilinear", 3)
+    I, J, K = np.meshgrid(np.arange(10) / 2, np.arange(12) / 2, np.arange(8) / 2, indexing="ij")
+    np.testing.assert_allclose(hr[:-1, :-1, :-1], f(I, J, K)[:-1, :-1, :-1], atol=1e-5)
+    with pytest.raises(ValueError, match="ndim"):
+        upsample2(lr, "bilinear", ndim=4)
+
+
+def test_volume_pairs_dataset_patches_and_shared_augmentation(tmp_path):
+    generate_pairs(str(tmp_path / "gen"), 2, seed=5, size=16, ndim=3, progress=False)
+    assert os.path.getsize(tmp_path / "gen" / "nx2" / "0000.dat") == 8 ** 3 * 4
+    # HR constant on 2x2x2 cells and LR = HR[::2, ::2, ::2]: the nearest-upsampled condition equals
+    # the HR exactly, so any crop or transform applied to both alike keeps cond == hr
+    lr = np.random.default_rng(0).standard_normal((8, 8, 8)).astype(np.float32)
+    write_dat(os.path.join(tmp_path, "sx", "v.dat"), upsample2(lr, "nearest", 3))
+    write_dat(os.path.join(tmp_path, "nx2", "v.dat"), lr)
+    ds = SeismicSRDataset(str(tmp_path), ["v"], lr_shape=(8, 8, 8), hr_shape=(16, 16, 16), patch=8, augment=True,
+                          interp="nearest", seed=0, samples_per_epoch=30)
+    seen = set()
+    for k in range(30):
+        inp, lab, _ = ds[k]
+        c, h = inp["cond"][0], lab["hr"][0]
+        assert c.shape == h.shape == (8, 8, 8)
+        np.testing.assert_array_equal(c, h)
+        seen.add(h.tobytes())
+    assert len(seen) > 20  # patches and transforms vary
+    t = ds.random_transform((8, 8, 8))
+    assert len(t) == 4 and 0 <= t[0] < 4
+    c0 = np.arange(8 ** 3, dtype=np.float32).reshape(8, 8, 8)
+    tc, th = SeismicSRDataset.transform(c0, c0 + 1, (1, True, False, True))
+    np.testing.assert_array_equal(th, tc + 1)
+    # the rotation turns the inline-crossline plane; time (the last axis) stays last
+    np.testing.assert_array_equal(tc, np.rot90(np.flip(np.flip(c0, 0), 2), 1, (0, 1)))
+
+
+def test_synthetic_volume_and_degrade_3d():
+    v = synthetic_section(np.random.default_rng(1), size=24, ndim=3)
+    assert v.shape == (24, 24, 24) and np.isclose(np.abs(v).max(), 1.0)
+    assert not np.allclose(v[:, 0], v[:, -1])  # varies along the crossline too
+    lr = degrade(v, np.random.default_rng(2), noise_std=0.1, band_limited=True)
+    assert lr.shape == (12, 12, 12) and np.isfinite(lr).all()
+    with pytest.raises(ValueError, match="ndim"):
+        synthetic_section(np.random.default_rng(1), size=8, ndim=4)

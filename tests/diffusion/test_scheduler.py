@@ -309,3 +309,26 @@ def test_sample_volume(sched):
     cond = paddle.zeros([1, 1, 3, 4, 5])
     out = sched.sample(gaussian_eps, [2, 1, 3, 4, 5], n_steps=4, seed=0, cond=cond, clip=1.0)
     assert out.shape == [2, 1, 3, 4, 5] and float(out.abs().max()) <= 1.0
+
+
+# ---------------------------------------------------------- parametrisation
+def test_predicted_noise_v_recovers_eps_and_bounds_x0_error(sched, rng):
+    x0 = rng.standard_normal((3, 1, 6, 5))
+    eps = rng.standard_normal(x0.shape)
+    gamma = np.array([sched.gammas[T], sched.gammas[500], sched.gammas[3]])
+    g = gamma.reshape(-1, 1, 1, 1)
+    x_t = np.sqrt(g) * x0 + np.sqrt(1 - g) * eps
+    v = np.sqrt(g) * eps - np.sqrt(1 - g) * x0  # Salimans & Ho's target
+    got = DiffusionScheduler.predicted_noise(_t(v), _t(x_t), _t(gamma), "v").numpy()
+    np.testing.assert_allclose(got, eps, atol=1e-5)
+    np.testing.assert_array_equal(DiffusionScheduler.predicted_noise(_t(v), _t(x_t), _t(gamma), "eps").numpy(),
+                                  _t(v).numpy())
+    # an output error d moves x0_hat by sqrt(1 - g) d under "v", by sqrt((1 - g) / g) d under "eps"
+    d = 0.01
+    for param, factor in (("v", np.sqrt(1 - g)), ("eps", np.sqrt((1 - g) / g))):
+        exact = v if param == "v" else eps
+        e_hat = DiffusionScheduler.predicted_noise(_t(exact + d), _t(x_t), _t(gamma), param).numpy()
+        x0_hat = (x_t - np.sqrt(1 - g) * e_hat) / np.sqrt(g)
+        np.testing.assert_allclose(x0_hat - x0, -d * factor * np.ones_like(x0), atol=2e-4)
+    with pytest.raises(ValueError, match="parametrisation"):
+        DiffusionScheduler.predicted_noise(_t(v), _t(x_t), _t(gamma), "x0")
