@@ -123,6 +123,31 @@ def batch_loss(cfg, model, scheduler, cond, hr, kind):
     return diff.abs().mean() if cfg.DIFFUSION.loss == "l1" else diff.square().mean()
 
 
+class WeightEMA:
+    """Exponential moving average of the weights (sampled from, as DDPM / SR3 do).
+
+    decay_k = min(decay, (1 + k) / (10 + k)) at step k, so the average forgets the
+    random initialisation quickly. ``state()`` / ``from_state`` go through the checkpoint.
+    """
+
+    def __init__(self, model, decay, state=None):
+        self.decay = float(decay)
+        params = dict(model.named_parameters())
+        self.params = params
+        if state is None:  # starts at the current weights (also when resuming a run saved without EMA)
+            state = {k: v.detach().clone() for k, v in params.items()}
+        self.avg = {k: paddle.to_tensor(state[k]) for k in params}
+
+    def update(self, step):
+        d = min(self.decay, (1.0 + step) / (10.0 + step))
+        with paddle.no_grad():
+            for k, p in self.params.items():
+                self.avg[k].set_value(d * self.avg[k] + (1.0 - d) * p.detach())
+
+    def state(self):
+        return self.avg
+
+
 def train(cfg: DictConfig):
     setup_run(cfg)
     split = prepare_data(cfg)
@@ -137,6 +162,7 @@ def train(cfg: DictConfig):
         load_optimizer_state(opt, model.parameters(), state["optimizer"])
         step, history = int(state["step"]), list(state["history"])
         logger.info(f"resumed from {ckpt} at step {step}")
+    ema = WeightEMA(model, t.ema_decay, (state or {}).get("ema")) if t.ema_decay else None
     loader = paddle.io.DataLoader(dataset(cfg, split["train"], cfg.DATA.patch, True), batch_size=t.batch_size,
                                   shuffle=True, drop_last=True, num_workers=t.num_workers)
     model.train()
@@ -148,10 +174,13 @@ def train(cfg: DictConfig):
             loss.backward()
             opt.step()
             step += 1
+            if ema is not None:
+                ema.update(step)
             history.append({"step": step, "loss": float(loss)})
             if step % t.save_every == 0 or step == t.iters:
+                extra = {} if ema is None else {"ema": ema.state()}
                 save_atomic({"model": model.state_dict(), "optimizer": optimizer_state(opt, model.parameters()),
-                             "step": step, "history": history}, ckpt)
+                             "step": step, "history": history, **extra}, ckpt)
                 logger.info(f"step {step}/{t.iters} loss {np.mean([h['loss'] for h in history[-t.save_every:]]):.4f}")
             if step >= t.iters:
                 break
@@ -164,7 +193,8 @@ def load_model(cfg, kind):
     if state is None:
         return None
     model = build_model(cfg, kind)
-    model.set_state_dict(state["model"])
+    # the weight average when training kept one (TRAIN.ema_decay), else the last weights
+    model.set_state_dict(state["ema"] if "ema" in state else state["model"])
     model.eval()
     return model
 

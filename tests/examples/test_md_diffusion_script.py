@@ -141,3 +141,19 @@ def test_paper_config_composes_and_builds():
     net = mod.build_model(cfg)
     n = sum(int(np.prod(p.shape)) for p in net.parameters())
     assert n > 50_000_000, n  # 3x3x3 kernels at widths 64..512
+
+
+def test_checkpoint_keeps_a_weight_average_used_for_sampling(trained):
+    mod, tmp, _ = trained
+    cfg = tiny_cfg(tmp)
+    state = mod.load_checkpoint(mod.checkpoint_path(cfg, "diffusion"))
+    assert set(state["ema"]) == set(state["model"])
+    model = mod.load_model(cfg, "diffusion")
+    got = {k: v.numpy() for k, v in model.state_dict().items()}
+    assert all(np.array_equal(got[k], np.asarray(state["ema"][k])) for k in got)
+    assert any(not np.array_equal(np.asarray(state["ema"][k]), np.asarray(state["model"][k])) for k in got)
+    # off: the checkpoint has no average and sampling uses the last weights
+    mod.train(tiny_cfg(tmp, "TRAIN.ema_decay=null", "MODEL.kind=supervised", "TRAIN.iters=2",
+                       f"output_dir={tmp}/noema"))
+    assert "ema" not in mod.load_checkpoint(mod.checkpoint_path(tiny_cfg(tmp, f"output_dir={tmp}/noema"),
+                                                                "supervised"))
