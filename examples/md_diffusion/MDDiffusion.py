@@ -14,7 +14,7 @@ import json
 import os
 from os import path as osp
 
-import ppsci  # noqa: F401  (must come before hydra.main, see DEVELOPERS.md)
+import ppsci  # must come before hydra.main (see DEVELOPERS.md)
 import hydra
 import numpy as np
 import paddle
@@ -109,18 +109,44 @@ def noise_fn(cfg, model):
 
 
 # ------------------------------------------------------------------ train
-def batch_loss(cfg, model, scheduler, cond, hr, kind):
-    """Diffusion: L1/L2 on the predicted noise at a continuous noise level; supervised: L1 on the section.
-    (a network output is converted to the predicted noise by DIFFUSION.parametrisation: eps or v)"""
-    if kind == "supervised":  # one pass, the same backbone, noise input 0 at noise level 1
+def sr_loss(cfg, kind):
+    """``FunctionalLoss`` on {"pred"} vs {"target"}: the predicted vs the drawn noise (diffusion, L1 or L2
+    by DIFFUSION.loss), or the one-pass section vs the high-resolution truth (supervised, L1)."""
+    name = cfg.DIFFUSION.loss if kind == "diffusion" else "l1"
+    if name not in ("l1", "l2"):
+        raise ValueError(f"DIFFUSION.loss: expected 'l1' or 'l2', found {name!r}")
+
+    def expr(output_dict, label_dict, weight_dict=None):
+        diff = output_dict["pred"] - label_dict["target"]
+        return {name: diff.abs().mean() if name == "l1" else diff.square().mean()}
+
+    return ppsci.loss.FunctionalLoss(expr)
+
+
+def batch_loss(cfg, model, scheduler, cond, hr, kind, loss):
+    """Diffusion: noise drawn at a continuous noise level, the network's predicted noise scored against it
+    (a network output is converted to the predicted noise by DIFFUSION.parametrisation: eps or v);
+    supervised: one pass of the same backbone (noise input 0 at noise level 1) scored against the section."""
+    if kind == "supervised":
         pred = model({"x_noisy": paddle.zeros_like(hr), "cond": cond,
                       "noise_level": paddle.ones([hr.shape[0]])})["eps"]
-        return (pred - hr).abs().mean()
-    gamma = scheduler.sample_noise_level(hr.shape[0])
-    noise = paddle.randn(hr.shape, dtype=hr.dtype)
-    eps = noise_fn(cfg, model)(scheduler.add_noise(hr, noise, gamma), gamma, cond)
-    diff = eps - noise
-    return diff.abs().mean() if cfg.DIFFUSION.loss == "l1" else diff.square().mean()
+        target = hr
+    else:
+        gamma = scheduler.sample_noise_level(hr.shape[0])
+        target = paddle.randn(hr.shape, dtype=hr.dtype)
+        pred = noise_fn(cfg, model)(scheduler.add_noise(hr, target, gamma), gamma, cond)
+    return sum(loss({"pred": pred}, {"target": target}).values())
+
+
+def train_constraint(cfg, stems, kind):
+    """The training patches as a ppsci ``SupervisedConstraint`` (SeismicSRDataset built by name)."""
+    d, t = cfg.DATA, cfg.TRAIN
+    dataset_cfg = {"name": "SeismicSRDataset", "root": d.root, "stems": list(stems), "lr_shape": list(d.lr_shape),
+                   "hr_shape": list(d.hr_shape), "patch": d.patch, "augment": True, "interp": d.interp,
+                   "seed": cfg.seed, "input_keys": ["cond"], "label_keys": ["hr"]}
+    loader = {"dataset": dataset_cfg, "batch_size": t.batch_size, "num_workers": t.num_workers,
+              "sampler": {"name": "BatchSampler", "shuffle": True, "drop_last": True}}
+    return ppsci.constraint.SupervisedConstraint(loader, sr_loss(cfg, kind), name=f"md_{kind}")
 
 
 class WeightEMA:
@@ -163,13 +189,12 @@ def train(cfg: DictConfig):
         step, history = int(state["step"]), list(state["history"])
         logger.info(f"resumed from {ckpt} at step {step}")
     ema = WeightEMA(model, t.ema_decay, (state or {}).get("ema")) if t.ema_decay else None
-    loader = paddle.io.DataLoader(dataset(cfg, split["train"], cfg.DATA.patch, True), batch_size=t.batch_size,
-                                  shuffle=True, drop_last=True, num_workers=t.num_workers)
+    constraint = train_constraint(cfg, split["train"], kind)
     model.train()
     while step < t.iters:
         paddle.seed(cfg.seed + step)  # noise draws reproducible after a resume
-        for inputs, labels, _ in loader:
-            loss = batch_loss(cfg, model, scheduler, inputs["cond"], labels["hr"], kind)
+        for inputs, labels, _ in constraint.data_loader:
+            loss = batch_loss(cfg, model, scheduler, inputs["cond"], labels["hr"], kind, constraint.loss)
             opt.clear_grad()
             loss.backward()
             opt.step()
