@@ -48,7 +48,7 @@ def main():
     if "schedules" not in args.skip:
         schedule_table(mod, cfg, model, items, args)
     if "field" not in args.skip:
-        field_table(mod, cfg, model, extra, args)
+        field_table(mod, extra, args)
     if "timing" not in args.skip and os.path.isfile(KUMANO):
         timing(mod, model, extra, args)
 
@@ -78,14 +78,18 @@ def schedule_table(mod, cfg, model, items, args):
         print(f"| {name} | 1 | {s['PSNR']:.2f} | {s['SSIM']:.4f} |")
 
 
-def field_table(mod, cfg, model, extra, args):
+def infer_steps(cfg):
+    return cfg.INFER.sample_steps or cfg.DIFFUSION.sample_steps
+
+
+def field_table(mod, extra, args):
     """-6 dB band of the trace-averaged amplitude spectrum, original vs super-resolved (time axis)."""
     from ppsci_ext.spectra import amplitude_spectrum
     from ppsci_ext.spectra import bandwidth_db
 
     cfg = compose_config("md_diffusion", [f"output_dir={args.output_dir}", "mode=view", *extra])
-    panels = mod.field_sections(cfg, model, "diffusion")
-    print(f"\n### Field sections: -6 dB band of the amplitude spectrum (Hz), {cfg.DIFFUSION.sample_steps} "
+    panels = mod.view(cfg)  # draws the figures too (figures/synthetic.png, figures/field.png)
+    print(f"\n### Field sections: -6 dB band of the amplitude spectrum (Hz), {infer_steps(cfg)} "
           f"DDIM steps, tiles {cfg.INFER.patch}/{cfg.INFER.overlap}\n")
     print("| section | shape | original band | original width | super-resolved band | super-resolved width |")
     print("|---|---|---|---|---|---|")
@@ -106,7 +110,7 @@ def timing(mod, model, extra, args):
         t = time.perf_counter()
         mod.super_resolve(cfg, model, "diffusion", section)
         times.append(time.perf_counter() - t)
-    print(f"\n| kumano2 608 x 400 -> 1216 x 800, {cfg.DIFFUSION.sample_steps} DDIM steps, tiles "
+    print(f"\n| kumano2 608 x 400 -> 1216 x 800, {infer_steps(cfg)} DDIM steps, tiles "
           f"{cfg.INFER.patch}/{cfg.INFER.overlap} | {np.median(times):.1f} s (median of {args.repeats}) | limit 120 s |")
 
 

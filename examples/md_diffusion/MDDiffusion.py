@@ -33,6 +33,7 @@ from ppsci_ext.checkpoint import save_atomic
 from ppsci_ext.data import seismic_sections
 from ppsci_ext.data import seismic_sr
 from ppsci_ext.diffusion import DiffusionScheduler
+from ppsci_ext.diffusion.scheduler import lowpass_consistency
 from ppsci_ext.runtime import setup_run
 
 KINDS = ("diffusion", "supervised")
@@ -162,7 +163,8 @@ class WeightEMA:
         self.params = params
         if state is None:  # starts at the current weights (also when resuming a run saved without EMA)
             state = {k: v.detach().clone() for k, v in params.items()}
-        self.avg = {k: paddle.to_tensor(state[k]) for k in params}
+        self.avg = {k: (state[k].detach().clone() if isinstance(state[k], paddle.Tensor) else paddle.to_tensor(state[k]))
+                    for k in params}
 
     def update(self, step):
         d = min(self.decay, (1.0 + step) / (10.0 + step))
@@ -284,13 +286,14 @@ def super_resolve(cfg, model, kind, lr):
                          f"needs a {cfg.MODEL.spatial_dims}-D array")
     x, scale = seismic_sr.normalise(lr)
     cond = seismic_sr.upsample2(x, "bilinear", lr.ndim)
-    fn = lambda tiles: predict_tiles(cfg, model, kind, tiles)  # noqa: E731
+    fn = lambda tiles: predict_tiles(cfg, model, kind, tiles, cfg.INFER.sample_steps)  # noqa: E731
     i = cfg.INFER
     return tiling.tiled_apply(fn, cond, i.patch, i.overlap, batch_size=i.batch_size, progress=True) * scale
 
 
-def predict_tiles(cfg, model, kind, cond_tiles):
-    """Condition tiles on the high-res grid [B, p, p(, p)] -> predictions of the same shape (normalised units)."""
+def predict_tiles(cfg, model, kind, cond_tiles, steps=None):
+    """Condition tiles on the high-res grid [B, p, p(, p)] -> predictions of the same shape (normalised units);
+    ``steps`` DDIM network evaluations (None: DIFFUSION.sample_steps)."""
     cond = paddle.to_tensor(cond_tiles[:, None], dtype="float32")
     with paddle.no_grad():
         if kind == "supervised":
@@ -298,8 +301,10 @@ def predict_tiles(cfg, model, kind, cond_tiles):
                          "noise_level": paddle.ones([cond.shape[0]])})["eps"]
         else:
             d = cfg.DIFFUSION
-            out = build_scheduler(cfg).sample(noise_fn(cfg, model), cond.shape,
-                n_steps=d.sample_steps, spacing=d.spacing, eta=d.eta, clip=d.clip, seed=cfg.seed, cond=cond)
+            sigma = d.lowpass_sigma
+            x0_fn = lowpass_consistency(cond, sigma) if sigma else None
+            out = build_scheduler(cfg).sample(noise_fn(cfg, model), cond.shape, x0_fn=x0_fn,
+                n_steps=steps or d.sample_steps, spacing=d.spacing, eta=d.eta, clip=d.clip, seed=cfg.seed, cond=cond)
     return out.numpy()[:, 0]
 
 
@@ -350,7 +355,8 @@ def field_sections(cfg, model, kind):
 
 
 def view(cfg: DictConfig):
-    """Figures: synthetic test items (input | prediction | truth) and the field sections with spectra."""
+    """Figures: synthetic test items (input | prediction | truth) and the field sections with spectra.
+    Returns the field panels (original and super-resolved sections)."""
     setup_run(cfg)
     fig_dir = osp.join(cfg.output_dir, "figures")
     items = test_items(cfg, prepare_data(cfg))
@@ -374,6 +380,7 @@ def view(cfg: DictConfig):
     if panels:
         plot.field_panels(panels, osp.join(fig_dir, "field.png"), fmax=cfg.VIEW.fmax)
     logger.info(f"figures in {fig_dir}: {len(rows)} synthetic items, {len(panels)} field sections")
+    return panels
 
 
 @hydra.main(version_base=None, config_path="../../conf", config_name="md_diffusion")

@@ -216,7 +216,8 @@ class DiffusionScheduler:
         return _distinct_ascending(grid, T)[::-1].copy()
 
     def step(self, eps: paddle.Tensor, t: int, t_prev: int, x_t: paddle.Tensor, eta: float = 0.0,
-             clip: Optional[float] = None, noise: Optional[paddle.Tensor] = None) -> paddle.Tensor:
+             clip: Optional[float] = None, noise: Optional[paddle.Tensor] = None,
+             x0_fn: Optional[Callable] = None) -> paddle.Tensor:
         """One DDIM update ``x_t -> x_{t_prev}`` (Song et al. 2021, eq. 12).
 
         ``x0_hat = (x_t - sqrt(1 - g_t) eps) / sqrt(g_t)`` (clipped to
@@ -233,6 +234,8 @@ class DiffusionScheduler:
             x_t: current sample ``[B, ...]``.
             eta: stochasticity, >= 0.
             clip: optional bound for ``x0_hat``.
+            x0_fn: optional map applied to ``x0_hat`` after the clip (e.g. a consistency
+                projection onto what the condition determines); ``eps`` is kept as predicted.
             noise: optional ``z`` (shape of ``x_t``); drawn with ``paddle.randn``
                 when needed and not given.
 
@@ -247,6 +250,8 @@ class DiffusionScheduler:
         x0_hat = (x_t - math.sqrt(1.0 - g_t) * eps) / math.sqrt(g_t)
         if clip is not None:
             x0_hat = x0_hat.clip(-float(clip), float(clip))
+        if x0_fn is not None:
+            x0_hat = x0_fn(x0_hat)
         if t_prev == 0:
             return x0_hat
         sigma = eta * math.sqrt((1.0 - g_prev) / (1.0 - g_t)) * math.sqrt(1.0 - g_t / g_prev)
@@ -259,7 +264,7 @@ class DiffusionScheduler:
 
     def sample(self, model_fn: Callable, shape: Sequence[int], n_steps: int = 100, spacing: str = "log",
                eta: float = 0.0, clip: Optional[float] = None, seed: Optional[int] = None, cond=None,
-               progress: bool = False) -> paddle.Tensor:
+               progress: bool = False, x0_fn: Optional[Callable] = None) -> paddle.Tensor:
         """Full DDIM loop from ``x_T ~ N(0, I)`` down to ``x0``, under ``paddle.no_grad()``.
 
         At each visited ``t`` (see :meth:`ddim_timesteps`) the network is called as
@@ -280,6 +285,7 @@ class DiffusionScheduler:
             cond: passed through to ``model_fn`` unchanged (e.g. the low-resolution
                 / noisy seismic section).
             progress: show a tqdm bar.
+            x0_fn: see :meth:`step` (applied at every step, the last included).
 
         Returns:
             float32 tensor of ``shape``.
@@ -305,5 +311,38 @@ class DiffusionScheduler:
                 gamma = paddle.full([shape[0]], float(self.alphas_cumprod[t]), dtype="float32")
                 eps = model_fn(x, gamma, cond)
                 z = gaussian() if (eta > 0 and t_prev > 0) else None
-                x = self.step(eps, t, t_prev, x, eta=eta, clip=clip, noise=z)
+                x = self.step(eps, t, t_prev, x, eta=eta, clip=clip, noise=z, x0_fn=x0_fn)
         return x
+
+
+def gaussian_lowpass(x: paddle.Tensor, sigma: float) -> paddle.Tensor:
+    """Separable Gaussian low-pass (std ``sigma`` samples, kernel radius ``ceil(3 sigma)``, reflected edges)
+    over every spatial axis of ``[B, 1, H, W]`` or ``[B, 1, D, H, W]``; preserves a constant exactly.
+    On an axis shorter than the radius the kernel is cut to ``n - 1`` (and renormalised)."""
+    nd = x.ndim - 2
+    conv = paddle.nn.functional.conv2d if nd == 2 else paddle.nn.functional.conv3d
+    fmt = "NCHW" if nd == 2 else "NCDHW"
+    for axis in range(nd):
+        radius = min(int(math.ceil(3.0 * sigma)), int(x.shape[2 + axis]) - 1)
+        if radius < 1:
+            continue
+        k = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
+        shape = [1, 1] + [1] * nd
+        shape[2 + axis] = 2 * radius + 1
+        pad = [0] * (2 * nd)
+        pad[2 * (nd - 1 - axis)] = pad[2 * (nd - 1 - axis) + 1] = radius  # paddle's pad list runs from the last axis
+        kernel = paddle.to_tensor((k / k.sum()).astype(np.float32)).reshape(shape)
+        x = conv(paddle.nn.functional.pad(x, pad, mode="reflect", data_format=fmt), kernel)
+    return x
+
+
+def lowpass_consistency(cond: paddle.Tensor, sigma: float) -> Callable:
+    """``x0_fn`` for :meth:`DiffusionScheduler.sample`: keep the estimate's band above a Gaussian low-pass
+    and take the low band from ``cond``: ``x0 - LP(x0) + LP(cond)``.
+
+    The low-pass replacement of ILVR (Choi et al., 2021), applied to the x0 estimate as the
+    range-space step of DDNM (Wang et al., 2023). It is sound where the condition knows the low band:
+    a 2x decimation after an anti-alias filter keeps it, and white noise has little power there.
+    """
+    low = gaussian_lowpass(cond, sigma)
+    return lambda x0: x0 - gaussian_lowpass(x0, sigma) + low
