@@ -3,7 +3,7 @@
 Needs `MDDiffusion.py mode=train` (and `MODEL.kind=supervised`) done in --output-dir. Prints:
 - network evaluations against PSNR / SSIM (mean over --items test items) for logarithmic, linear and
   quadratic sub-sequences at each of --steps, and for full T-step sampling on --full-items items;
-- bicubic and the supervised UNet on the same items;
+- bicubic on the same items (the supervised UNet is in mode=eval's table);
 - the -6 dB band of the amplitude spectrum of each field section (../shared/data/field, and the Marmousi
   section) before and after super-resolution;
 - seconds to super-resolve the kumano2 field section (608 x 400), median of --repeats.
@@ -58,14 +58,17 @@ def schedule_table(mod, cfg, model, items, args):
     print(f"\n### DDIM sub-sequences ({len(items)} test items; eta {cfg.DIFFUSION.eta})\n")
     print("| spacing | network evaluations | PSNR (dB) | SSIM |\n|---|---|---|---|")
     base = {"bicubic": scores(mod, [mod.seismic_sr.upsample2(x, "bicubic") for x in lr], items)}
-    sup = mod.load_model(cfg, "supervised")
-    if sup is not None:
-        base["supervised UNet"] = scores(mod, mod.predict(cfg, sup, "supervised", lr), items)
     for spacing in ("log", "linear", "quadratic"):
         for n in args.steps:
             cfg.DIFFUSION.sample_steps, cfg.DIFFUSION.spacing = n, spacing
             s = scores(mod, mod.predict(cfg, model, "diffusion", lr), items)
             print(f"| {spacing} | {n} | {s['PSNR']:.2f} | {s['SSIM']:.4f} |")
+    if cfg.DIFFUSION.lowpass_sigma:  # the same sampler without the low-pass consistency
+        sigma, cfg.DIFFUSION.lowpass_sigma = cfg.DIFFUSION.lowpass_sigma, None
+        cfg.DIFFUSION.sample_steps, cfg.DIFFUSION.spacing = max(args.steps), "log"
+        s = scores(mod, mod.predict(cfg, model, "diffusion", lr), items)
+        print(f"| log, no low-pass consistency | {max(args.steps)} | {s['PSNR']:.2f} | {s['SSIM']:.4f} |")
+        cfg.DIFFUSION.lowpass_sigma = sigma
     if args.full_items:  # every step 1..T against the default sub-sequence, on the same first items
         k, default = args.full_items, (cfg.DIFFUSION.sample_steps, cfg.DIFFUSION.spacing)
         for n, spacing, label in ((max(args.steps), "log", f"log, first {k} items"),

@@ -242,7 +242,9 @@ def sample(cfg: DictConfig):
     """NNNN_pred.dat (de-normalised, HR grid) for each scored test item and each trained kind."""
     setup_run(cfg)
     items = test_items(cfg, prepare_data(cfg))
-    for kind in KINDS:
+    for kind in cfg.EVAL.kinds:
+        if kind not in KINDS:
+            raise ValueError(f"EVAL.kinds: expected a list from {list(KINDS)}, found {kind!r}")
         model = load_model(cfg, kind)
         if model is None:
             continue
