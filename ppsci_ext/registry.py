@@ -17,6 +17,7 @@ DATASETS["SeismicSRDataset"] = data.SeismicSRDataset
 ARCHS = {
     "ExtVelocityGenerator": arch.VelocityGenerator,
     "ExtVelocityDiscriminator": arch.VelocityDiscriminator,
+    "MDUNet": arch.MDUNet,
 }
 
 

@@ -144,3 +144,13 @@ def test_channel_norm_normalises_each_pixel_over_channels():
 def test_unknown_norm():
     with pytest.raises(ValueError, match="norm"):
         MDUNet(norm="batch")
+
+
+def test_built_by_name_through_ppsci():
+    import ppsci
+
+    import ppsci_ext  # noqa: F401  (registers MDUNet)
+    net = ppsci.arch.build_model({"name": "MDUNet", "input_keys": ["x_noisy", "cond", "noise_level"],
+                                  "output_keys": ["eps"], "base_channels": 8, "channel_mults": [1, 2]})
+    assert isinstance(net, MDUNet)
+    assert list(net(batch((16, 16)))["eps"].shape) == [2, 1, 16, 16]
