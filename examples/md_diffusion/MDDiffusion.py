@@ -295,19 +295,22 @@ def super_resolve(cfg, model, kind, lr):
 
 def predict_tiles(cfg, model, kind, cond_tiles, steps=None):
     """Condition tiles on the high-res grid [B, p, p(, p)] -> predictions of the same shape (normalised units);
-    ``steps`` DDIM network evaluations (None: DIFFUSION.sample_steps)."""
+    ``steps`` DDIM network evaluations (None: DIFFUSION.sample_steps). The diffusion prediction is the mean of
+    DIFFUSION.n_samples samples (seeds ``seed``, ``seed + 1``, ...): an estimate of the posterior mean."""
     cond = paddle.to_tensor(cond_tiles[:, None], dtype="float32")
     with paddle.no_grad():
         if kind == "supervised":
             out = model({"x_noisy": paddle.zeros_like(cond), "cond": cond,
                          "noise_level": paddle.ones([cond.shape[0]])})["eps"]
-        else:
-            d = cfg.DIFFUSION
-            sigma = d.lowpass_sigma
-            x0_fn = lowpass_consistency(cond, sigma) if sigma else None
-            out = build_scheduler(cfg).sample(noise_fn(cfg, model), cond.shape, x0_fn=x0_fn,
-                n_steps=steps or d.sample_steps, spacing=d.spacing, eta=d.eta, clip=d.clip, seed=cfg.seed, cond=cond)
-    return out.numpy()[:, 0]
+            return out.numpy()[:, 0]
+        d = cfg.DIFFUSION
+        x0_fn = lowpass_consistency(cond, d.lowpass_sigma) if d.lowpass_sigma else None
+        scheduler, eps_fn = build_scheduler(cfg), noise_fn(cfg, model)
+        total = 0.0
+        for k in range(d.n_samples):
+            total = total + scheduler.sample(eps_fn, cond.shape, n_steps=steps or d.sample_steps, spacing=d.spacing,
+                                             eta=d.eta, clip=d.clip, seed=cfg.seed + k, cond=cond, x0_fn=x0_fn).numpy()
+    return total[:, 0] / d.n_samples
 
 
 def inference(cfg: DictConfig):

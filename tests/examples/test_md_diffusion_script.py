@@ -157,3 +157,13 @@ def test_checkpoint_keeps_a_weight_average_used_for_sampling(trained):
                        f"output_dir={tmp}/noema"))
     assert "ema" not in mod.load_checkpoint(mod.checkpoint_path(tiny_cfg(tmp, f"output_dir={tmp}/noema"),
                                                                 "supervised"))
+
+
+def test_n_samples_averages_samples_of_consecutive_seeds(trained):
+    mod, tmp, _ = trained
+    model = mod.load_model(tiny_cfg(tmp), "diffusion")
+    cond = np.random.default_rng(0).standard_normal((2, 32, 32)).astype(np.float32)
+    one = [mod.predict_tiles(tiny_cfg(tmp, f"seed={s}"), model, "diffusion", cond) for s in (42, 43)]
+    two = mod.predict_tiles(tiny_cfg(tmp, "seed=42", "DIFFUSION.n_samples=2"), model, "diffusion", cond)
+    np.testing.assert_allclose(two, (one[0] + one[1]) / 2, atol=1e-5)
+    assert not np.allclose(one[0], one[1])
