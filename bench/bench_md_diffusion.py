@@ -35,9 +35,11 @@ def main():
     ap.add_argument("--items", type=int, default=6, help="test items for the schedule table")
     ap.add_argument("--full-items", type=int, default=2, help="test items for full T-step sampling (slow)")
     ap.add_argument("--repeats", type=int, default=3, help="kumano2 timing runs (median)")
-    ap.add_argument("--skip", nargs="*", default=[], choices=["schedules", "field", "timing"],
-                    help="tables to leave out")
+    ap.add_argument("--skip", default="", help="comma-separated tables to leave out: schedules,field,timing")
     args, extra = ap.parse_known_args()
+    args.skip = [k for k in args.skip.split(",") if k]
+    if set(args.skip) - {"schedules", "field", "timing"}:
+        raise SystemExit(f"--skip: expected names from schedules,field,timing, found {args.skip}")
     mod = load_example("md_diffusion", "MDDiffusion")
     cfg = compose_config("md_diffusion", [f"output_dir={args.output_dir}", "mode=eval", *extra])
     mod.setup_run(cfg)
