@@ -28,6 +28,8 @@ import sys
 import tempfile
 import time
 
+from common import timings
+
 os.environ.setdefault("GLOG_minloglevel", "2")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -79,17 +81,6 @@ def describe(sizes):
 
 
 # ------------------------------------------------------------------ timing
-def time_loop(step, iters):
-    """One warm-up call, then ``iters`` timed calls; returns the list of seconds."""
-    step()
-    times = []
-    for _ in range(iters):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return times
-
-
 def peak_rss_mib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
@@ -163,7 +154,7 @@ def run_ours(args, sizes):
         leaks.setdefault("D grad after generator step", grad_abs_sum(t.d))
         t.step += 1
 
-    times = time_loop(iteration, args.iters)
+    times = timings(iteration, args.iters)
     return {"times": times, "peak_rss_mib": peak_rss_mib(), "leaks": leaks, "sizes": describe(sizes)}
 
 
@@ -275,7 +266,7 @@ def run_ppsci(args):
         solver_gen.train()
         leaks.setdefault("D grad after generator step", grad_abs_sum(d))
 
-    times = time_loop(iteration, args.iters)
+    times = timings(iteration, args.iters)
     peak = peak_rss_mib()
     files = sorted(os.path.relpath(os.path.join(top, f), out_dir) for top, _, names in os.walk(out_dir) for f in names)
     return {"times": times, "peak_rss_mib": peak, "leaks": leaks, "sizes": describe(FULL),

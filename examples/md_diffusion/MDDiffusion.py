@@ -72,10 +72,15 @@ def ndim(cfg):
     return nd
 
 
-def dataset(cfg, stems, patch, augment):
+def dataset_args(cfg, stems, patch, augment):
+    """SeismicSRDataset's arguments from DATA (shared by the training constraint and the scored items)."""
     d = cfg.DATA
-    return seismic_sr.SeismicSRDataset(d.root, stems, lr_shape=tuple(d.lr_shape), hr_shape=tuple(d.hr_shape),
-                                       patch=patch, augment=augment, interp=d.interp)
+    return {"root": d.root, "stems": list(stems), "lr_shape": list(d.lr_shape), "hr_shape": list(d.hr_shape),
+            "patch": patch, "augment": augment, "interp": d.interp}
+
+
+def dataset(cfg, stems, patch, augment):
+    return seismic_sr.SeismicSRDataset(**dataset_args(cfg, stems, patch, augment))
 
 
 # ---------------------------------------------------------------- builders
@@ -141,9 +146,8 @@ def batch_loss(cfg, model, scheduler, cond, hr, kind, loss):
 
 def train_constraint(cfg, stems, kind):
     """The training patches as a ppsci ``SupervisedConstraint`` (SeismicSRDataset built by name)."""
-    d, t = cfg.DATA, cfg.TRAIN
-    dataset_cfg = {"name": "SeismicSRDataset", "root": d.root, "stems": list(stems), "lr_shape": list(d.lr_shape),
-                   "hr_shape": list(d.hr_shape), "patch": d.patch, "augment": True, "interp": d.interp,
+    t = cfg.TRAIN
+    dataset_cfg = {"name": "SeismicSRDataset", **dataset_args(cfg, stems, cfg.DATA.patch, True),
                    "seed": cfg.seed, "input_keys": ["cond"], "label_keys": ["hr"]}
     loader = {"dataset": dataset_cfg, "batch_size": t.batch_size, "num_workers": t.num_workers,
               "sampler": {"name": "BatchSampler", "shuffle": True, "drop_last": True}}
