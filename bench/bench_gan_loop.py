@@ -1,4 +1,4 @@
-"""Benchmark of the VelocityGAN training loop: ppsci_ext.gan.WGANGPTrainer vs PaddleScience 1.4.0's example loop.
+"""Benchmark of the VelocityGAN training loop: ppsci_ext.train.WGANGPTrainer vs PaddleScience 1.4.0's example loop.
 
 Prints a markdown table: seconds per iteration, iterations/s and peak memory of each loop, and the ratio.
 One iteration is n_critic critic steps + 1 generator step.
@@ -103,7 +103,7 @@ def build_ours(args, sizes):
     import ppsci_ext  # noqa: F401  (registers ExtFWIDataset)
     from ppsci_ext.arch import VelocityDiscriminator
     from ppsci_ext.arch import VelocityGenerator
-    from ppsci_ext.gan import WGANGPTrainer
+    from ppsci_ext.train import WGANGPTrainer
 
     g_kw = sizes["generator"]
     loader = {"dataset": {"name": "ExtFWIDataset", "input_keys": ("data",), "label_keys": ("velocity",),

@@ -1,15 +1,18 @@
 """Atomic file writes: a reader sees the old file or the new one, never half of one.
 
-Every writer in the package (data sets, splits, predictions) goes through
-``atomic_open``: it writes a temporary file in the target's folder, then moves
-it over the target with ``os.replace`` (atomic on POSIX); on any error the
-temporary file is removed and the target is untouched.
+Every writer in the package (data sets, splits, predictions, metrics,
+checkpoints) goes through ``atomic_open``: it writes a temporary file in the
+target's folder, then moves it over the target with ``os.replace`` (atomic on
+POSIX); on any error the temporary file is removed and the target is untouched.
 """
 import contextlib
+import json
 import os
 import tempfile
 
-__all__ = ["atomic_open"]
+import numpy as np
+
+__all__ = ["atomic_open", "write_json", "write_npy", "write_npz"]
 
 
 @contextlib.contextmanager
@@ -27,3 +30,25 @@ def atomic_open(path, mode: str = "wb"):
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def write_json(path, obj) -> None:
+    """``obj`` as indented JSON (numpy scalars written as numbers)."""
+    with atomic_open(path, "w") as f:
+        json.dump(obj, f, indent=1, default=_json_number)
+
+
+def write_npy(path, array) -> None:
+    with atomic_open(path) as f:
+        np.save(f, np.asarray(array))
+
+
+def write_npz(path, **arrays) -> None:
+    with atomic_open(path) as f:
+        np.savez(f, **arrays)
+
+
+def _json_number(x):
+    if isinstance(x, (np.floating, np.integer)):
+        return x.item()
+    raise TypeError(f"not JSON serialisable: {type(x).__name__}")

@@ -119,3 +119,13 @@ def image_scores(pred: np.ndarray, true: np.ndarray) -> dict:
     else:
         s = section_scores(pred, true)["SSIM"]
     return {"PSNR": psnr(pred, true), "SSIM": s, "SNR": snr_db(pred, true)}
+
+
+def relative_data_misfit(synth: np.ndarray, observed: np.ndarray) -> float:
+    """Mean over samples (axis 0) of ||synth - observed|| / ||observed||: do predicted models explain the data?"""
+    if synth.shape != observed.shape:
+        raise ValueError(f"data misfit: the configured acquisition gives {synth.shape}, the data is {observed.shape}")
+    axes = tuple(range(1, observed.ndim))
+    num = np.sqrt(np.square(synth - observed).sum(axis=axes))
+    den = np.sqrt(np.square(observed).sum(axis=axes))
+    return float(np.mean(num / den))

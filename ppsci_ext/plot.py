@@ -130,6 +130,20 @@ def misfit_curves(curves: Dict[str, List[float]], path: str):
     return _save(fig, path)
 
 
+def ava_evaluation(truth, m_back, shown: Dict[str, np.ndarray], curves, wells: List[int], blind_trace: int,
+                   names, units, fig_dir: str):
+    """GDRNN's evaluation figures in ``fig_dir``: ``section_<name>.png`` per property (truth, background and
+    each method in ``shown``), ``well_logs.png`` at ``blind_trace`` and ``misfit_curves.png``.
+    ``truth``, ``m_back`` and each of ``shown`` are [traces, 3, samples]."""
+    for i, (p, unit) in enumerate(zip(names, units)):
+        panels = {"true": truth[:, i], "background": m_back[:, i], **{k: v[:, i] for k, v in shown.items()}}
+        ava_sections({k: v.T for k, v in panels.items()}, wells, os.path.join(fig_dir, f"section_{p}.png"),
+                     f"{p} ({unit})")
+    well_logs(truth[blind_trace], m_back[blind_trace], {k: v[blind_trace] for k, v in shown.items()}, names, units,
+              os.path.join(fig_dir, "well_logs.png"), f"blind trace {blind_trace}")
+    misfit_curves(curves, os.path.join(fig_dir, "misfit_curves.png"))
+
+
 def _sym_clip(a: np.ndarray) -> float:
     """Symmetric colour limit: 99th percentile of |a| (falls back to max |a|, then 1)."""
     a = np.abs(np.asarray(a, dtype=np.float64))

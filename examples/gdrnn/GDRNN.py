@@ -1,18 +1,17 @@
 """GDRNN: prestack AVA inversion with a physics-guided unrolled network, and its baselines.
 
-    python examples/gdrnn/GDRNN.py mode=train                       # builds the data if missing; resumes
-    python examples/gdrnn/GDRNN.py mode=train MODEL.kind=original   # the joint data/physics-driven baseline
-    python examples/gdrnn/GDRNN.py mode=eval                        # every trained kind + classical methods
-    python examples/gdrnn/GDRNN.py mode=infer INFER.input=section.npz INFER.output=inverted.npz
-    python examples/gdrnn/GDRNN.py --config-name gdrnn_marmousi mode=train
+    python GDRNN.py mode=train                       # builds the data if missing; resumes
+    python GDRNN.py mode=train MODEL.kind=original   # the joint data/physics-driven baseline
+    python GDRNN.py mode=eval                        # every trained kind + classical methods
+    python GDRNN.py mode=infer INFER.input=section.npz INFER.output=inverted.npz
+    python GDRNN.py --config-name gdrnn_marmousi mode=train
 
+Run from this folder or as examples/gdrnn/GDRNN.py from the project root.
 Every setting lives in conf/gdrnn.yaml.
 """
-import json
-import os
 from os import path as osp
 
-import ppsci  # noqa: F401  (must come before hydra.main, see DEVELOPERS.md)
+import ppsci  # must come before hydra.main: it registers its own config store first
 import hydra
 import numpy as np
 import paddle
@@ -20,20 +19,25 @@ from omegaconf import DictConfig
 from ppsci.utils import logger
 
 import ppsci_ext  # noqa: F401  (registers AVADataset with ppsci)
-from ppsci_ext import ava_trainer
 from ppsci_ext import metric
 from ppsci_ext import plot
+from ppsci_ext import runtime
 from ppsci_ext.arch import AVAUNet
 from ppsci_ext.arch import GDRNN
-from ppsci_ext.checkpoint import load_checkpoint
+from ppsci_ext.atomic import write_json
+from ppsci_ext.atomic import write_npz
 from ppsci_ext.data import AVADataset
+from ppsci_ext.data import ava_file_paths
 from ppsci_ext.data import build_ava_files
 from ppsci_ext.data import layered_elastic_section
 from ppsci_ext.data import load_marmousi_elastic
 from ppsci_ext.data import read_ava_file
+from ppsci_ext.data import read_wavelet
 from ppsci_ext.physics import AVAForward
 from ppsci_ext.physics import ava_inversion
-from ppsci_ext.runtime import setup_run
+from ppsci_ext.train import UnrolledTrainer
+from ppsci_ext.train import loader_config
+from ppsci_ext.train.unrolled import AVALossTerms
 
 KINDS = ("gdrnn", "original")
 IN_KEYS, OUT_KEYS = ("stacks", "m_back"), ("m", "m_steps", "d_steps")
@@ -43,9 +47,7 @@ UNITS = ("m/s", "m/s", "g/cc")
 
 # ------------------------------------------------------------------ data
 def data_paths(cfg):
-    d, fmt = cfg.DATA.out_dir, cfg.DATA.format
-    return {"labelled": osp.join(d, f"train_labelled.{fmt}"), "section": osp.join(d, f"section.{fmt}"),
-            "truth": osp.join(d, "truth.npz")}
+    return ava_file_paths(cfg.DATA.out_dir, cfg.DATA.format)
 
 
 def theta_groups(cfg):
@@ -63,24 +65,15 @@ def elastic_section(cfg):
     raise ValueError(f"DATA.source: expected 'synthetic' or 'marmousi', found {cfg.DATA.source!r}")
 
 
-def user_wavelet(cfg):
-    """DATA.wavelet_file (.npy, 1-D, sampled at DATA.dt) or None for the Ricker of DATA.freq."""
-    path = cfg.DATA.wavelet_file
-    if not path:
-        return None
-    if not osp.isfile(path):
-        raise FileNotFoundError(f"DATA.wavelet_file: {path} does not exist")
-    w = np.load(path)
-    if w.ndim != 1:
-        raise ValueError(f"DATA.wavelet_file {path}: expected a 1-D wavelet, found shape {w.shape}")
-    return w
-
-
 def prepare_data(cfg):
     """Build the AVA files from the elastic section unless they all exist."""
     paths = data_paths(cfg)
-    if all(osp.isfile(p) for p in paths.values()):
-        return paths
+    runtime.build_if_missing(paths.values(), lambda: build_data(cfg),
+                             f"the AVA files from the {cfg.DATA.source} section (seconds to a minute)")
+    return paths
+
+
+def build_data(cfg):
     vp, vs, rho = elastic_section(cfg)
     bad = [w for w in cfg.DATA.wells if not 0 <= w < vp.shape[1]]
     if bad:
@@ -90,8 +83,7 @@ def prepare_data(cfg):
     build_ava_files(vp, vs, rho, d.out_dir, well_traces=list(d.wells), n_aug=d.n_aug, aug_noise=d.aug_noise,
                     cutoff_hz=d.cutoff_hz, butter_order=d.butter_order, dt=d.dt, freq=d.freq,
                     theta_groups=theta_groups(cfg), snr_db=d.snr_db, seed=d.seed, fmt=d.format,
-                    method=cfg.PHYSICS.method, wavelet=user_wavelet(cfg))
-    return paths
+                    method=cfg.PHYSICS.method, wavelet=read_wavelet(cfg.DATA.wavelet_file))
 
 
 # ---------------------------------------------------------------- builders
@@ -113,10 +105,8 @@ def build_model(cfg, forward_op, kind=None):
 
 
 def loader_cfg(path, labelled, batch_size, traces=None):
-    return {"dataset": {"name": "AVADataset", "file_path": path, "input_keys": IN_KEYS,
-                        "label_keys": ("m",) if labelled else (), "traces": traces},
-            "batch_size": batch_size, "num_workers": 0,
-            "sampler": {"name": "BatchSampler", "drop_last": True, "shuffle": True}}
+    return loader_config({"name": "AVADataset", "file_path": path, "input_keys": IN_KEYS,
+                          "label_keys": ("m",) if labelled else (), "traces": traces}, batch_size, True)
 
 
 def checkpoint_path(cfg, kind):
@@ -124,8 +114,8 @@ def checkpoint_path(cfg, kind):
 
 
 # ------------------------------------------------------------------ train
+@runtime.mode
 def train(cfg: DictConfig):
-    setup_run(cfg)
     paths = prepare_data(cfg)
     kind, t = cfg.MODEL.kind, cfg.TRAIN
     model = build_model(cfg, build_forward_op(cfg, paths["section"]))
@@ -139,57 +129,40 @@ def train(cfg: DictConfig):
         model.set_stack_scale(float(np.sqrt(np.mean(np.square(stacks)))))
     wells_m = labelled.data_loader.dataset.arrays()[2] / np.asarray(cfg.MODEL.scale)[None, :, None]
     weights = 1.0 / wells_m.std(axis=(0, 2))  # each property counts equally (see ava_trainer)
-    terms = ava_trainer.AVALossTerms(cfg.MODEL.scale, t.lambda1, t.schedule.lambda2_start, t.lambda3,
+    terms = AVALossTerms(cfg.MODEL.scale, t.lambda1, t.schedule.lambda2_start, t.lambda3,
                                      weights=weights.tolist())
     iters = t.epochs * len(unlabelled.data_loader)
     lr = paddle.optimizer.lr.CosineAnnealingDecay(t.lr, iters, eta_min=t.lr_final)
     opt = paddle.optimizer.Adam(learning_rate=lr, parameters=model.parameters())
-    trainer = ava_trainer.UnrolledTrainer(model, labelled, unlabelled, ppsci.loss.FunctionalLoss(terms), terms,
+    trainer = UnrolledTrainer(model, labelled, unlabelled, ppsci.loss.FunctionalLoss(terms), terms,
                                           opt, lr, dict(t.schedule, epochs=t.epochs),
                                           checkpoint_path(cfg, kind), seed=cfg.seed)
     history = trainer.fit()
-    with open(osp.join(cfg.output_dir, kind, "history.json"), "w") as f:
-        json.dump(history, f, indent=1)
+    write_json(osp.join(cfg.output_dir, kind, "history.json"), history)
     return history
 
 
 # -------------------------------------------------------------- inversion
 def load_model(cfg, kind, forward_op, ckpt=None):
-    ckpt = ckpt or checkpoint_path(cfg, kind)
-    state = load_checkpoint(ckpt, required=("model",))
-    if state is None:
-        return None
-    model = build_model(cfg, forward_op, kind)
-    model.set_state_dict(state["model"])
-    model.eval()
-    return model
+    return runtime.load_trained(ckpt or checkpoint_path(cfg, kind), lambda: build_model(cfg, forward_op, kind),
+                                f"python examples/gdrnn/GDRNN.py mode=train MODEL.kind={kind}")
 
 
 def invert(model, stacks, m_back, batch_size):
     """Run a trained network over [N, 3, L] arrays in batches -> models [N, 3, L] (numpy)."""
-    out = []
-    for i in range(0, len(stacks), batch_size):
-        with paddle.no_grad():
-            res = model({"stacks": paddle.to_tensor(stacks[i:i + batch_size]),
-                         "m_back": paddle.to_tensor(m_back[i:i + batch_size])})
-        out.append(res["m"].numpy())
-    return np.concatenate(out)
+    return runtime.predict_batches(model, {"stacks": stacks, "m_back": m_back}, "m", batch_size)
 
 
+@runtime.mode
 def inference(cfg: DictConfig):
-    setup_run(cfg)
-    if not cfg.INFER.input or not cfg.INFER.output:
-        raise ValueError("mode=infer needs INFER.input=<physics-driven .mat/.npz> and INFER.output=<.npz>")
+    runtime.required(cfg.INFER.input, "INFER.input", "<physics-driven .mat/.npz>")
+    out_path = runtime.required(cfg.INFER.output, "INFER.output", "<.npz>")
     ds = AVADataset(cfg.INFER.input, label_keys=())
     op = build_forward_op(cfg, cfg.INFER.input)
     model = load_model(cfg, cfg.MODEL.kind, op, cfg.EVAL.checkpoint)
-    if model is None:
-        raise FileNotFoundError(f"no checkpoint at {cfg.EVAL.checkpoint or checkpoint_path(cfg, cfg.MODEL.kind)}; "
-                                "train first or set EVAL.checkpoint")
     stacks, m_back, _ = ds.arrays()
     m = invert(model, stacks, m_back, cfg.INFER.batch_size)
-    os.makedirs(osp.dirname(osp.abspath(cfg.INFER.output)), exist_ok=True)
-    np.savez(cfg.INFER.output, **{p: m[:, i].T for i, p in enumerate(PROPS)})
+    write_npz(out_path, **{p: m[:, i].T for i, p in enumerate(PROPS)})
     logger.info(f"inverted {len(m)} traces x {m.shape[-1]} samples -> {cfg.INFER.output}")
 
 
@@ -198,10 +171,9 @@ def run_methods(cfg, paths, stacks, m_back):
     """Every method's inverted section [N, 3, L] and, for the iterative ones, its misfit curve."""
     op = build_forward_op(cfg, paths["section"])
     results, curves = {}, {}
-    for kind in KINDS:
-        model = load_model(cfg, kind, op)
-        if model is not None:
-            results[kind] = invert(model, stacks, m_back, cfg.EVAL.batch_size)
+    for kind in KINDS:  # every kind trained so far
+        if osp.isfile(checkpoint_path(cfg, kind)):
+            results[kind] = invert(load_model(cfg, kind, op), stacks, m_back, cfg.EVAL.batch_size)
     n_iter = cfg.MODEL.n_steps
     d, m0 = paddle.to_tensor(stacks), paddle.to_tensor(m_back)
     for name, fn, kw in (("gd", ava_inversion.gradient_descent, {"step0": cfg.EVAL.gd_step0}),
@@ -241,8 +213,8 @@ def scores(results, truth, stacks, op, scored):
     return out
 
 
+@runtime.mode
 def evaluate(cfg: DictConfig):
-    setup_run(cfg)
     paths = prepare_data(cfg)
     ds = AVADataset(paths["section"], label_keys=())
     stacks, m_back, _ = ds.arrays()
@@ -256,34 +228,19 @@ def evaluate(cfg: DictConfig):
     table = scores(results_all, truth, stacks, op, far)
     out = {"scored_traces": int(far.sum()), "wells": wells.tolist(), "n_steps": cfg.MODEL.n_steps,
            "n_iter_long": cfg.EVAL.n_iter_long, "methods": table, "misfit_curves": curves}
-    with open(osp.join(cfg.output_dir, "eval_metrics.json"), "w") as f:
-        json.dump(out, f, indent=1)
-    figures(cfg, truth, m_back, results, curves)
+    write_json(osp.join(cfg.output_dir, "eval_metrics.json"), out)
+    shown = {k: results[k] for k in ("gdrnn", "original", "adam", "dls") if k in results}
+    plot.ava_evaluation(truth, m_back, shown, curves, list(cfg.DATA.wells), cfg.EVAL.blind_trace, PROPS, UNITS,
+                        osp.join(cfg.output_dir, "figures"))
     for name, row in table.items():
         logger.info(f"{name:12s} " + " ".join(f"{p}: PCC {row[p + '_PCC']:.3f} R2 {row[p + '_R2']:.3f}"
                                               for p in PROPS) + f" misfit {row['data_misfit']:.3g}")
     return out
 
 
-def figures(cfg, truth, m_back, results, curves):
-    fig_dir = osp.join(cfg.output_dir, "figures")
-    shown = {k: results[k] for k in ("gdrnn", "original", "adam", "dls") if k in results}
-    for i, (p, unit) in enumerate(zip(PROPS, UNITS)):
-        panels = {"true": truth[:, i], "background": m_back[:, i], **{k: v[:, i] for k, v in shown.items()}}
-        plot.ava_sections({k: v.T for k, v in panels.items()}, list(cfg.DATA.wells),
-                          osp.join(fig_dir, f"section_{p}.png"), f"{p} ({unit})")
-    plot.well_logs(truth[cfg.EVAL.blind_trace], m_back[cfg.EVAL.blind_trace],
-                   {k: v[cfg.EVAL.blind_trace] for k, v in shown.items()}, PROPS, UNITS,
-                   osp.join(fig_dir, "well_logs.png"), f"blind trace {cfg.EVAL.blind_trace}")
-    plot.misfit_curves(curves, osp.join(fig_dir, "misfit_curves.png"))
-
-
 @hydra.main(version_base=None, config_path="../../conf", config_name="gdrnn")
 def main(cfg: DictConfig):
-    modes = {"train": train, "eval": evaluate, "infer": inference}
-    if cfg.mode not in modes:
-        raise ValueError(f"mode: expected one of {list(modes)}, found {cfg.mode!r}")
-    modes[cfg.mode](cfg)
+    return runtime.dispatch(cfg, {"train": train, "eval": evaluate, "infer": inference})
 
 
 if __name__ == "__main__":

@@ -1,41 +1,41 @@
 """VelocityGAN: full-waveform inversion from OpenFWI-format shot gathers.
 
-    python examples/velocitygan/VelocityGAN.py mode=generate   # synthetic data by FD modelling
-    python examples/velocitygan/VelocityGAN.py mode=train      # resumes from the last checkpoint
-    python examples/velocitygan/VelocityGAN.py mode=eval       # eval_metrics.json + figures
-    python examples/velocitygan/VelocityGAN.py mode=infer INFER.input=data.npy INFER.output=models.npy
-    python examples/velocitygan/VelocityGAN.py mode=forward INFER.input=models.npy INFER.output=data.npy
-    python examples/velocitygan/VelocityGAN.py mode=export
+    python VelocityGAN.py mode=train      # builds the synthetic data if missing; resumes from the last checkpoint
+    python VelocityGAN.py mode=eval       # eval_metrics.json + figures
+    python VelocityGAN.py mode=generate   # only the synthetic data (acoustic FD modelling)
+    python VelocityGAN.py mode=infer INFER.input=data.npy INFER.output=models.npy
+    python VelocityGAN.py mode=forward INFER.input=models.npy INFER.output=data.npy
+    python VelocityGAN.py mode=export
 
+Run from this folder or as examples/velocitygan/VelocityGAN.py from the project root.
 Every setting lives in conf/velocitygan.yaml.
 """
-import json
-import os
-import threading
-import time
 from os import path as osp
 
-import ppsci  # noqa: F401  (must come before hydra.main, see DEVELOPERS.md)
+import ppsci  # must come before hydra.main: it registers its own config store first
 import hydra
 import numpy as np
 import paddle
 from omegaconf import DictConfig
 from omegaconf import OmegaConf
 from ppsci.utils import logger
-from ppsci.utils import misc
 
 import ppsci_ext  # noqa: F401  (registers ExtFWIDataset with ppsci)
 from ppsci_ext import metric
 from ppsci_ext import plot
+from ppsci_ext import runtime
 from ppsci_ext.arch import VelocityDiscriminator
 from ppsci_ext.arch import VelocityGenerator
-from ppsci_ext.checkpoint import load_checkpoint
+from ppsci_ext.atomic import write_json
+from ppsci_ext.atomic import write_npy
 from ppsci_ext.data import SeismicTransform
 from ppsci_ext.data import VelocityTransform
 from ppsci_ext.data.openfwi_generator import generate_openfwi
-from ppsci_ext.data.openfwi_generator import write_npy_atomic
-from ppsci_ext.gan import WGANGPTrainer
 from ppsci_ext.physics import forward_model
+from ppsci_ext.train import WGANGPTrainer
+from ppsci_ext.train import loader_config
+
+TRAIN_COMMAND = "python examples/velocitygan/VelocityGAN.py mode=train"
 
 
 # ----------------------------------------------------------------- builders
@@ -49,12 +49,6 @@ def dataset_cfg(cfg, anno):
             "anno": anno, "data_shape": (g.n_sources, g.time_samples, g.n_receivers),
             "label_shape": (1, *g.out_shape),
             **{k: cfg.DATA[k] for k in ("data_min", "data_max", "label_min", "label_max", "sample_ratio", "log_k")}}
-
-
-def loader_cfg(cfg, anno, batch_size, shuffle):
-    return {"dataset": dataset_cfg(cfg, anno), "batch_size": batch_size,
-            "sampler": {"name": "DistributedBatchSampler", "drop_last": shuffle, "shuffle": shuffle},
-            "num_workers": cfg.TRAIN.num_workers}
 
 
 def generator_loss(cfg):
@@ -84,23 +78,14 @@ def adamw(cfg, lr, net):
 
 
 def load_generator(cfg, ckpt_path):
-    state = load_checkpoint(ckpt_path, required=["generator"])
-    if state is None:
-        raise FileNotFoundError(f"checkpoint not found: {ckpt_path} (train first, or set the checkpoint key)")
-    model = build_generator(cfg)
-    model.set_state_dict(state["generator"])
-    model.eval()
-    return model
+    return runtime.load_trained(ckpt_path, lambda: build_generator(cfg), TRAIN_COMMAND,
+                                pick=lambda state: state["nets"]["generator"])
 
 
-def predict(model, inputs, batch_size, key_in, key_out):
-    """Normalised inputs [N, ...] (numpy) -> normalised predictions [N, 1, nz, nx] (numpy)."""
-    outs = []
-    with paddle.no_grad():
-        for i in range(0, len(inputs), batch_size):
-            x = paddle.to_tensor(np.asarray(inputs[i:i + batch_size], dtype=np.float32))
-            outs.append(model({key_in: x})[key_out].numpy())
-    return np.concatenate(outs)
+def predict(cfg, model, inputs):
+    """Normalised inputs [N, ...] -> normalised predictions [N, 1, nz, nx] (numpy)."""
+    g = cfg.MODEL.generator
+    return runtime.predict_batches(model, {g.input_keys[0]: inputs}, g.output_keys[0], cfg.EVAL.batch_size)
 
 
 def held_out_arrays(cfg, anno):
@@ -108,17 +93,26 @@ def held_out_arrays(cfg, anno):
     ds = ppsci.data.dataset.build_dataset(dataset_cfg(cfg, anno))
     items = [ds[i] for i in range(len(ds))]
     key_in, key_out = cfg.MODEL.generator.input_keys[0], cfg.MODEL.generator.output_keys[0]
-    x = np.stack([it[0][key_in] for it in items])
-    y = np.stack([it[1][key_out] for it in items])
-    return x, y, ds
+    return np.stack([it[0][key_in] for it in items]), np.stack([it[1][key_out] for it in items]), ds
 
 
 def modelling_kwargs(cfg):
     return OmegaConf.to_container(cfg.MODELLING, resolve=True)
 
 
+def prepare_data(cfg):
+    """Build the synthetic data set when the annotation files are its own and missing."""
+    g = cfg.GENERATE
+    own = [osp.join(g.out_dir, f) for f in ("train.txt", "test.txt")]
+    if osp.abspath(cfg.DATA.train_anno) not in map(osp.abspath, own):
+        return  # the user's own files: never built here
+    n = g.n_train + g.n_test
+    runtime.build_if_missing(own, lambda: _generate(cfg), f"{n} samples by acoustic FD modelling in {g.out_dir} "
+                             f"(about {n / 12 / 60:.0f} min on 2 CPU cores; the bar shows the time left)")
+
+
 # ------------------------------------------------------------------- modes
-def generate(cfg):
+def _generate(cfg):
     g = cfg.GENERATE
     annos = generate_openfwi(g.out_dir, g.n_train, g.n_test, g.file_size, g.seed,
                              OmegaConf.to_container(g.models, resolve=True), modelling_kwargs(cfg),
@@ -133,63 +127,34 @@ def generate(cfg):
                        f"[{cfg.DATA.data_min}, {cfg.DATA.data_max}]: update them in the YAML")
 
 
+generate = runtime.mode(_generate)
+
+
+@runtime.mode
 def forward(cfg):
     """Forward-model user velocity models (m/s) with the configured acquisition."""
-    vel = _load_array(cfg.INFER.input, "INFER.input")
+    vel = runtime.read_npy(cfg.INFER.input, "INFER.input")
     if vel.ndim == 4 and vel.shape[1] == 1:
         vel = vel[:, 0]
     if vel.ndim != 3:
         raise ValueError(f"{cfg.INFER.input}: expected velocity models [N, 1, nz, nx] or [N, nz, nx] (m/s), "
                          f"found shape {vel.shape}")
     data = forward_model(vel.astype(np.float32), num_threads=cfg.num_threads, **modelling_kwargs(cfg))
-    write_npy_atomic(_output_path(cfg), data)
+    write_npy(runtime.required(cfg.INFER.output, "INFER.output", "<file.npy>"), data)
     logger.message(f"wrote {cfg.INFER.output}: {data.shape} (N, shots, time, receivers)")
 
 
+@runtime.mode
 def train(cfg):
-    """Train; with TRAIN.nprocs > 1 (CPU) start that many data-parallel workers of 1 thread each.
-
-    Paddle's CPU convolutions at these sizes gain nothing from a second thread,
-    while two single-thread processes train nearly twice as many samples per
-    second (measured on 2 cores). Under paddle.distributed.launch the launcher
-    has already started the processes, and TRAIN.nprocs is ignored.
-    """
-    if cfg.TRAIN.nprocs > 1 and paddle.distributed.get_world_size() == 1:
-        if cfg.device != "cpu":
-            raise ValueError("TRAIN.nprocs > 1 starts CPU workers; on GPUs use paddle.distributed.launch (README)")
-        paddle.distributed.spawn(_train_worker, args=(OmegaConf.to_container(cfg, resolve=True), os.getpid()),
-                                 nprocs=cfg.TRAIN.nprocs, backend="gloo")
-        return
-    _train(cfg)
-
-
-def _exit_with_parent(parent_pid):
-    """Workers end when the process that spawned them dies (killed runs must not leave
-    orphans that keep writing the checkpoint a resumed run reads)."""
-
-    def watch():
-        while os.getppid() == parent_pid:
-            time.sleep(1.0)
-        os._exit(1)
-
-    threading.Thread(target=watch, daemon=True).start()
-
-
-def _train_worker(cfg_dict, parent_pid):
-    _exit_with_parent(parent_pid)
-    cfg = OmegaConf.create(cfg_dict)
-    paddle.set_device("cpu")
-    paddle.distributed.init_parallel_env()
-    paddle.base.core.set_num_threads(1)
-    misc.set_random_seed(cfg.seed)
-    logger.init_logger("ppsci", osp.join(cfg.output_dir, "train.log"), "info")
-    _train(cfg)
+    """Train; with TRAIN.nprocs > 1 (CPU) in that many data-parallel processes of 1 thread each."""
+    prepare_data(cfg)
+    return runtime.data_parallel(_train, cfg, cfg.TRAIN.nprocs)
 
 
 def _train(cfg):
     key_out = cfg.MODEL.generator.output_keys[0]
-    constraint = ppsci.constraint.SupervisedConstraint(
-        loader_cfg(cfg, cfg.DATA.train_anno, cfg.TRAIN.batch_size, shuffle=True), generator_loss(cfg), name="fwi")
+    loader = loader_config(dataset_cfg(cfg, cfg.DATA.train_anno), cfg.TRAIN.batch_size, True, cfg.TRAIN.num_workers)
+    constraint = ppsci.constraint.SupervisedConstraint(loader, generator_loss(cfg), name="fwi")
     generator = build_generator(cfg)
     critic = VelocityDiscriminator(**cfg.MODEL.critic) if cfg.MODEL.gan else None
     x_val, y_val, _ = held_out_arrays(cfg, cfg.DATA.test_anno)
@@ -197,7 +162,7 @@ def _train(cfg):
 
     def validate(model):
         model.eval()
-        pred = predict(model, x_val, cfg.EVAL.batch_size, cfg.MODEL.generator.input_keys[0], key_out)
+        pred = predict(cfg, model, x_val)
         model.train()
         m = metric_fn({key_out: paddle.to_tensor(pred)}, {key_out: paddle.to_tensor(y_val)})
         return {f"val_{k}": float(m[k]) for k in ("MAE", "RMSE", "SSIM")}
@@ -205,18 +170,20 @@ def _train(cfg):
     trainer = WGANGPTrainer(generator, critic, constraint, critic_loss(cfg), adamw(cfg, cfg.TRAIN.lr_g, generator),
                             adamw(cfg, cfg.TRAIN.lr_d, critic) if critic is not None else None,
                             cfg.TRAIN, cfg.TRAIN.checkpoint, validate)
-    history = trainer.train()
+    history = trainer.fit()
     if paddle.distributed.get_rank() == 0:
-        with open(osp.join(cfg.output_dir, "history.json"), "w") as f:
-            json.dump(history, f, indent=1)
+        write_json(osp.join(cfg.output_dir, "history.json"), history)
         plot.training_curves(history, osp.join(cfg.output_dir, "training_curves.png"))
+    return history
 
 
+@runtime.mode
 def evaluate(cfg):
-    key_in, key_out = cfg.MODEL.generator.input_keys[0], cfg.MODEL.generator.output_keys[0]
+    prepare_data(cfg)
+    key_out = cfg.MODEL.generator.output_keys[0]
     model = load_generator(cfg, cfg.EVAL.checkpoint)
     validator = ppsci.validate.SupervisedValidator(
-        loader_cfg(cfg, cfg.EVAL.anno, cfg.EVAL.batch_size, shuffle=False), ppsci.loss.L1Loss(),
+        loader_config(dataset_cfg(cfg, cfg.EVAL.anno), cfg.EVAL.batch_size, False), ppsci.loss.L1Loss(),
         metric={"FWI": ppsci.metric.FunctionalMetric(metric.fwi_metric_expr(cfg.DATA.label_min, cfg.DATA.label_max, key_out))},
         name="test")
     solver = ppsci.solver.Solver(model, validator={validator.name: validator}, output_dir=cfg.output_dir)
@@ -224,14 +191,15 @@ def evaluate(cfg):
     results = dict(groups["FWI"])
     x, y, ds = held_out_arrays(cfg, cfg.EVAL.anno)
     vt = VelocityTransform(cfg.DATA.label_min, cfg.DATA.label_max)
-    pred_mps = vt.inverse(predict(model, x, cfg.EVAL.batch_size, key_in, key_out))[:, 0]
+    pred_mps = vt.inverse(predict(cfg, model, x))[:, 0]
     true_mps = vt.inverse(y)[:, 0]
     if cfg.EVAL.data_misfit:
-        results["data_misfit"] = data_misfit(cfg, pred_mps, np.concatenate([np.asarray(d) for d in ds.data]))
+        # do the predictions explain the data? forward-model them with the acquisition of the test data
+        synth = forward_model(pred_mps.astype(np.float32), num_threads=cfg.num_threads, **modelling_kwargs(cfg))
+        results["data_misfit"] = metric.relative_data_misfit(synth, np.concatenate([np.asarray(d) for d in ds.data]))
     results.update(n_samples=int(len(x)), anno=str(cfg.EVAL.anno), checkpoint=str(cfg.EVAL.checkpoint))
-    with open(osp.join(cfg.output_dir, "eval_metrics.json"), "w") as f:
-        json.dump(results, f, indent=1)
-    logger.message(f"eval_metrics.json: {json.dumps(results)}")
+    write_json(osp.join(cfg.output_dir, "eval_metrics.json"), results)
+    logger.message(f"eval_metrics.json: {results}")
     n = min(cfg.EVAL.n_figures, len(x))
     plot.velocity_comparison(true_mps[:n], pred_mps[:n], osp.join(cfg.output_dir, "predictions.png"),
                              cfg.MODELLING.dx, cfg.DATA.label_min, cfg.DATA.label_max)
@@ -240,31 +208,23 @@ def evaluate(cfg):
     return results
 
 
-def data_misfit(cfg, pred_mps, observed):
-    """Mean over samples of ||F(v_pred) - d_obs|| / ||d_obs||: do predictions explain the data?"""
-    synth = forward_model(pred_mps.astype(np.float32), num_threads=cfg.num_threads, **modelling_kwargs(cfg))
-    if synth.shape != observed.shape:
-        raise ValueError(f"data_misfit: the configured acquisition gives {synth.shape}, the test data is {observed.shape}")
-    num = np.sqrt(((synth - observed) ** 2).sum(axis=(1, 2, 3)))
-    den = np.sqrt((observed ** 2).sum(axis=(1, 2, 3)))
-    return float(np.mean(num / den))
-
-
+@runtime.mode
 def inference(cfg):
     g = cfg.MODEL.generator
-    data = _load_array(cfg.INFER.input, "INFER.input")
+    data = runtime.read_npy(cfg.INFER.input, "INFER.input")
     expected = (g.n_sources, g.time_samples, g.n_receivers)
     if data.ndim != 4 or tuple(data.shape[1:]) != expected:
         raise ValueError(f"{cfg.INFER.input}: expected shot gathers [N, {', '.join(map(str, expected))}], "
                          f"found shape {data.shape}")
     st = SeismicTransform(cfg.DATA.data_min, cfg.DATA.data_max, cfg.DATA.log_k, cfg.DATA.sample_ratio)
     model = load_generator(cfg, cfg.INFER.checkpoint)
-    pred = predict(model, st(data), cfg.INFER.batch_size, g.input_keys[0], g.output_keys[0])
+    pred = runtime.predict_batches(model, {g.input_keys[0]: st(data)}, g.output_keys[0], cfg.INFER.batch_size)
     vel = VelocityTransform(cfg.DATA.label_min, cfg.DATA.label_max).inverse(pred).astype(np.float32)
-    write_npy_atomic(_output_path(cfg), vel)
+    write_npy(runtime.required(cfg.INFER.output, "INFER.output", "<file.npy>"), vel)
     logger.message(f"wrote {cfg.INFER.output}: velocity {vel.shape} m/s, range [{vel.min():.0f}, {vel.max():.0f}]")
 
 
+@runtime.mode
 def export(cfg):
     g = cfg.MODEL.generator
     model = load_generator(cfg, cfg.INFER.checkpoint)
@@ -274,41 +234,10 @@ def export(cfg):
     solver.export(spec, cfg.INFER.export_path, skip_prune_program=True)
 
 
-def _load_array(file, key):
-    if file is None:
-        raise ValueError(f"{key} is not set: pass {key}=<file.npy>")
-    if not osp.isfile(file):
-        raise FileNotFoundError(f"{key}: file not found: {file}")
-    arr = np.load(file)
-    if not np.isfinite(arr).all():
-        raise ValueError(f"{file} ({key}) contains NaN or Inf")
-    return arr
-
-
-def _output_path(cfg):
-    if cfg.INFER.output is None:
-        raise ValueError("INFER.output is not set: pass INFER.output=<file.npy>")
-    os.makedirs(osp.dirname(osp.abspath(cfg.INFER.output)), exist_ok=True)
-    return cfg.INFER.output
-
-
-MODES = {"generate": generate, "forward": forward, "train": train, "eval": evaluate,
-         "infer": inference, "export": export}
-
-
 @hydra.main(version_base=None, config_path="../../conf", config_name="velocitygan")
 def main(cfg: DictConfig):
-    if cfg.mode not in MODES:
-        raise ValueError(f"cfg.mode should be one of {sorted(MODES)}, but got {cfg.mode!r}")
-    paddle.set_device(cfg.device)
-    if paddle.distributed.get_world_size() > 1:  # started by paddle.distributed.launch
-        paddle.distributed.init_parallel_env()
-    if cfg.num_threads:
-        paddle.base.core.set_num_threads(cfg.num_threads)
-    misc.set_random_seed(cfg.seed)
-    os.makedirs(cfg.output_dir, exist_ok=True)
-    logger.init_logger("ppsci", osp.join(cfg.output_dir, f"{cfg.mode}.log"), "info")
-    return MODES[cfg.mode](cfg)
+    return runtime.dispatch(cfg, {"generate": generate, "forward": forward, "train": train, "eval": evaluate,
+                                  "infer": inference, "export": export})
 
 
 if __name__ == "__main__":

@@ -86,8 +86,12 @@ class UNet1D(base.Arch):
         self.net = _UNetCore(in_channels, out_channels, dims)
 
     def forward(self, x):
-        y = self.net(self.concat_to_tensor(x, self.input_keys, axis=1))
-        return {self.output_keys[0]: y}
+        if self._input_transform is not None:
+            x = self._input_transform(x)
+        y = {self.output_keys[0]: self.net(self.concat_to_tensor(x, self.input_keys, axis=1))}
+        if self._output_transform is not None:
+            y = self._output_transform(x, y)
+        return y
 
 
 def _check_trace_input(name, key, t, channels):
@@ -160,6 +164,8 @@ class GDRNN(base.Arch):
         return self.alpha_raw[t].exp()
 
     def forward(self, inputs):
+        if self._input_transform is not None:
+            inputs = self._input_transform(inputs)
         d_obs, m_back = inputs[self.input_keys[0]], inputs[self.input_keys[1]]
         _check_trace_input("GDRNN", self.input_keys[1], m_back, 3)
         if d_obs.ndim != 3 or d_obs.shape[-1] != m_back.shape[-1]:
@@ -180,8 +186,11 @@ class GDRNN(base.Arch):
         with paddle.set_grad_enabled(graph != "none"):
             ds.append(self.forward_op(self.scale * x.exp()))
         m_steps = paddle.stack(xs, axis=1).exp() * self.scale.unsqueeze(1)
-        return {self.output_keys[0]: m_steps[:, -1], self.output_keys[1]: m_steps,
-                self.output_keys[2]: paddle.stack(ds, axis=1)}
+        y = {self.output_keys[0]: m_steps[:, -1], self.output_keys[1]: m_steps,
+             self.output_keys[2]: paddle.stack(ds, axis=1)}
+        if self._output_transform is not None:
+            y = self._output_transform(inputs, y)
+        return y
 
 
 class AVAUNet(base.Arch):
@@ -206,10 +215,14 @@ class AVAUNet(base.Arch):
         self.stack_scale.set_value(paddle.to_tensor([value], dtype="float32"))
 
     def forward(self, inputs):
+        if self._input_transform is not None:
+            inputs = self._input_transform(inputs)
         d_obs, m_back = inputs[self.input_keys[0]], inputs[self.input_keys[1]]
         _check_trace_input("AVAUNet", self.input_keys[1], m_back, 3)
         m = m_back + self.lam * self.scale * self.unet({"stacks": d_obs / self.stack_scale})["update"]
         m = paddle.maximum(m, 0.05 * self.scale)
         d = self.forward_op(m)
-        return {self.output_keys[0]: m, self.output_keys[1]: m.unsqueeze(1),
-                self.output_keys[2]: d.unsqueeze(1)}
+        y = {self.output_keys[0]: m, self.output_keys[1]: m.unsqueeze(1), self.output_keys[2]: d.unsqueeze(1)}
+        if self._output_transform is not None:
+            y = self._output_transform(inputs, y)
+        return y

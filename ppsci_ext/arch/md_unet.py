@@ -122,7 +122,8 @@ class MDUNet(base.Arch):
         input_keys: (noisy section, condition, noise level) keys; the sections are
             [B, C, H, W] (``spatial_dims=2``) or [B, C, D, H, W] (``spatial_dims=3``),
             the noise level gamma in (0, 1] is [B] or [B, 1].
-        output_keys: one key, the predicted noise [B, out_channels, ...] (same grid as the input).
+        output_keys: one key, the output [B, out_channels, ...] on the input grid; what it means (noise, v or
+            the section itself) is for the scheduler or the loss that reads it, not the network.
         in_channels, cond_channels, out_channels: channels of x_noisy, cond and the output.
         base_channels: width of the first level; level i has ``base_channels * channel_mults[i]``.
         channel_mults: width multipliers, one per level; ``len - 1`` downsamplings by 2.
@@ -146,7 +147,7 @@ class MDUNet(base.Arch):
     """
 
     def __init__(self, input_keys: Tuple[str, ...] = ("x_noisy", "cond", "noise_level"),
-                 output_keys: Tuple[str, ...] = ("eps",), in_channels: int = 1, cond_channels: int = 1,
+                 output_keys: Tuple[str, ...] = ("out",), in_channels: int = 1, cond_channels: int = 1,
                  out_channels: int = 1, base_channels: int = 32, channel_mults: Sequence[int] = (1, 2, 4, 8),
                  num_res_blocks: int = 1, spatial_dims: int = 2, norm_groups: int = 8, dropout: float = 0.0,
                  emb_dim: int = None, zero_init_out: bool = True, norm: str = "group"):

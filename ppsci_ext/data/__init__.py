@@ -1,5 +1,7 @@
 """Datasets, synthetic-data generators and readers of external formats."""
+from ppsci_ext.data.ava_builder import ava_file_paths
 from ppsci_ext.data.ava_builder import build_ava_files
+from ppsci_ext.data.ava_builder import read_wavelet
 from ppsci_ext.data.ava_builder import butterworth_background
 from ppsci_ext.data.ava_dataset import AVADataset
 from ppsci_ext.data.ava_dataset import read_ava_file
@@ -8,6 +10,7 @@ from ppsci_ext.data.elastic_models import castagna_vs
 from ppsci_ext.data.elastic_models import gardner_rho
 from ppsci_ext.data.elastic_models import layered_elastic_section
 from ppsci_ext.data.elastic_models import load_marmousi_elastic
+from ppsci_ext.data.elastic_models import marmousi_section
 from ppsci_ext.data.fwi_dataset import FWIDataset
 from ppsci_ext.data.fwi_dataset import SeismicTransform
 from ppsci_ext.data.fwi_dataset import VelocityTransform
@@ -26,7 +29,8 @@ from ppsci_ext.data.seismic_sr import write_split
 from ppsci_ext.data.velocity_models import make_velocity_models
 
 __all__ = ["FWIDataset", "SeismicTransform", "VelocityTransform", "read_annotation", "make_velocity_models",
-           "AVADataset", "read_ava_file", "write_ava_file", "build_ava_files", "butterworth_background",
-           "castagna_vs", "gardner_rho", "layered_elastic_section", "load_marmousi_elastic",
+           "AVADataset", "read_ava_file", "write_ava_file", "build_ava_files", "read_wavelet", "ava_file_paths",
+           "butterworth_background", "castagna_vs", "gardner_rho", "layered_elastic_section",
+           "load_marmousi_elastic", "marmousi_section",
            "SeismicSRDataset", "read_dat", "write_dat", "pair_files", "split_files", "read_split", "write_split",
            "upsample2", "synthetic_section", "degrade", "generate_pairs"]

@@ -56,10 +56,11 @@ from scipy.ndimage import gaussian_filter1d
 from scipy.signal import butter
 from scipy.signal import sosfiltfilt
 
-from ppsci_ext.atomic import atomic_open
+from ppsci_ext.atomic import write_npz
 from ppsci_ext.data.ava_dataset import write_ava_file
 
-__all__ = ["build_ava_files", "butterworth_background", "augment_logs", "synthesize_gathers", "add_noise"]
+__all__ = ["read_wavelet", "build_ava_files", "butterworth_background", "augment_logs", "synthesize_gathers", "add_white_noise",
+           "ava_file_paths"]
 
 _STREAM_AUG, _STREAM_SECTION_NOISE, _STREAM_LABEL_NOISE = 0, 1, 2
 
@@ -134,11 +135,46 @@ def synthesize_gathers(m: np.ndarray, op, chunk: int = 256) -> list:
     return [np.concatenate([o[i] for o in outs], 0) for i in range(len(outs[0]))]
 
 
-def add_noise(gathers: Sequence[np.ndarray], sigma: float, rng: np.random.Generator) -> list:
-    """Gathers plus white Gaussian noise of std ``sigma`` (new arrays)."""
+def add_white_noise(gathers: Sequence[np.ndarray], sigma: float, rng: np.random.Generator) -> list:
+    """Gathers plus white Gaussian noise of absolute std ``sigma`` (the gathers' units; new arrays).
+
+    One ``rng.standard_normal`` draw per gather, in order; ``sigma == 0`` draws nothing.
+    """
     if sigma == 0:
         return [g.copy() for g in gathers]
     return [g + sigma * rng.standard_normal(g.shape) for g in gathers]
+
+
+def read_wavelet(path: Optional[str], key: str = "DATA.wavelet_file") -> Optional[np.ndarray]:
+    """A user wavelet: a 1-D finite ``.npy`` (sampled at the data's dt), or None when ``path`` is empty.
+    Errors name the config ``key``, the path and the shape found."""
+    if not path:
+        return None
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{key}: {path} does not exist")
+    w = np.load(path)
+    if w.ndim != 1 or not np.isfinite(w).all():
+        raise ValueError(f"{key} {path}: expected a finite 1-D wavelet, found shape {w.shape}")
+    return w
+
+
+def ava_file_paths(out_dir: str, fmt: str = "mat") -> Dict[str, str]:
+    """Paths of the files :func:`build_ava_files` writes into ``out_dir`` (nothing is created).
+
+    Args:
+        out_dir: the output folder.
+        fmt: ``"mat"`` or ``"npz"``, the format of the labelled and section files
+            (the truth file is always ``.npz``).
+
+    Returns:
+        ``{"labelled": out_dir/train_labelled.<fmt>, "section": out_dir/section.<fmt>,
+        "truth": out_dir/truth.npz}``.
+    """
+    if fmt not in ("mat", "npz"):
+        raise ValueError(f"fmt must be 'mat' or 'npz', found {fmt!r}")
+    return {"labelled": os.path.join(out_dir, f"train_labelled.{fmt}"),
+            "section": os.path.join(out_dir, f"section.{fmt}"),
+            "truth": os.path.join(out_dir, "truth.npz")}
 
 
 def _layer_slice(layers, n):
@@ -156,11 +192,6 @@ def _layer_slice(layers, n):
     if stop - start < 2:
         raise ValueError(f"layers={layers} keeps {max(stop - start, 0)} of {n} samples")
     return slice(start, stop)
-
-
-def _save_npz_atomic(path, arrays):
-    with atomic_open(path) as f:
-        np.savez(f, **arrays)
 
 
 def _ava_dict(m, back, gathers, wavemat, theta, labelled):
@@ -210,8 +241,7 @@ def build_ava_files(vp, vs, rho, out_dir: str, well_traces: Sequence[int], n_aug
     from ppsci_ext.physics.ava import ricker_wavelet_matrix
     from ppsci_ext.physics.ava import wavelet_matrix
 
-    if fmt not in ("mat", "npz"):
-        raise ValueError(f"fmt must be 'mat' or 'npz', found {fmt!r}")
+    paths = ava_file_paths(out_dir, fmt)  # also rejects a bad fmt before any work
     vp, vs, rho = (np.asarray(a, dtype=np.float64) for a in (vp, vs, rho))
     if vp.ndim != 2 or vs.shape != vp.shape or rho.shape != vp.shape:
         raise ValueError(f"vp, vs, rho must be 2-D [layers, ntraces] of one shape, "
@@ -249,7 +279,7 @@ def build_ava_files(vp, vs, rho, out_dir: str, well_traces: Sequence[int], n_aug
     else:
         p_signal = float(sum((g ** 2).sum() for g in clean) / sum(g.size for g in clean))
         sigma = math.sqrt(p_signal / 10.0 ** (snr_db / 10.0))
-    section = add_noise(clean, sigma, np.random.default_rng([seed, _STREAM_SECTION_NOISE]))
+    section = add_white_noise(clean, sigma, np.random.default_rng([seed, _STREAM_SECTION_NOISE]))
     del clean
 
     # labelled: augmented well logs, their backgrounds and gathers, same noise level
@@ -257,16 +287,13 @@ def build_ava_files(vp, vs, rho, out_dir: str, well_traces: Sequence[int], n_aug
     hi = m.max(axis=(0, 2)) * 1.1
     m_lab = augment_logs(m[wells], n_aug, aug_noise, np.random.default_rng([seed, _STREAM_AUG]), aug_corr, lo, hi)
     back_lab = butterworth_background(m_lab, cutoff_hz, dt, butter_order, axis=2)
-    lab_gathers = add_noise(synthesize_gathers(m_lab, op, chunk), sigma,
-                            np.random.default_rng([seed, _STREAM_LABEL_NOISE]))
+    lab_gathers = add_white_noise(synthesize_gathers(m_lab, op, chunk), sigma,
+                                  np.random.default_rng([seed, _STREAM_LABEL_NOISE]))
 
     os.makedirs(out_dir, exist_ok=True)
-    paths = {"labelled": os.path.join(out_dir, f"train_labelled.{fmt}"),
-             "section": os.path.join(out_dir, f"section.{fmt}"),
-             "truth": os.path.join(out_dir, "truth.npz")}
     write_ava_file(paths["labelled"], _ava_dict(m_lab, back_lab, lab_gathers, wavemat, theta, True))
     write_ava_file(paths["section"], _ava_dict(m, back, section, wavemat, theta, False))
-    _save_npz_atomic(paths["truth"], dict(
+    write_npz(paths["truth"], **dict(
         vp=vp, vs=vs, rho=rho, well_traces=wells, layer_start=sl.start, layer_stop=sl.stop,
         dt=dt, freq=freq, cutoff_hz=cutoff_hz, butter_order=butter_order,
         snr_db=np.inf if snr_db is None else float(snr_db), noise_sigma=sigma,

@@ -15,16 +15,12 @@ from typing import Dict
 import numpy as np
 from tqdm import tqdm
 
+from ppsci_ext.atomic import atomic_open
+from ppsci_ext.atomic import write_npy
 from ppsci_ext.data.velocity_models import make_velocity_models
 from ppsci_ext.physics import forward_model
 
-__all__ = ["generate_openfwi", "write_npy_atomic"]
-
-
-def write_npy_atomic(path: str, array: np.ndarray) -> None:
-    tmp = f"{path}.tmp.npy"
-    np.save(tmp, array)
-    os.replace(tmp, path)
+__all__ = ["generate_openfwi"]
 
 
 def _complete(path, shape):
@@ -60,11 +56,11 @@ def generate_openfwi(out_dir: str, n_train: int, n_test: int, file_size: int, se
             continue
         vel = make_velocity_models(range(k * file_size, (k + 1) * file_size), seed, **models)
         data = forward_model(vel[:, 0], num_threads=num_threads, **modelling)
-        write_npy_atomic(mpath, vel)
-        write_npy_atomic(dpath, data)
+        write_npy(mpath, vel)
+        write_npy(dpath, data)
     annos = {}
     for split, rows in lines.items():
         annos[split] = os.path.join(out_dir, f"{split}.txt")
-        with open(annos[split], "w") as f:
+        with atomic_open(annos[split], "w") as f:
             f.write("\n".join(rows) + "\n")
     return annos

@@ -24,7 +24,10 @@ import numpy as np
 from scipy import ndimage
 from scipy import signal
 
-__all__ = ["ricker", "synthetic_section", "degrade", "generate_pairs"]
+from ppsci_ext.physics.wavelets import ricker
+from ppsci_ext.physics.wavelets import ricker_length
+
+__all__ = ["synthetic_section", "degrade", "generate_pairs"]
 
 Range = Union[float, Tuple[float, float]]
 
@@ -44,14 +47,9 @@ def _draw_int(rng, r) -> int:
     return int(rng.integers(int(lo), int(hi) + 1))
 
 
-def ricker(freq: float, dt: float, half_length: Optional[float] = None) -> np.ndarray:
-    """Zero-phase Ricker wavelet of peak frequency ``freq`` (Hz), sampled every ``dt`` s, max 1."""
-    if half_length is None:
-        half_length = 1.5 / freq
-    n = int(np.ceil(half_length / dt))
-    t = np.arange(-n, n + 1) * dt
-    a = (np.pi * freq * t) ** 2
-    return ((1 - 2 * a) * np.exp(-a)).astype(np.float64)
+def _zero_phase_ricker(freq: float, dt: float) -> np.ndarray:
+    """Zero-phase Ricker of peak frequency ``freq`` (Hz) every ``dt`` s, +-1.5 / freq s long, float64, max 1."""
+    return ricker(freq, ricker_length(freq, dt), dt, centred=True, dtype=np.float64)
 
 
 def synthetic_section(rng: np.random.Generator, size: int = 256, freq_range: Range = (20, 45),
@@ -134,7 +132,7 @@ def synthetic_section(rng: np.random.Generator, size: int = 256, freq_range: Ran
         ok = (idx >= 0) & (idx < nt)
         np.add.at(refl, (rows[ok], idx[ok]), (a * wgt)[ok])
 
-    w = ricker(_draw(rng, freq_range), dt)
+    w = _zero_phase_ricker(_draw(rng, freq_range), dt)
     sec = signal.fftconvolve(refl, w[None, :], mode="same", axes=1).reshape(lateral + (nt,))
     peak = np.abs(sec).max()
     return (sec / peak if peak > 0 else sec).astype(np.float32)
@@ -165,7 +163,7 @@ def degrade(hr: np.ndarray, rng: np.random.Generator, noise_std: Range = (0.05, 
     rms = float(np.sqrt(np.mean(clean ** 2)))
     noise = rng.standard_normal(clean.shape)
     if band_limited:
-        w = ricker(_draw(rng, noise_freq_range), 2 * dt)
+        w = _zero_phase_ricker(_draw(rng, noise_freq_range), 2 * dt)
         noise = signal.fftconvolve(noise, w.reshape((1,) * (hr.ndim - 1) + (-1,)), mode="same", axes=-1)
         if noise_lateral_sigma > 0:
             for ax in range(hr.ndim - 1):

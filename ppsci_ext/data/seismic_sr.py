@@ -268,9 +268,9 @@ class SeismicSRDataset(io.Dataset):
         interp: "nearest", "bilinear", "bicubic", or "random" (nearest or bilinear per item).
         input_keys: (condition key,) or (condition key, scale key); default adds "scale".
         label_keys: (HR key,).
-        seed: seed of the dataset's random generator (patches, augmentation, interp). With
-            several dataloader workers each worker holds a copy of it: use num_workers=0 or
-            accept repeated draws across workers.
+        seed: seed of the random patches, augmentation and interp. Item ``idx`` of pass ``epoch``
+            (:meth:`set_epoch`) draws from ``default_rng([seed, epoch, idx])``, so the draws do not
+            depend on the order, the thread or the worker that fetches them. None: unseeded.
         samples_per_epoch: length of the dataset; item ``k`` uses file ``k % n_files``.
     """
 
@@ -316,7 +316,7 @@ class SeismicSRDataset(io.Dataset):
         self.stems = [t[0] for t in triples]
         self.files = [(t[1], t[2]) for t in triples]
         self.samples_per_epoch = int(samples_per_epoch) if samples_per_epoch else len(self.files)
-        self.rng = np.random.default_rng(seed)
+        self.seed, self.epoch = seed, 0
 
     def __len__(self):
         return self.samples_per_epoch
@@ -333,27 +333,40 @@ class SeismicSRDataset(io.Dataset):
             raise ValueError(f"{hp}: contains NaN or Inf")
         return lr, hr.astype(np.float32), scale
 
+    def set_epoch(self, epoch: int) -> None:
+        """The pass over the data whose random patches and transforms ``__getitem__`` draws."""
+        self.epoch = int(epoch)
+
+    def item_rng(self, idx: int) -> np.random.Generator:
+        """Item ``idx``'s generator: a function of (seed, epoch, idx) alone, so a loader thread that
+        fetches ahead, or a resumed run, draws exactly what an uninterrupted run draws."""
+        if self.seed is None:
+            return np.random.default_rng()
+        return np.random.default_rng([int(self.seed), self.epoch, int(idx)])
+
     def __getitem__(self, idx):
+        rng = self.item_rng(idx)
         lr, hr, scale = self.lr_hr(idx % len(self.files))
-        mode = self.interp if self.interp != "random" else ("nearest", "bilinear")[self.rng.integers(2)]
+        mode = self.interp if self.interp != "random" else ("nearest", "bilinear")[rng.integers(2)]
         cond = upsample2(lr, mode, self.ndim)
         if self.patch is not None:
             p = self.patch
-            box = tuple(slice(a, a + p) for a in (2 * self.rng.integers(0, (n - p) // 2 + 1) for n in self.hr_shape))
+            box = tuple(slice(a, a + p) for a in (2 * rng.integers(0, (n - p) // 2 + 1) for n in self.hr_shape))
             cond, hr = cond[box], hr[box]
         if self.augment:
-            cond, hr = self.transform(cond, hr, self.random_transform(cond.shape))
+            cond, hr = self.transform(cond, hr, self.random_transform(cond.shape, rng))
         inp = {self.input_keys[0]: np.ascontiguousarray(cond[None], dtype=np.float32)}
         if self.scale_key:
             inp[self.scale_key] = np.asarray([scale], dtype=np.float32)
         return inp, {self.label_keys[0]: np.ascontiguousarray(hr[None], dtype=np.float32)}, self.weight
 
-    def random_transform(self, shape) -> Tuple:
+    @staticmethod
+    def random_transform(shape, rng: np.random.Generator) -> Tuple:
         """(number of 90-degree rotations, flip of each axis...): (k, f0, f1) for sections,
         (k, f0, f1, f2) for volumes; no rotation when the rotated plane is not square."""
         nd = len(shape)
-        k = int(self.rng.integers(4)) if shape[-nd] == shape[-nd + 1] else 0
-        return (k,) + tuple(bool(self.rng.integers(2)) for _ in range(nd))
+        k = int(rng.integers(4)) if shape[-nd] == shape[-nd + 1] else 0
+        return (k,) + tuple(bool(rng.integers(2)) for _ in range(nd))
 
     @staticmethod
     def transform(cond, hr, t=(0, False, False)):

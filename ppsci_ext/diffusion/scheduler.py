@@ -1,10 +1,14 @@
 """Noise schedule and DDIM sampler for conditional diffusion (MD Diffusion).
 
-The scheduler is pure numerics and never knows the network: training draws a
-noise level with :meth:`DiffusionScheduler.sample_noise_level` and builds the
-network input with :meth:`DiffusionScheduler.add_noise`; inference runs
+The scheduler is pure numerics and never knows the network. Like diffusers'
+``DDIMScheduler`` it owns every sampler setting (prediction type, number of
+steps, spacing, eta, clip, low-pass consistency, number of averaged samples),
+and :meth:`DiffusionScheduler.step` converts the raw network output itself, so
+the network never knows which sampler runs it. Training draws a noise level
+with :meth:`DiffusionScheduler.sample_noise_level` and builds the network
+input with :meth:`DiffusionScheduler.add_noise`; inference runs
 :meth:`DiffusionScheduler.sample` with any callable
-``model_fn(x_t, gamma, cond) -> eps``.
+``model_fn(x_t, gamma, cond) -> raw network output``.
 
 Conventions
 -----------
@@ -16,7 +20,8 @@ Conventions
 - The network is conditioned on the continuous noise level ``gamma`` (SR3 /
   WaveGrad), a ``[B]`` float32 tensor, not on the integer timestep.
 - The forward process is ``x_t = sqrt(gamma) x0 + sqrt(1 - gamma) eps`` with
-  ``eps ~ N(0, I)``; the network predicts ``eps``.
+  ``eps ~ N(0, I)``; the network predicts ``eps`` or ``v``
+  (``prediction_type``), see :meth:`DiffusionScheduler.predicted_noise`.
 - Tensors are batch-first of any rank: ``[B, C, H, W]`` images or
   ``[B, C, D, H, W]`` volumes; per-sample scalars are ``[B]``.
 """
@@ -29,6 +34,7 @@ import numpy as np
 import paddle
 
 SPACINGS = ("log", "linear", "quadratic")
+PREDICTION_TYPES = ("eps", "v")
 
 
 def _check_int(name, value, low, high):
@@ -38,6 +44,19 @@ def _check_int(name, value, low, high):
     if not low <= int(value) <= high:
         raise ValueError(f"{name} must lie in [{low}, {high}], found {value!r}")
     return int(value)
+
+
+def _check_positive(name, value, allow_zero=False, allow_none=False):
+    """Return ``value`` as float if it is a number > 0 (>= 0 with ``allow_zero``; None passes with
+    ``allow_none``), else raise ValueError naming ``name``, the allowed values and ``value``."""
+    if allow_none and value is None:
+        return None
+    bound = ">= 0" if allow_zero else "> 0"
+    allowed = f"None or a number {bound}" if allow_none else f"a number {bound}"
+    ok = not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating))
+    if not ok or not (float(value) >= 0.0 if allow_zero else float(value) > 0.0):  # NaN fails both
+        raise ValueError(f"{name} must be {allowed}, found {value!r}")
+    return float(value)
 
 
 def _batch_view(v, x):
@@ -67,22 +86,45 @@ def _distinct_ascending(values: np.ndarray, high: int) -> np.ndarray:
 
 
 class DiffusionScheduler:
-    """Linear-beta noise schedule, SR3 noise-level sampling and a DDIM sampler.
+    """Linear-beta noise schedule, SR3 noise-level sampling and a DDIM sampler that owns its settings.
 
     Args:
         n_train_steps: number of diffusion steps ``T`` (int >= 1).
         beta_start: ``beta_1``; requires ``0 < beta_start <= beta_end``.
         beta_end: ``beta_T``; requires ``beta_end < 1``.
+        prediction_type: what the network outputs, ``"eps"`` or ``"v"`` (see
+            :meth:`predicted_noise`); YAML key ``DIFFUSION.parametrisation``.
+        sample_steps: DDIM network evaluations per sample, int in [1, T].
+        spacing: sub-sequence of 1..T visited by DDIM, one of :data:`SPACINGS`
+            (see :meth:`ddim_timesteps`).
+        eta: DDIM stochasticity, >= 0 (0: deterministic DDIM, 1: DDPM posterior variance).
+        clip: None, or a bound > 0: every ``x0`` estimate is clipped to ``[-clip, clip]``
+            (units of the data, e.g. normalised).
+        lowpass_sigma: None, or the std > 0 (in samples) of the Gaussian low-pass whose band
+            every ``x0`` estimate takes from the condition (see :func:`lowpass_consistency`).
+        n_samples: samples averaged by :meth:`sample` (int >= 1; seeds ``seed, seed + 1, ...``).
+
+    Every option is validated here; a bad one raises ValueError naming it, the allowed values
+    and the value found.
 
     Attributes:
-        n_train_steps: ``T``.
+        n_train_steps: ``T``; the other settings are stored under their argument names.
         betas: numpy float64 ``[T]``, ``betas[t-1] = beta_t``.
         alphas_cumprod: numpy float64 ``[T+1]``, ``alphas_cumprod[t] = gamma_t``,
             ``alphas_cumprod[0] = 1``; strictly decreasing. ``gammas`` is the
             same array.
     """
 
-    def __init__(self, n_train_steps: int = 1000, beta_start: float = 1e-6, beta_end: float = 1e-2):
+    # YAML key of the DIFFUSION group -> constructor argument (see from_config)
+    CONFIG_KEYS = {"n_train_steps": "n_train_steps", "beta_start": "beta_start", "beta_end": "beta_end",
+                   "parametrisation": "prediction_type", "sample_steps": "sample_steps", "spacing": "spacing",
+                   "eta": "eta", "clip": "clip", "lowpass_sigma": "lowpass_sigma", "n_samples": "n_samples"}
+    # keys of the DIFFUSION group that belong to the training loop, not to the scheduler
+    IGNORED_CONFIG_KEYS = ("loss",)
+
+    def __init__(self, n_train_steps: int = 1000, beta_start: float = 1e-6, beta_end: float = 1e-2,
+                 prediction_type: str = "eps", sample_steps: int = 10, spacing: str = "log", eta: float = 0.0,
+                 clip: Optional[float] = None, lowpass_sigma: Optional[float] = None, n_samples: int = 1):
         if isinstance(n_train_steps, bool) or not isinstance(n_train_steps, (int, np.integer)) \
                 or n_train_steps < 1:
             raise ValueError(f"n_train_steps must be an integer >= 1, found {n_train_steps!r}")
@@ -92,17 +134,50 @@ class DiffusionScheduler:
                 raise ValueError(f"{name} must be a number in (0, 1), found {value!r}")
         if beta_start > beta_end:
             raise ValueError(f"beta_start must be <= beta_end ({beta_end!r}), found {beta_start!r}")
+        if prediction_type not in PREDICTION_TYPES:
+            raise ValueError(f"prediction_type (YAML: DIFFUSION.parametrisation) must be one of "
+                             f"{PREDICTION_TYPES}, found {prediction_type!r}")
+        if spacing not in SPACINGS:
+            raise ValueError(f"spacing must be one of {SPACINGS}, found {spacing!r}")
         self.n_train_steps = int(n_train_steps)
         self.beta_start = float(beta_start)
         self.beta_end = float(beta_end)
+        self.prediction_type = str(prediction_type)
+        self.sample_steps = _check_int("sample_steps", sample_steps, 1, self.n_train_steps)
+        self.spacing = str(spacing)
+        self.eta = _check_positive("eta", eta, allow_zero=True)
+        self.clip = _check_positive("clip", clip, allow_none=True)
+        self.lowpass_sigma = _check_positive("lowpass_sigma", lowpass_sigma, allow_none=True)
+        self.n_samples = _check_int("n_samples", n_samples, 1, 2 ** 62)
         self.betas = np.linspace(self.beta_start, self.beta_end, self.n_train_steps, dtype=np.float64)
         self.alphas_cumprod = np.concatenate([[1.0], np.cumprod(1.0 - self.betas)])
         self.gammas = self.alphas_cumprod
         self._sqrt_gammas = paddle.to_tensor(np.sqrt(self.alphas_cumprod), dtype="float64")
 
+    @classmethod
+    def from_config(cls, config) -> "DiffusionScheduler":
+        """Build from the ``DIFFUSION`` group of ``conf/md_diffusion.yaml`` (a mapping or DictConfig).
+
+        Keys are mapped by :attr:`CONFIG_KEYS` (the YAML's ``parametrisation`` is
+        ``prediction_type``); a missing key takes the constructor's default. ``loss`` belongs
+        to the training loop and is ignored; any other key raises ValueError naming it.
+        """
+        if not hasattr(config, "keys"):
+            raise ValueError(f"config must be a mapping (e.g. cfg.DIFFUSION), found {type(config).__name__}")
+        known = tuple(cls.CONFIG_KEYS) + cls.IGNORED_CONFIG_KEYS
+        unknown = [k for k in config.keys() if k not in known]
+        if unknown:
+            raise ValueError(f"unknown DIFFUSION key(s) {unknown}; known keys: {list(known)}")
+        return cls(**{cls.CONFIG_KEYS[k]: config[k] for k in config.keys() if k in cls.CONFIG_KEYS})
+
+    @property
+    def config(self) -> dict:
+        """The settings under their YAML keys: ``from_config(s.config)`` rebuilds ``s``."""
+        return {key: getattr(self, arg) for key, arg in self.CONFIG_KEYS.items()}
+
     def __repr__(self):
-        return (f"DiffusionScheduler(n_train_steps={self.n_train_steps}, "
-                f"beta_start={self.beta_start}, beta_end={self.beta_end})")
+        args = {arg: getattr(self, arg) for arg in self.CONFIG_KEYS.values()}
+        return "DiffusionScheduler(" + ", ".join(f"{k}={v!r}" for k, v in args.items()) + ")"
 
     # ------------------------------------------------------------------ training
     def sample_noise_level(self, batch_size: int, t=None) -> paddle.Tensor:
@@ -163,9 +238,9 @@ class DiffusionScheduler:
         g = _batch_view(gamma.astype("float64"), x0)  # 1 - gamma in float32 loses digits near 1
         return g.sqrt().astype(x0.dtype) * x0 + (1.0 - g).sqrt().astype(x0.dtype) * noise
 
-    @staticmethod
-    def predicted_noise(output: paddle.Tensor, x_t: paddle.Tensor, gamma, parametrisation: str = "eps"):
-        """The network's output -> the predicted noise ``eps_hat`` (what the loss and DDIM use).
+    def predicted_noise(self, output: paddle.Tensor, x_t: paddle.Tensor, gamma: paddle.Tensor) -> paddle.Tensor:
+        """The network's output -> the predicted noise ``eps_hat`` (what the loss and DDIM use),
+        by ``self.prediction_type``.
 
         - ``"eps"``: the output is ``eps_hat`` itself.
         - ``"v"``: the output ``F`` predicts ``v = sqrt(gamma) eps - sqrt(1 - gamma) x0`` (Salimans &
@@ -177,17 +252,18 @@ class DiffusionScheduler:
 
         Args:
             output, x_t: ``[B, ...]`` tensors of the same shape.
-            gamma: ``[B]`` tensor of noise levels.
+            gamma: ``[B]`` tensor of noise levels (cast to ``x_t.dtype``).
+
+        Returns:
+            ``eps_hat``, shape of ``x_t``; ``output`` itself for ``"eps"``.
         """
-        if parametrisation == "eps":
+        if self.prediction_type == "eps":
             return output
-        if parametrisation != "v":
-            raise ValueError(f"parametrisation: expected 'eps' or 'v', found {parametrisation!r}")
         g = _batch_view(gamma.astype(x_t.dtype), x_t)
         return (1.0 - g).sqrt() * x_t + g.sqrt() * output
 
     # ----------------------------------------------------------------- inference
-    def ddim_timesteps(self, n_steps: int, spacing: str = "log") -> np.ndarray:
+    def ddim_timesteps(self, n_steps: Optional[int] = None, spacing: Optional[str] = None) -> np.ndarray:
         """Timesteps visited by DDIM: descending, distinct ints in [1, T], first == T.
 
         Spacing of the ascending grid ``u = 0..1`` (``n_steps`` points) mapped to [1, T]:
@@ -199,10 +275,16 @@ class DiffusionScheduler:
         :func:`_distinct_ascending`, so exactly ``n_steps`` distinct values come
         out. ``n_steps == T`` gives ``T, T-1, ..., 1``.
 
+        Args:
+            n_steps: int in [1, T]; None: ``self.sample_steps``.
+            spacing: one of :data:`SPACINGS`; None: ``self.spacing``.
+
         Returns:
             int64 numpy array ``[n_steps]``, descending.
         """
         T = self.n_train_steps
+        n_steps = self.sample_steps if n_steps is None else n_steps
+        spacing = self.spacing if spacing is None else spacing
         n_steps = _check_int("n_steps", n_steps, 1, T)
         if spacing not in SPACINGS:
             raise ValueError(f"spacing must be one of {SPACINGS}, found {spacing!r}")
@@ -215,46 +297,48 @@ class DiffusionScheduler:
             grid = 1.0 + (T - 1) * np.square(u)
         return _distinct_ascending(grid, T)[::-1].copy()
 
-    def step(self, eps: paddle.Tensor, t: int, t_prev: int, x_t: paddle.Tensor, eta: float = 0.0,
-             clip: Optional[float] = None, noise: Optional[paddle.Tensor] = None,
-             x0_fn: Optional[Callable] = None) -> paddle.Tensor:
-        """One DDIM update ``x_t -> x_{t_prev}`` (Song et al. 2021, eq. 12).
+    def step(self, model_output: paddle.Tensor, t: int, t_prev: int, x_t: paddle.Tensor,
+             noise: Optional[paddle.Tensor] = None, x0_fn: Optional[Callable] = None) -> paddle.Tensor:
+        """One DDIM update ``x_t -> x_{t_prev}`` (Song et al. 2021, eq. 12) from the raw network output.
 
+        ``eps = predicted_noise(model_output, x_t, gamma_t)`` with ``gamma_t`` a ``[B]`` float32
+        tensor (what :meth:`sample` gives the network; the identity for ``"eps"``), then
         ``x0_hat = (x_t - sqrt(1 - g_t) eps) / sqrt(g_t)`` (clipped to
-        ``[-clip, clip]`` if ``clip`` is given);
+        ``[-clip, clip]`` if ``self.clip`` is set);
         ``sigma = eta sqrt((1 - g_prev) / (1 - g_t)) sqrt(1 - g_t / g_prev)``;
         ``x_prev = sqrt(g_prev) x0_hat + sqrt(1 - g_prev - sigma^2) eps + sigma z``.
         ``t_prev = 0`` is the last step: ``g_prev = 1``, ``sigma = 0`` and
         ``x0_hat`` is returned. ``eta = 0`` is deterministic (DDIM), ``eta = 1``
-        matches the DDPM posterior variance.
+        matches the DDPM posterior variance. ``eta`` and ``clip`` are ``self.eta``, ``self.clip``.
 
         Args:
-            eps: predicted noise, shape of ``x_t`` (``[B, ...]``).
+            model_output: the network's raw output (``eps`` or ``v`` by ``self.prediction_type``),
+                shape of ``x_t`` (``[B, ...]``).
             t, t_prev: ints with ``0 <= t_prev < t <= T``.
             x_t: current sample ``[B, ...]``.
-            eta: stochasticity, >= 0.
-            clip: optional bound for ``x0_hat``.
-            x0_fn: optional map applied to ``x0_hat`` after the clip (e.g. a consistency
-                projection onto what the condition determines); ``eps`` is kept as predicted.
             noise: optional ``z`` (shape of ``x_t``); drawn with ``paddle.randn``
                 when needed and not given.
+            x0_fn: optional map applied to ``x0_hat`` after the clip (e.g. a consistency
+                projection onto what the condition determines); ``eps`` is kept as predicted.
 
         Returns:
             ``x_{t_prev}``, shape and dtype of ``x_t``.
         """
         t = _check_int("t", t, 1, self.n_train_steps)
         t_prev = _check_int("t_prev", t_prev, 0, t - 1)
-        if eta < 0:
-            raise ValueError(f"eta must be >= 0, found {eta!r}")
         g_t, g_prev = float(self.alphas_cumprod[t]), float(self.alphas_cumprod[t_prev])
+        eps = model_output
+        if self.prediction_type != "eps":
+            # the float32 gamma the network saw in sample(), so the conversion matches it bit for bit
+            eps = self.predicted_noise(model_output, x_t, paddle.full([x_t.shape[0]], g_t, dtype="float32"))
         x0_hat = (x_t - math.sqrt(1.0 - g_t) * eps) / math.sqrt(g_t)
-        if clip is not None:
-            x0_hat = x0_hat.clip(-float(clip), float(clip))
+        if self.clip is not None:
+            x0_hat = x0_hat.clip(-self.clip, self.clip)
         if x0_fn is not None:
             x0_hat = x0_fn(x0_hat)
         if t_prev == 0:
             return x0_hat
-        sigma = eta * math.sqrt((1.0 - g_prev) / (1.0 - g_t)) * math.sqrt(1.0 - g_t / g_prev)
+        sigma = self.eta * math.sqrt((1.0 - g_prev) / (1.0 - g_t)) * math.sqrt(1.0 - g_t / g_prev)
         c_eps = math.sqrt(max(1.0 - g_prev - sigma * sigma, 0.0))
         x_prev = math.sqrt(g_prev) * x0_hat + c_eps * eps
         if sigma > 0.0:
@@ -262,36 +346,62 @@ class DiffusionScheduler:
             x_prev = x_prev + sigma * z
         return x_prev
 
-    def sample(self, model_fn: Callable, shape: Sequence[int], n_steps: int = 100, spacing: str = "log",
-               eta: float = 0.0, clip: Optional[float] = None, seed: Optional[int] = None, cond=None,
-               progress: bool = False, x0_fn: Optional[Callable] = None) -> paddle.Tensor:
-        """Full DDIM loop from ``x_T ~ N(0, I)`` down to ``x0``, under ``paddle.no_grad()``.
+    def sample(self, model_fn: Callable, shape: Sequence[int], seed: Optional[int] = None, cond=None,
+               progress: bool = False, n_steps: Optional[int] = None) -> paddle.Tensor:
+        """Mean of ``n_samples`` full DDIM loops from ``x_T ~ N(0, I)`` down to ``x0``, under ``paddle.no_grad()``.
 
         At each visited ``t`` (see :meth:`ddim_timesteps`) the network is called as
-        ``eps = model_fn(x_t, gamma_t, cond)`` with ``gamma_t`` a ``[B]`` float32
-        tensor filled with ``gamma_t`` (``B = shape[0]``), then :meth:`step` goes
-        to the next visited timestep (0 after the last).
+        ``out = model_fn(x_t, gamma_t, cond)`` with ``gamma_t`` a ``[B]`` float32
+        tensor filled with ``gamma_t`` (``B = shape[0]``), then :meth:`step` converts ``out``
+        and goes to the next visited timestep (0 after the last). With ``lowpass_sigma`` set,
+        every ``x0`` estimate, the last included, takes its low band from ``cond``
+        (:func:`lowpass_consistency`). With ``n_samples > 1`` the samples are summed in float32
+        numpy and divided by ``n_samples`` (an estimate of the posterior mean).
 
         Args:
-            model_fn: any callable ``(x [B, ...], gamma [B], cond) -> eps [B, ...]``.
+            model_fn: any callable ``(x [B, ...], gamma [B], cond) -> raw output [B, ...]``
+                (``eps`` or ``v`` by ``prediction_type``).
             shape: shape of the sample, batch first (e.g. ``[B, C, H, W]``).
-            n_steps, spacing: see :meth:`ddim_timesteps`.
-            eta, clip: see :meth:`step`.
-            seed: if given, ``x_T`` and the step noise (``eta > 0``) come from a
-                local ``numpy.random.default_rng(seed)``, so the result is
+            seed: if given, sample ``k`` draws ``x_T`` and the step noise (``eta > 0``) from a
+                local ``numpy.random.default_rng(seed + k)``, so the result is
                 reproducible and paddle's global RNG is untouched (randomness
-                inside ``model_fn`` is not controlled); otherwise they come from
-                paddle's global RNG.
+                inside ``model_fn`` is not controlled); otherwise all samples draw, one after
+                the other, from paddle's global RNG.
             cond: passed through to ``model_fn`` unchanged (e.g. the low-resolution
-                / noisy seismic section).
-            progress: show a tqdm bar.
-            x0_fn: see :meth:`step` (applied at every step, the last included).
+                / noisy seismic section); with ``lowpass_sigma`` set it must be a tensor of
+                ``shape``, ``[B, 1, H, W]`` or ``[B, 1, D, H, W]``.
+            progress: show a tqdm bar per sample.
+            n_steps: DDIM steps; None: ``self.sample_steps``.
 
         Returns:
             float32 tensor of ``shape``.
         """
         shape = [int(s) for s in shape]
-        times = self.ddim_timesteps(n_steps, spacing)
+        times = self.ddim_timesteps(n_steps)
+        x0_fn = None
+        if self.lowpass_sigma is not None:
+            if not isinstance(cond, paddle.Tensor) or list(cond.shape) != shape \
+                    or len(shape) not in (4, 5) or shape[1] != 1:
+                found = list(cond.shape) if isinstance(cond, paddle.Tensor) else type(cond).__name__
+                raise ValueError(f"lowpass_sigma={self.lowpass_sigma} needs cond to be a tensor of the sample's "
+                                 f"shape {shape}, [B, 1, H, W] or [B, 1, D, H, W]; found {found}")
+            x0_fn = lowpass_consistency(cond, self.lowpass_sigma)
+        n = self.n_samples
+
+        def one(k):
+            desc = (f"DDIM {k + 1}/{n}" if n > 1 else "DDIM") if progress else None
+            return self._sample_one(model_fn, shape, times, None if seed is None else seed + k, cond, x0_fn, desc)
+
+        if n == 1:
+            return one(0)  # no round trip through numpy: the tensor of a single DDIM loop
+        total = 0.0
+        for k in range(n):
+            # a running float32 numpy sum in this order: what the example script averaged so far
+            total = total + one(k).numpy()
+        return paddle.to_tensor((total / n).astype(np.float32))
+
+    def _sample_one(self, model_fn, shape, times, seed, cond, x0_fn, desc) -> paddle.Tensor:
+        """One DDIM loop over ``times`` (see :meth:`sample`); ``desc``: tqdm label, None for no bar."""
         rng = None if seed is None else np.random.default_rng(seed)
 
         def gaussian():
@@ -300,18 +410,18 @@ class DiffusionScheduler:
             return paddle.to_tensor(rng.standard_normal(shape).astype(np.float32))
 
         iterator = times
-        if progress:
+        if desc:
             from tqdm import tqdm
-            iterator = tqdm(times, desc="DDIM", total=len(times))
+            iterator = tqdm(times, desc=desc, total=len(times))
         with paddle.no_grad():
             x = gaussian()
             for i, t in enumerate(iterator):
                 t = int(t)
                 t_prev = int(times[i + 1]) if i + 1 < len(times) else 0
                 gamma = paddle.full([shape[0]], float(self.alphas_cumprod[t]), dtype="float32")
-                eps = model_fn(x, gamma, cond)
-                z = gaussian() if (eta > 0 and t_prev > 0) else None
-                x = self.step(eps, t, t_prev, x, eta=eta, clip=clip, noise=z, x0_fn=x0_fn)
+                out = model_fn(x, gamma, cond)
+                z = gaussian() if (self.eta > 0 and t_prev > 0) else None
+                x = self.step(out, t, t_prev, x, noise=z, x0_fn=x0_fn)
         return x
 
 
@@ -337,7 +447,8 @@ def gaussian_lowpass(x: paddle.Tensor, sigma: float) -> paddle.Tensor:
 
 
 def lowpass_consistency(cond: paddle.Tensor, sigma: float) -> Callable:
-    """``x0_fn`` for :meth:`DiffusionScheduler.sample`: keep the estimate's band above a Gaussian low-pass
+    """The ``x0_fn`` that :meth:`DiffusionScheduler.sample` builds when ``lowpass_sigma`` is set (also usable
+    with :meth:`DiffusionScheduler.step`): keep the estimate's band above a Gaussian low-pass
     and take the low band from ``cond``: ``x0 - LP(x0) + LP(cond)``.
 
     The low-pass replacement of ILVR (Choi et al., 2021), applied to the x0 estimate as the

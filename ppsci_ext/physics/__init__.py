@@ -11,7 +11,7 @@ from .ava import (
     wavelet_matrix,
     zoeppritz_rpp,
 )
-from .wavelets import ricker
+from .wavelets import ricker, ricker_length
 
 __all__ = [
     "CFL_LIMIT",
@@ -19,6 +19,7 @@ __all__ = [
     "cfl_number",
     "forward_model",
     "ricker",
+    "ricker_length",
     "AVAForward",
     "aki_richards_rpp",
     "critical_angle_deg",

@@ -3,20 +3,55 @@
 import numpy as np
 
 
-def ricker(freq, nt, dt, t0=None):
-    """Ricker (Mexican-hat) wavelet sampled at times ``k * dt``, k = 0..nt-1.
+def ricker_length(freq, dt, half_length=None):
+    """Odd number of samples 2 n + 1 of a zero-phase Ricker covering +-``half_length`` s around its peak.
+
+    n = ceil(half_length / dt); pass the result as ``nt`` to ``ricker(..., centred=True)``.
+
+    Args:
+        freq: peak frequency in Hz, > 0.
+        dt: sample interval in s, > 0.
+        half_length: time in s from the peak to either end; default ``1.5 / freq``
+            (amplitude there ~1e-8 of the peak).
+
+    Returns:
+        int, 2 n + 1.
+    """
+    if not freq > 0:
+        raise ValueError(f"ricker_length: freq must be > 0 Hz, found {freq}")
+    if not dt > 0:
+        raise ValueError(f"ricker_length: dt must be > 0 s, found {dt}")
+    if half_length is None:
+        half_length = 1.5 / freq
+    if not half_length >= 0:
+        raise ValueError(f"ricker_length: half_length must be >= 0 s, found {half_length}")
+    # no tolerance on the ceil: lengths must match those of the wavelets already used to make data
+    return 2 * int(np.ceil(half_length / dt)) + 1
+
+
+def ricker(freq, nt, dt, t0=None, centred=False, dtype=np.float32):
+    """Ricker (Mexican-hat) wavelet of ``nt`` samples ``dt`` s apart.
 
     w(t) = (1 - 2 (pi f (t - t0))^2) exp(-(pi f (t - t0))^2), peak value 1 at t = t0.
+
+    Sample k sits at time ``k * dt - t0`` from the peak (causal, default), or at
+    ``(k - nt // 2) * dt`` with ``centred=True`` (zero phase: the peak is sample ``nt // 2``,
+    the middle one for odd ``nt``, e.g. ``nt = ricker_length(freq, dt)``). The two agree
+    mathematically for ``t0 = (nt // 2) * dt`` but may differ in the last bit, since the
+    times are rounded differently.
 
     Args:
         freq: peak (dominant) frequency f in Hz, > 0.
         nt: number of time samples.
         dt: sample interval in s, > 0.
         t0: time of the peak in s; default ``1 / freq``, which leaves the wavelet's
-            onset (|w| < 1e-3 of the peak for t < 0) inside the trace.
+            onset (|w| < 1e-3 of the peak for t < 0) inside the trace. Not allowed
+            together with ``centred``.
+        centred: put the peak on sample ``nt // 2`` (zero-phase wavelet for convolution).
+        dtype: numpy dtype of the result; the values are computed in float64.
 
     Returns:
-        float32 array [nt], dimensionless (peak 1).
+        array [nt] of ``dtype`` (float32 by default), dimensionless (peak 1).
     """
     if not freq > 0:
         raise ValueError(f"ricker: freq must be > 0 Hz, found {freq}")
@@ -24,7 +59,14 @@ def ricker(freq, nt, dt, t0=None):
         raise ValueError(f"ricker: dt must be > 0 s, found {dt}")
     if int(nt) != nt or nt < 0:
         raise ValueError(f"ricker: nt must be a non-negative integer, found {nt}")
-    if t0 is None:
-        t0 = 1.0 / freq
-    arg = (np.pi * freq * (np.arange(int(nt)) * dt - t0)) ** 2
-    return ((1.0 - 2.0 * arg) * np.exp(-arg)).astype(np.float32)
+    nt = int(nt)
+    if centred:
+        if t0 is not None:
+            raise ValueError(f"ricker: give either t0 ({t0} s) or centred=True, not both")
+        t = (np.arange(nt) - nt // 2) * dt
+    else:
+        if t0 is None:
+            t0 = 1.0 / freq
+        t = np.arange(nt) * dt - t0
+    arg = (np.pi * freq * t) ** 2
+    return ((1.0 - 2.0 * arg) * np.exp(-arg)).astype(dtype)

@@ -128,3 +128,55 @@ def test_gdrnn_trains_through_the_real_ava_operator(second_order):
     out = net({"stacks": op(m_true), "m_back": m_back})
     (out["m"] - m_true).abs().mean().backward()
     assert all(p.grad is not None and np.isfinite(p.grad.numpy()).all() for p in net.parameters())
+
+
+# ---------------------------------------------------------------- ppsci input / output transforms
+
+def _with_transforms(net, transform_in, transform_out):
+    net.register_input_transform(transform_in)
+    net.register_output_transform(transform_out)
+    return net
+
+
+def test_unet1d_honours_input_and_output_transforms():
+    paddle.seed(0)
+    net = UNet1D(("a", "b"), ("y",), 6, 3, dims=(8, 16))
+    a, b = paddle.randn([2, 3, 20]), paddle.randn([2, 3, 20])
+    plain = net({"a": 2.0 * a, "b": b})["y"]
+    seen = {}
+
+    def out_t(x, y):
+        seen["x"] = x
+        return {"y": y["y"], "y_plus_a": y["y"] + x["a"]}
+
+    _with_transforms(net, lambda x: {"a": 2.0 * x["a"], "b": x["b"]}, out_t)
+    out = net({"a": a, "b": b})
+    assert sorted(out) == ["y", "y_plus_a"]
+    np.testing.assert_allclose(out["y"].numpy(), plain.numpy(), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(seen["x"]["a"].numpy(), 2.0 * a.numpy(), rtol=1e-6)  # the transformed inputs
+    np.testing.assert_allclose(out["y_plus_a"].numpy(), (plain + 2.0 * a).numpy(), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("arch", ["gdrnn", "avaunet"])
+def test_gdrnn_and_avaunet_honour_input_and_output_transforms(arch):
+    paddle.seed(0)
+    if arch == "gdrnn":
+        net = GDRNN(KEYS_IN, KEYS_OUT, toy_forward, SCALE, n_steps=2, dims=(8, 16))
+    else:
+        net = AVAUNet(KEYS_IN, KEYS_OUT, toy_forward, SCALE, dims=(8, 16))
+    stacks, m_back = toy_forward(models(2, 24)), models(2, 24, 1)
+    plain = net({"stacks": stacks, "m_back": m_back})
+    unit = paddle.to_tensor([1024.0, 1.0, 1.0]).reshape([1, 3, 1])  # a power of 2: rescaling is exact
+
+    def in_t(x):  # the data name the starting model "background" and hold vp in other units
+        return {"stacks": x["stacks"], "m_back": x["background"] * unit}
+
+    def out_t(x, y):
+        return dict(y, update=y["m"] - x["m_back"])
+
+    _with_transforms(net, in_t, out_t)
+    out = net({"stacks": stacks, "background": m_back / unit})
+    assert sorted(out) == sorted(KEYS_OUT + ("update",))
+    for k in KEYS_OUT:
+        np.testing.assert_allclose(out[k].numpy(), plain[k].numpy(), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(out["update"].numpy(), (plain["m"] - m_back).numpy(), rtol=1e-5, atol=1e-3)

@@ -27,7 +27,7 @@ def tiny(spatial_dims=2, **kw):
 def test_any_grid(spatial_dims, shape):
     net = tiny(spatial_dims)  # built once, whatever the grid: nothing in it depends on the size
     net.eval()
-    y = net(batch(shape))["eps"]
+    y = net(batch(shape))["out"]
     assert list(y.shape) == [2, 1] + list(shape)
     assert np.isfinite(y.numpy()).all()
 
@@ -35,7 +35,7 @@ def test_any_grid(spatial_dims, shape):
 def test_same_model_on_patch_and_larger_grids():
     net = tiny()
     net.eval()
-    out = [net(batch(s))["eps"].numpy() for s in ((64, 64), (128, 128), (100, 76))]
+    out = [net(batch(s))["out"].numpy() for s in ((64, 64), (128, 128), (100, 76))]
     assert [o.shape[2:] for o in out] == [(64, 64), (128, 128), (100, 76)]
     assert all(np.isfinite(o).all() and o.std() > 0 for o in out)
 
@@ -43,20 +43,20 @@ def test_same_model_on_patch_and_larger_grids():
 def test_zero_init_output():
     net = MDUNet(**TINY)
     assert float(net.out[-1].weight.abs().sum()) == 0.0
-    np.testing.assert_array_equal(net(batch((32, 32)))["eps"].numpy(), 0.0)
+    np.testing.assert_array_equal(net(batch((32, 32)))["out"].numpy(), 0.0)
 
 
 def test_noise_level_and_condition_enter():
     net = tiny()
     net.eval()
     inp = batch((32, 32))
-    y0 = net(inp)["eps"].numpy()
-    y_gamma = net(dict(inp, noise_level=paddle.to_tensor([[0.5], [0.05]])))["eps"].numpy()
-    y_cond = net(dict(inp, cond=inp["cond"] + paddle.randn(inp["cond"].shape)))["eps"].numpy()
+    y0 = net(inp)["out"].numpy()
+    y_gamma = net(dict(inp, noise_level=paddle.to_tensor([[0.5], [0.05]])))["out"].numpy()
+    y_cond = net(dict(inp, cond=inp["cond"] + paddle.randn(inp["cond"].shape)))["out"].numpy()
     assert np.abs(y_gamma - y0).max() > 1e-3 * np.abs(y0).max()
     assert np.abs(y_cond - y0).max() > 1e-3 * np.abs(y0).max()
     # each sample only sees its own noise level
-    y_one = net(dict(inp, noise_level=paddle.to_tensor([0.2, 0.05])))["eps"].numpy()
+    y_one = net(dict(inp, noise_level=paddle.to_tensor([0.2, 0.05])))["out"].numpy()
     np.testing.assert_allclose(y_one[0], y0[0], rtol=1e-5, atol=1e-6)
 
 
@@ -66,7 +66,7 @@ def test_gradients_reach_every_parameter(spatial_dims, shape):
     net.train()
     inp = batch(shape)
     inp["noise_level"].stop_gradient = False
-    loss = net(inp)["eps"].square().mean()
+    loss = net(inp)["out"].square().mean()
     loss.backward()
     dead = [p.name for p in net.parameters() if p.grad is None or float(p.grad.abs().sum()) == 0]
     assert not dead, dead
@@ -114,8 +114,8 @@ def _crop_vs_whole(norm, spatial_dims=2):
     # 60 samples from the crop edges, beyond the tiny net's receptive radius (~52)
     inputs = batch((n,) * spatial_dims, b=1)
     crop = tuple([slice(None), slice(None)] + [slice(lo, lo + size)] * spatial_dims)
-    whole = net(inputs)["eps"].numpy()[crop]
-    part = net({k: (v[crop] if v.ndim > 1 else v) for k, v in inputs.items()})["eps"].numpy()
+    whole = net(inputs)["out"].numpy()[crop]
+    part = net({k: (v[crop] if v.ndim > 1 else v) for k, v in inputs.items()})["out"].numpy()
     mid = tuple([slice(None), slice(None)] + [slice(size // 2 - c // 2, size // 2 + c // 2)] * spatial_dims)
     return np.abs(whole[mid] - part[mid]).max(), np.abs(whole[mid]).max()
 
@@ -151,6 +151,6 @@ def test_built_by_name_through_ppsci():
 
     import ppsci_ext  # noqa: F401  (registers MDUNet)
     net = ppsci.arch.build_model({"name": "MDUNet", "input_keys": ["x_noisy", "cond", "noise_level"],
-                                  "output_keys": ["eps"], "base_channels": 8, "channel_mults": [1, 2]})
+                                  "output_keys": ["out"], "base_channels": 8, "channel_mults": [1, 2]})
     assert isinstance(net, MDUNet)
-    assert list(net(batch((16, 16)))["eps"].shape) == [2, 1, 16, 16]
+    assert list(net(batch((16, 16)))["out"].shape) == [2, 1, 16, 16]

@@ -6,7 +6,7 @@ import ppsci
 import ppsci_ext  # noqa: F401
 from ppsci_ext.arch import VelocityDiscriminator
 from ppsci_ext.arch import VelocityGenerator
-from ppsci_ext.gan import gradient_penalty
+from ppsci_ext.train.gan import gradient_penalty
 
 
 @pytest.mark.parametrize("upsample", ["deconv", "bilinear"])

@@ -8,12 +8,14 @@ from scipy.signal import sosfilt
 
 import ppsci_ext  # noqa: F401
 from ppsci_ext.data import AVADataset
+from ppsci_ext.data import ava_file_paths
 from ppsci_ext.data import build_ava_files
 from ppsci_ext.data import butterworth_background
 from ppsci_ext.data import castagna_vs
 from ppsci_ext.data import gardner_rho
 from ppsci_ext.data import layered_elastic_section
 from ppsci_ext.data import load_marmousi_elastic
+from ppsci_ext.data import marmousi_section
 from ppsci_ext.data import read_ava_file
 from tests.conftest import SHARED_DATA
 
@@ -74,6 +76,56 @@ def test_marmousi_elastic():
     vp2, vs2, _ = load_marmousi_elastic(MARMOUSI, decimate_x=2, decimate_z=5)
     assert vp2.shape == (110, 400)
     np.testing.assert_array_equal(vp2, vp[::5, ::2])
+
+
+def _section_per_trace(model_kms, freq, dt):
+    """Independent reference for marmousi_section: Gardner impedance, reflectivity, np.convolve per trace."""
+    vp = model_kms * 1000.0
+    z = vp * 0.31 * vp ** 0.25
+    r = np.zeros_like(z)
+    r[:-1] = (z[1:] - z[:-1]) / (z[1:] + z[:-1])
+    n_half = int(np.ceil(1.5 / freq / dt))
+    a = (np.pi * freq * np.arange(-n_half, n_half + 1) * dt) ** 2
+    w = (1 - 2 * a) * np.exp(-a)
+    n = r.shape[0]
+    return np.stack([np.convolve(t, w)[n_half:n_half + n] for t in r.T], axis=1)
+
+
+def _assert_close_to_peak(a, ref, rel=1e-6):
+    assert a.shape == ref.shape
+    np.testing.assert_allclose(a, ref, rtol=0, atol=rel * np.abs(ref).max())
+
+
+def test_marmousi_section_on_a_small_model(tmp_path):
+    rng = np.random.default_rng(0)
+    model = np.full((40, 5), 2.0)
+    model[20:] = 3.0  # one interface below sample 19
+    model[:, 3:] += 0.5 * rng.random((40, 2))  # two traces of random layering
+    path = tmp_path / "small.npz"
+    np.savez(path, model=model, x=np.arange(5.0), z=np.arange(40.0))
+    sec = marmousi_section(str(path), 30.0, 0.002)
+    assert sec.dtype == np.float32 and sec.shape == (40, 5)
+    _assert_close_to_peak(sec, _section_per_trace(model, 30.0, 0.002))
+    # the flat traces: a zero-phase wavelet of peak r centred on the interface's sample
+    z1, z2 = 2000.0 * gardner_rho(2000.0), 3000.0 * gardner_rho(3000.0)
+    assert np.argmax(sec[:, 0]) == 19 and sec[19, 0] == pytest.approx((z2 - z1) / (z2 + z1), rel=1e-6)
+    np.testing.assert_array_equal(sec[:, 0], sec[:, 2])
+    # a wavelet longer than the section (5 Hz: 151 samples) is cropped, not an error
+    _assert_close_to_peak(marmousi_section(str(path), 5.0, 0.002), _section_per_trace(model, 5.0, 0.002))
+
+
+def test_marmousi_section_missing_file_message(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"nothere\.npz.*\.\./shared/data.*not shipped"):
+        marmousi_section(str(tmp_path / "nothere.npz"), 25.0, 0.002)
+
+
+@pytest.mark.skipif(not os.path.isfile(MARMOUSI),
+                    reason=f"shared data not found: {MARMOUSI} (../shared/data is not shipped with the project)")
+def test_marmousi_section_matches_per_trace_convolution():
+    sec = marmousi_section(MARMOUSI, 25.0, 0.002)
+    assert sec.dtype == np.float32 and sec.shape == (550, 800)
+    with np.load(MARMOUSI) as f:
+        _assert_close_to_peak(sec, _section_per_trace(np.asarray(f["model"], dtype=np.float64), 25.0, 0.002))
 
 
 # ---------------------------------------------------------------- Butterworth background
@@ -143,8 +195,32 @@ def _forward(theta, wavemat):
     return AVAForward(wavemat, theta, method="zoeppritz", beyond_critical="mask", dtype="float64")
 
 
+def test_add_white_noise_has_absolute_std():
+    from ppsci_ext.data.ava_builder import add_white_noise
+
+    gathers = [np.zeros((200, 50)), np.ones((100, 30))]
+    noisy = add_white_noise(gathers, 0.5, np.random.default_rng(0))
+    assert [g.shape for g in noisy] == [(200, 50), (100, 30)] and not np.any(gathers[0])
+    assert noisy[0].std() == pytest.approx(0.5, rel=0.05) and noisy[1].mean() == pytest.approx(1.0, abs=0.05)
+    clean = add_white_noise(gathers, 0.0, np.random.default_rng(0))
+    np.testing.assert_array_equal(clean[1], gathers[1])
+    assert clean[1] is not gathers[1]
+
+
+def test_ava_file_paths(tmp_path):
+    out = str(tmp_path / "ava")
+    assert ava_file_paths(out, "npz") == {"labelled": os.path.join(out, "train_labelled.npz"),
+                                          "section": os.path.join(out, "section.npz"),
+                                          "truth": os.path.join(out, "truth.npz")}
+    assert ava_file_paths(out, "mat")["section"] == os.path.join(out, "section.mat")
+    assert not os.path.exists(out)  # naming the files creates nothing
+    with pytest.raises(ValueError, match="fmt must be 'mat' or 'npz', found 'h5'"):
+        ava_file_paths(out, "h5")
+
+
 def test_files_and_layouts(built, section):
     paths = built["clean"]
+    assert paths == ava_file_paths(os.path.dirname(paths["truth"]), "mat")
     assert sorted(os.path.basename(p) for p in paths.values()) == ["section.mat", "train_labelled.mat", "truth.npz"]
     assert sorted(os.listdir(os.path.dirname(paths["truth"]))) == ["section.mat", "train_labelled.mat", "truth.npz"]
     lab, sec = read_ava_file(paths["labelled"]), read_ava_file(paths["section"])

@@ -7,6 +7,8 @@ import paddle
 import pytest
 
 from ppsci_ext.diffusion import DiffusionScheduler
+from ppsci_ext.diffusion import gaussian_lowpass
+from ppsci_ext.diffusion import lowpass_consistency
 from ppsci_ext.diffusion import scheduler as scheduler_module
 
 T = 1000
@@ -24,7 +26,7 @@ def _t(a):
 # ------------------------------------------------------------------ schedule
 @pytest.mark.parametrize("n, b0, b1", [(1000, 1e-6, 1e-2), (50, 1e-4, 0.2), (1, 0.3, 0.3)])
 def test_schedule_values(n, b0, b1):
-    s = DiffusionScheduler(n, b0, b1)
+    s = DiffusionScheduler(n, b0, b1, sample_steps=min(10, n))  # sample_steps must be <= T
     g = s.alphas_cumprod
     assert g.dtype == np.float64 and g.shape == (n + 1,)
     assert s.gammas is g
@@ -92,7 +94,7 @@ def test_sample_noise_level_per_sample_t(sched):
 def test_sample_noise_level_uniform_in_sqrt_space():
     # T = 2 with big betas: gamma = 1, 0.5, 0.05. For t = 2, uniform sqrt(gamma) on
     # (sqrt(.05), sqrt(.5)) has E[sqrt(gamma)] = 0.4654; uniform gamma would give 0.5072.
-    s = DiffusionScheduler(2, 0.5, 0.9)
+    s = DiffusionScheduler(2, 0.5, 0.9, sample_steps=2)
     paddle.seed(0)
     r = s.sample_noise_level(20000, t=2).sqrt().numpy()
     assert r.mean() == pytest.approx((np.sqrt(0.05) + np.sqrt(0.5)) / 2, abs=0.005)
@@ -150,7 +152,7 @@ def test_ddim_timesteps_properties(sched, spacing, n):
 @pytest.mark.parametrize("spacing", ["log", "linear", "quadratic"])
 def test_ddim_timesteps_every_step(spacing):
     np.testing.assert_array_equal(DiffusionScheduler(1000).ddim_timesteps(1000, spacing), np.arange(1000, 0, -1))
-    np.testing.assert_array_equal(DiffusionScheduler(7).ddim_timesteps(7, spacing), np.arange(7, 0, -1))
+    np.testing.assert_array_equal(DiffusionScheduler(7, sample_steps=7).ddim_timesteps(7, spacing), np.arange(7, 0, -1))
     ts = DiffusionScheduler(10).ddim_timesteps(7, spacing)  # heavy rounding collisions
     assert len(np.unique(ts)) == 7 and ts[0] == 10 and ts[-1] >= 1
 
@@ -184,14 +186,14 @@ def test_step_last_returns_x0(sched, rng, t):
     x0, noise, x_t = _make_xt(sched, t, rng)
     out = sched.step(_t(noise), t, 0, x_t)
     np.testing.assert_allclose(out.numpy(), x0, atol=1e-5)
-    out = sched.step(_t(noise), t, 0, x_t, eta=1.0)  # no noise at the last step
+    out = DiffusionScheduler(eta=1.0).step(_t(noise), t, 0, x_t)  # no noise at the last step
     np.testing.assert_allclose(out.numpy(), x0, atol=1e-5)
 
 
 @pytest.mark.parametrize("t, t_prev", [(2, 1), (500, 499), (500, 17), (T, 1), (T, 464)])
 def test_step_deterministic_consistency(sched, rng, t, t_prev):
     x0, noise, x_t = _make_xt(sched, t, rng, shape=(2, 1, 3, 4, 5))
-    out = sched.step(_t(noise), t, t_prev, x_t, eta=0.0)
+    out = DiffusionScheduler(eta=0.0).step(_t(noise), t, t_prev, x_t)
     g = float(sched.gammas[t_prev])
     ref = sched.add_noise(_t(x0), _t(noise), [g, g]).numpy()
     np.testing.assert_allclose(out.numpy(), ref, atol=1e-5)
@@ -200,10 +202,11 @@ def test_step_deterministic_consistency(sched, rng, t, t_prev):
 def test_step_clip(sched, rng):
     x0, noise, x_t = _make_xt(sched, 300, rng, scale=3.0)
     assert np.abs(x0).max() > 1.5
-    out = sched.step(_t(noise), 300, 0, x_t, clip=1.0).numpy()
+    clipped = DiffusionScheduler(clip=1.0)
+    out = clipped.step(_t(noise), 300, 0, x_t).numpy()
     np.testing.assert_allclose(out, np.clip(x0, -1, 1), atol=1e-5)
     g = float(sched.gammas[100])
-    out = sched.step(_t(noise), 300, 100, x_t, clip=1.0).numpy()
+    out = clipped.step(_t(noise), 300, 100, x_t).numpy()
     np.testing.assert_allclose(out, np.sqrt(g) * np.clip(x0, -1, 1) + np.sqrt(1 - g) * noise, atol=1e-5)
 
 
@@ -212,16 +215,17 @@ def test_step_eta_adds_noise(sched, rng):
     x0, noise, x_t = _make_xt(sched, t, rng)
     z = rng.standard_normal(x0.shape).astype(np.float32)
     det = sched.step(_t(noise), t, tp, x_t).numpy()
-    sto = sched.step(_t(noise), t, tp, x_t, eta=1.0, noise=_t(z)).numpy()
+    sto = DiffusionScheduler(eta=1.0).step(_t(noise), t, tp, x_t, noise=_t(z)).numpy()
     assert np.abs(sto - det).max() > 1e-2
     gt, gp = sched.gammas[t], sched.gammas[tp]
     sigma = np.sqrt((1 - gp) / (1 - gt) * (1 - gt / gp))  # DDPM posterior std (eta = 1)
     ref = np.sqrt(gp) * x0 + np.sqrt(1 - gp - sigma ** 2) * noise + sigma * z
     np.testing.assert_allclose(sto, ref, atol=1e-5)
+    half = DiffusionScheduler(eta=0.5)
     paddle.seed(5)
-    a = sched.step(_t(noise), t, tp, x_t, eta=0.5).numpy()
+    a = half.step(_t(noise), t, tp, x_t).numpy()
     paddle.seed(5)
-    np.testing.assert_array_equal(sched.step(_t(noise), t, tp, x_t, eta=0.5).numpy(), a)
+    np.testing.assert_array_equal(half.step(_t(noise), t, tp, x_t).numpy(), a)
     assert np.abs(a - det).max() > 1e-3
 
 
@@ -231,7 +235,7 @@ def test_step_errors(sched, rng):
         with pytest.raises(ValueError, match=name):
             sched.step(_t(noise), t, tp, x_t)
     with pytest.raises(ValueError, match="eta"):
-        sched.step(_t(noise), 10, 5, x_t, eta=-0.1)
+        DiffusionScheduler(eta=-0.1)
 
 
 # ------------------------------------------------------------------- sample
@@ -273,13 +277,13 @@ def test_sample_deterministic_and_progress_independent(sched, capsys):
     d = sched.sample(pinned_model, [2, 1, 8, 8], n_steps=10, seed=4, cond=_ramp()).numpy()
     assert not np.allclose(a, d)
     paddle.seed(9)  # seed=None: paddle's global RNG
-    e = sched.sample(pinned_model, [2, 1, 8, 8], n_steps=5, eta=0.5, cond=_ramp()).numpy()
+    half = DiffusionScheduler(eta=0.5)
+    e = half.sample(pinned_model, [2, 1, 8, 8], n_steps=5, cond=_ramp()).numpy()
     paddle.seed(9)
-    np.testing.assert_array_equal(sched.sample(pinned_model, [2, 1, 8, 8], n_steps=5, eta=0.5,
-                                               cond=_ramp()).numpy(), e)
+    np.testing.assert_array_equal(half.sample(pinned_model, [2, 1, 8, 8], n_steps=5, cond=_ramp()).numpy(), e)
 
 
-def test_sample_calls_model_with_gamma_and_cond(sched):
+def test_sample_calls_model_with_gamma_and_cond():
     calls = []
     cond = object()
     lin = paddle.nn.Linear(4, 4)  # a parameter inside the "network": no graph must be built
@@ -288,7 +292,8 @@ def test_sample_calls_model_with_gamma_and_cond(sched):
         calls.append((gamma.shape, str(gamma.dtype), gamma.numpy().copy(), c))
         return lin(x) * 0.0
 
-    out = sched.sample(model, [3, 2, 4], n_steps=6, spacing="quadratic", seed=0, cond=cond)
+    sched = DiffusionScheduler(spacing="quadratic")
+    out = sched.sample(model, [3, 2, 4], n_steps=6, seed=0, cond=cond)
     ts = sched.ddim_timesteps(6, "quadratic")
     assert len(calls) == 6 and out.shape == [3, 2, 4] and out.stop_gradient
     for (shape, dtype, g, c), t in zip(calls, ts):
@@ -297,17 +302,17 @@ def test_sample_calls_model_with_gamma_and_cond(sched):
 
 
 @pytest.mark.parametrize("eta", [0.0, 1.0])
-def test_sample_recovers_gaussian_data(sched, eta):
+def test_sample_recovers_gaussian_data(eta):
     # with the exact denoiser of x0 ~ N(cond, S^2), DDIM must produce that distribution
-    out = sched.sample(gaussian_eps, [128, 1, 8, 8], n_steps=200, eta=eta, seed=1, cond=_ramp())
+    out = DiffusionScheduler(eta=eta).sample(gaussian_eps, [128, 1, 8, 8], n_steps=200, seed=1, cond=_ramp())
     r = (out - _ramp()).numpy()
     assert abs(r.mean()) < 0.02
     assert r.std() == pytest.approx(S, abs=0.02)
 
 
-def test_sample_volume(sched):
+def test_sample_volume():
     cond = paddle.zeros([1, 1, 3, 4, 5])
-    out = sched.sample(gaussian_eps, [2, 1, 3, 4, 5], n_steps=4, seed=0, cond=cond, clip=1.0)
+    out = DiffusionScheduler(clip=1.0).sample(gaussian_eps, [2, 1, 3, 4, 5], n_steps=4, seed=0, cond=cond)
     assert out.shape == [2, 1, 3, 4, 5] and float(out.abs().max()) <= 1.0
 
 
@@ -319,19 +324,20 @@ def test_predicted_noise_v_recovers_eps_and_bounds_x0_error(sched, rng):
     g = gamma.reshape(-1, 1, 1, 1)
     x_t = np.sqrt(g) * x0 + np.sqrt(1 - g) * eps
     v = np.sqrt(g) * eps - np.sqrt(1 - g) * x0  # Salimans & Ho's target
-    got = DiffusionScheduler.predicted_noise(_t(v), _t(x_t), _t(gamma), "v").numpy()
+    by_type = {p: DiffusionScheduler(prediction_type=p) for p in ("eps", "v")}
+    got = by_type["v"].predicted_noise(_t(v), _t(x_t), _t(gamma)).numpy()
     np.testing.assert_allclose(got, eps, atol=1e-5)
-    np.testing.assert_array_equal(DiffusionScheduler.predicted_noise(_t(v), _t(x_t), _t(gamma), "eps").numpy(),
+    np.testing.assert_array_equal(by_type["eps"].predicted_noise(_t(v), _t(x_t), _t(gamma)).numpy(),
                                   _t(v).numpy())
     # an output error d moves x0_hat by sqrt(1 - g) d under "v", by sqrt((1 - g) / g) d under "eps"
     d = 0.01
     for param, factor in (("v", np.sqrt(1 - g)), ("eps", np.sqrt((1 - g) / g))):
         exact = v if param == "v" else eps
-        e_hat = DiffusionScheduler.predicted_noise(_t(exact + d), _t(x_t), _t(gamma), param).numpy()
+        e_hat = by_type[param].predicted_noise(_t(exact + d), _t(x_t), _t(gamma)).numpy()
         x0_hat = (x_t - np.sqrt(1 - g) * e_hat) / np.sqrt(g)
         np.testing.assert_allclose(x0_hat - x0, -d * factor * np.ones_like(x0), atol=2e-4)
     with pytest.raises(ValueError, match="parametrisation"):
-        DiffusionScheduler.predicted_noise(_t(v), _t(x_t), _t(gamma), "x0")
+        DiffusionScheduler(prediction_type="x0")
 
 
 # ------------------------------------------------------ low-pass consistency
@@ -339,15 +345,12 @@ def test_predicted_noise_v_recovers_eps_and_bounds_x0_error(sched, rng):
 def test_gaussian_lowpass_matches_scipy(shape, sigma):
     from scipy import ndimage
 
-    from ppsci_ext.diffusion.scheduler import gaussian_lowpass
     x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
     ref = ndimage.gaussian_filter(x, (0, 0) + (sigma,) * (len(shape) - 2), mode="mirror", truncate=3.0)
     np.testing.assert_allclose(gaussian_lowpass(_t(x), sigma).numpy(), ref, atol=1e-5)
 
 
-def test_lowpass_consistency_swaps_the_low_band_and_sample_applies_x0_fn_last(sched):
-    from ppsci_ext.diffusion.scheduler import gaussian_lowpass
-    from ppsci_ext.diffusion.scheduler import lowpass_consistency
+def test_lowpass_consistency_swaps_the_low_band_and_sample_applies_x0_fn_last(monkeypatch):
     rng = np.random.default_rng(1)
     cond, x0 = _t(rng.standard_normal((2, 1, 24, 20))), _t(rng.standard_normal((2, 1, 24, 20)) + 3.0)
     got = lowpass_consistency(cond, 3.0)(x0).numpy()
@@ -360,6 +363,140 @@ def test_lowpass_consistency_swaps_the_low_band_and_sample_applies_x0_fn_last(sc
         calls.append(1)
         return x * 0.0 + 5.0
 
-    out = sched.sample(lambda x, g, c: x * 0.1, [1, 1, 4, 4], n_steps=7, seed=0, x0_fn=x0_fn)
+    # sample builds its x0_fn with the module's lowpass_consistency: swap in the counting one
+    monkeypatch.setattr(scheduler_module, "lowpass_consistency", lambda c, sigma: x0_fn)
+    out = DiffusionScheduler(lowpass_sigma=1.0).sample(lambda x, g, c: x * 0.1, [1, 1, 4, 4], n_steps=7, seed=0,
+                                                       cond=paddle.zeros([1, 1, 4, 4]))
     assert len(calls) == 7
     np.testing.assert_allclose(out.numpy(), 5.0)
+
+
+# ------------------------------------------------------- settings and config
+def test_from_config_round_trip_with_yaml():
+    from omegaconf import OmegaConf
+    d = OmegaConf.load("conf/md_diffusion.yaml").DIFFUSION
+    s = DiffusionScheduler.from_config(d)
+    assert s.prediction_type == d.parametrisation
+    for key in ("n_train_steps", "beta_start", "beta_end", "sample_steps", "spacing", "eta", "clip",
+                "lowpass_sigma", "n_samples"):
+        assert getattr(s, key) == d[key], key
+    assert s.config == {k: v for k, v in OmegaConf.to_container(d).items() if k != "loss"}
+    again = DiffusionScheduler.from_config(s.config)
+    assert again.config == s.config and repr(again) == repr(s)
+    np.testing.assert_array_equal(again.alphas_cumprod, s.alphas_cumprod)
+    for key in ("prediction_type", "sample_steps", "spacing", "eta", "clip", "lowpass_sigma", "n_samples"):
+        assert f"{key}=" in repr(s), key
+    # a missing key takes the constructor's default
+    assert DiffusionScheduler.from_config({"parametrisation": "v"}).config == \
+        dict(DiffusionScheduler(prediction_type="v").config)
+
+
+def test_from_config_rejects_unknown_key():
+    with pytest.raises(ValueError, match=r"unknown DIFFUSION key.*'steps'.*known keys.*parametrisation"):
+        DiffusionScheduler.from_config({"n_train_steps": 10, "steps": 5})
+    with pytest.raises(ValueError, match="prediction_type"):  # only the YAML's name for it is a key
+        DiffusionScheduler.from_config({"prediction_type": "v"})
+    with pytest.raises(ValueError, match="mapping"):
+        DiffusionScheduler.from_config([("eta", 0.0)])
+
+
+@pytest.mark.parametrize("kwargs, name, allowed", [
+    (dict(prediction_type="x0"), "prediction_type", r"\('eps', 'v'\)"),
+    (dict(spacing="cosine"), "spacing", r"\('log', 'linear', 'quadratic'\)"),
+    (dict(sample_steps=0), "sample_steps", r"\[1, 1000\]"),
+    (dict(sample_steps=1001), "sample_steps", r"\[1, 1000\]"),
+    (dict(n_train_steps=5, sample_steps=6), "sample_steps", r"\[1, 5\]"),
+    (dict(sample_steps=2.5), "sample_steps", "integer"),
+    (dict(eta=-0.1), "eta", ">= 0"),
+    (dict(eta=float("nan")), "eta", ">= 0"),
+    (dict(eta="0"), "eta", ">= 0"),
+    (dict(clip=0.0), "clip", "None or a number > 0"),
+    (dict(clip=-1.0), "clip", "None or a number > 0"),
+    (dict(lowpass_sigma=0), "lowpass_sigma", "None or a number > 0"),
+    (dict(n_samples=0), "n_samples", r"\[1, "),
+    (dict(n_samples=1.0), "n_samples", "integer"),
+    (dict(n_samples=True), "n_samples", "integer"),
+])
+def test_invalid_options_name_option_allowed_and_found(kwargs, name, allowed):
+    found = repr(next(iter(kwargs.values())) if name != "sample_steps" else kwargs["sample_steps"])
+    with pytest.raises(ValueError, match=name) as err:
+        DiffusionScheduler(**kwargs)
+    assert err.match(allowed) and found in str(err.value)
+
+
+def test_ddim_timesteps_defaults_to_owned_settings():
+    s = DiffusionScheduler(sample_steps=4, spacing="linear")
+    np.testing.assert_array_equal(s.ddim_timesteps(), [1000, 667, 334, 1])
+    np.testing.assert_array_equal(s.ddim_timesteps(10, "log"), [1000, 464, 215, 100, 46, 22, 10, 5, 2, 1])
+    np.testing.assert_array_equal(s.ddim_timesteps(spacing="log"), s.ddim_timesteps(4, "log"))
+
+
+# ------------------------------------------------------------ v prediction
+@pytest.mark.parametrize("t, t_prev", [(T, 464), (500, 17), (37, 0)])
+def test_step_v_equals_manual_conversion_then_eps_step(rng, t, t_prev):
+    kw = dict(eta=0.7, clip=2.0)
+    s_v, s_eps = DiffusionScheduler(prediction_type="v", **kw), DiffusionScheduler(**kw)
+    x0, noise, x_t = _make_xt(s_v, t, rng)
+    g = float(s_v.gammas[t])
+    out = _t(np.sqrt(g) * noise - np.sqrt(1 - g) * x0 + 0.05 * rng.standard_normal(x0.shape))  # a raw "v" output
+    z = _t(rng.standard_normal(x0.shape))
+    gb = paddle.full([x0.shape[0]], g, dtype="float32").reshape([-1, 1, 1, 1])  # what sample() gives the net
+    eps = (1.0 - gb).sqrt() * x_t + gb.sqrt() * out
+    np.testing.assert_array_equal(s_v.step(out, t, t_prev, x_t, noise=z).numpy(),
+                                  s_eps.step(eps, t, t_prev, x_t, noise=z).numpy())
+
+
+def test_step_v_with_exact_v_recovers_x0(rng):
+    s = DiffusionScheduler(prediction_type="v")
+    x0, noise, x_t = _make_xt(s, 700, rng)
+    g = float(s.gammas[700])
+    v = np.sqrt(g) * noise - np.sqrt(1 - g) * x0
+    np.testing.assert_allclose(s.step(_t(v), 700, 0, x_t).numpy(), x0, atol=1e-5)
+
+
+# ------------------------------------------------------------- n_samples
+def test_sample_n_samples_is_the_mean_of_single_seed_samples():
+    one, two = DiffusionScheduler(eta=0.5), DiffusionScheduler(eta=0.5, n_samples=2)
+    a = one.sample(pinned_model, [2, 1, 8, 8], seed=3, cond=_ramp()).numpy()
+    b = one.sample(pinned_model, [2, 1, 8, 8], seed=4, cond=_ramp()).numpy()
+    m = two.sample(pinned_model, [2, 1, 8, 8], seed=3, cond=_ramp())
+    assert m.shape == [2, 1, 8, 8] and m.dtype == paddle.float32
+    np.testing.assert_array_equal(m.numpy(), (0.0 + a + b) / 2)
+    assert not np.array_equal(a, b)
+    paddle.seed(11)  # seed=None: the samples draw one after the other from paddle's global RNG
+    a = one.sample(pinned_model, [2, 1, 8, 8], cond=_ramp()).numpy()
+    b = one.sample(pinned_model, [2, 1, 8, 8], cond=_ramp()).numpy()
+    paddle.seed(11)
+    np.testing.assert_array_equal(two.sample(pinned_model, [2, 1, 8, 8], cond=_ramp()).numpy(), (0.0 + a + b) / 2)
+
+
+# --------------------------------------------------------- low-pass in sample
+def test_sample_lowpass_takes_the_low_band_of_cond():
+    cond = _t(np.random.default_rng(2).standard_normal((2, 1, 16, 12)))
+
+    def biased(x, g, c):  # a constant noise prediction: x0 estimates far below the data
+        return x * 0.0 + 1.0
+
+    s, plain = DiffusionScheduler(lowpass_sigma=2.0), DiffusionScheduler()
+    # one step T -> 0: the output is the consistency map applied to the plain x0 estimate
+    out = s.sample(biased, [2, 1, 16, 12], n_steps=1, seed=0, cond=cond)
+    ref = plain.sample(biased, [2, 1, 16, 12], n_steps=1, seed=0, cond=cond)
+    np.testing.assert_array_equal(out.numpy(), lowpass_consistency(cond, 2.0)(ref).numpy())
+    # a denoiser for data offset by 3 from cond: the plain sample keeps the offset, the low band of cond
+    # removes it
+    def offset(x, g, c):
+        return gaussian_eps(x, g, c + 3.0)
+
+    out = s.sample(offset, [2, 1, 16, 12], n_steps=10, seed=0, cond=cond).numpy()
+    ref = plain.sample(offset, [2, 1, 16, 12], n_steps=10, seed=0, cond=cond).numpy()
+    assert abs((ref - cond.numpy()).mean() - 3.0) < 0.25  # 10 DDIM steps: about 2.9
+    assert abs((out - cond.numpy()).mean()) < 0.05
+
+
+@pytest.mark.parametrize("cond", [None, np.zeros((1, 1, 4, 4)), paddle.zeros([1, 1, 4, 5])])
+def test_sample_lowpass_needs_cond_of_the_sample_shape(cond):
+    with pytest.raises(ValueError, match=r"lowpass_sigma.*cond.*\[1, 1, 4, 4\]"):
+        DiffusionScheduler(lowpass_sigma=1.0).sample(lambda x, g, c: x, [1, 1, 4, 4], seed=0, cond=cond)
+    with pytest.raises(ValueError, match=r"\[B, 1, H, W\]"):  # the low-pass acts on one channel
+        DiffusionScheduler(lowpass_sigma=1.0).sample(lambda x, g, c: x, [1, 2, 4, 4], seed=0,
+                                                     cond=paddle.zeros([1, 2, 4, 4]))

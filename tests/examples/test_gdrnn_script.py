@@ -5,8 +5,9 @@ import os
 import numpy as np
 import pytest
 
-from tests.examples.example_scripts import compose_config
-from tests.examples.example_scripts import load_example
+from ppsci_ext.data import read_wavelet
+from ppsci_ext.runtime import compose_config
+from ppsci_ext.runtime import load_example
 
 
 def load_script():
@@ -117,7 +118,7 @@ def test_user_wavelet_replaces_the_ricker(tmp_path):
     np.testing.assert_allclose(wavemat[8:13, 10], w, atol=0)     # column j: the wavelet centred on sample j
     np.save(tmp_path / "w2.npy", np.ones((3, 3)))
     with pytest.raises(ValueError, match="1-D wavelet"):
-        mod.user_wavelet(tiny_cfg(tmp_path, f"DATA.wavelet_file={tmp_path}/w2.npy"))
+        read_wavelet(tiny_cfg(tmp_path, f"DATA.wavelet_file={tmp_path}/w2.npy").DATA.wavelet_file)
 
 
 def test_mat_files_train_like_npz(tmp_path):

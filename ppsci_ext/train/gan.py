@@ -10,17 +10,15 @@ the generator alone (plain supervised InversionNet).
   one optimiser to the other.
 - Losses are ppsci ``FunctionalLoss`` objects; the generator's loss is the
   loss of the ``SupervisedConstraint`` that owns the data loader.
-- After every epoch one checkpoint holding both networks, both optimiser
-  states, the epoch and the loss history is written atomically; a new run
-  with the same checkpoint path resumes after the last finished epoch.
+- After every epoch the run's one checkpoint (:mod:`ppsci_ext.train.checkpoint`)
+  is written atomically; a new run with the same checkpoint path resumes after
+  the last finished epoch, random states included.
 - Data-parallel: run in processes started by ``paddle.distributed.launch`` or
-  ``paddle.distributed.spawn`` (VelocityGAN.py's TRAIN.nprocs); each process sees
+  by :func:`ppsci_ext.runtime.data_parallel` (TRAIN.nprocs); each process sees
   its shard (ppsci builds a DistributedBatchSampler), gradients are averaged
   with one all-reduce per network per step, rank 0 writes.
 """
-import json
 import math
-import os
 import time
 from typing import Callable
 from typing import Dict
@@ -30,10 +28,8 @@ import paddle
 import paddle.distributed as dist
 from ppsci.utils import logger
 
-from ppsci_ext.checkpoint import load_checkpoint
-from ppsci_ext.checkpoint import load_optimizer_state
-from ppsci_ext.checkpoint import optimizer_state
-from ppsci_ext.checkpoint import save_atomic
+from ppsci_ext.train.base import Trainer
+from ppsci_ext.train.base import loader_pass
 
 __all__ = ["WGANGPTrainer", "gradient_penalty", "cosine_lr"]
 
@@ -78,7 +74,7 @@ def _set_trainable(net, flag):
         p.stop_gradient = not flag
 
 
-class WGANGPTrainer:
+class WGANGPTrainer(Trainer):
     """Alternating critic/generator training driven by a ppsci SupervisedConstraint.
 
     Args:
@@ -89,49 +85,27 @@ class WGANGPTrainer:
             ``"score_fake"``); its loader is shared by both networks.
         critic_loss: ``ppsci.loss.FunctionalLoss`` on ``{"score_real", "score_fake", "gp"}``.
         opt_g, opt_d: optimisers of the generator and critic.
-        cfg: TRAIN section (epochs, n_critic, lr_g, lr_d, warmup_steps, log_freq).
+        cfg: TRAIN section (epochs, n_critic, lr_g, lr_d, warmup_steps, final_lr_ratio, log_freq).
         checkpoint_path: where the one checkpoint lives.
         validate: optional ``fn(generator) -> dict of floats`` run after each epoch.
     """
 
     def __init__(self, generator, critic, constraint, critic_loss, opt_g, opt_d, cfg,
                  checkpoint_path: str, validate: Optional[Callable[..., Dict[str, float]]] = None):
+        nets, opts = {"generator": generator}, {"generator": opt_g}
+        if critic is not None:
+            nets["critic"], opts["critic"] = critic, opt_d
+        super().__init__(nets, opts, checkpoint_path)
         self.g, self.d = generator, critic
         self.constraint, self.critic_loss = constraint, critic_loss
         self.opt_g, self.opt_d = opt_g, opt_d
-        self.cfg, self.path, self.validate = cfg, checkpoint_path, validate
+        self.cfg, self.validate = cfg, validate
         self.label_key = constraint.output_keys[0]
-        self.world = dist.get_world_size()
-        self.rank = dist.get_rank()
-        self.epoch, self.step, self.history = 0, 0, []
+        self.steps_per_epoch = len(constraint.data_loader)
         if self.world > 1:  # same initial weights everywhere
-            for net in filter(None, (self.g, self.d)):
+            for net in self.nets.values():
                 for p in net.parameters():
                     dist.broadcast(p, src=0)
-
-    # ---------------------------------------------------------------- state
-    def state_dict(self):
-        state = {"generator": self.g.state_dict(), "opt_g": optimizer_state(self.opt_g, self.g.parameters()),
-                 "epoch": self.epoch, "step": self.step,
-                 "history": json.dumps(self.history)}
-        if self.d is not None:
-            state.update(critic=self.d.state_dict(), opt_d=optimizer_state(self.opt_d, self.d.parameters()))
-        return state
-
-    def resume(self) -> bool:
-        required = ["generator", "opt_g", "epoch"] + (["critic", "opt_d"] if self.d is not None else [])
-        state = load_checkpoint(self.path, required)
-        if state is None:
-            return False
-        self.g.set_state_dict(state["generator"])
-        load_optimizer_state(self.opt_g, self.g.parameters(), state["opt_g"])
-        if self.d is not None:
-            self.d.set_state_dict(state["critic"])
-            load_optimizer_state(self.opt_d, self.d.parameters(), state["opt_d"])
-        self.epoch, self.step = int(state["epoch"]), int(state["step"])
-        self.history = json.loads(state["history"])
-        logger.message(f"resumed from {self.path}: {self.epoch} epoch(s) done")
-        return True
 
     # ---------------------------------------------------------------- steps
     def _lr(self, base):
@@ -168,42 +142,41 @@ class WGANGPTrainer:
         return {name: float(v) for name, v in losses.items()}
 
     # ---------------------------------------------------------------- loop
-    def train(self):
-        loader = self.constraint.data_loader
-        self.steps_per_epoch = len(loader)
+    def train_epoch(self) -> Dict[str, float]:
+        """One pass over the loader; returns the epoch's mean losses."""
+        for net in self.nets.values():
+            net.train()
+        sums = {}
+        for it, (inputs, labels, weights) in enumerate(loader_pass(self.constraint.data_loader, self.epoch)):
+            # One generator forward serves both: the critic steps see it detached, and
+            # the generator step back-propagates through it (its weights have not
+            # changed in between, so this equals recomputing it, at one forward less).
+            logs, out = {}, self.g(inputs)
+            if self.d is not None:
+                fake = out[self.label_key].detach()
+                for _ in range(self.cfg.n_critic):
+                    logs.update(self.critic_step(fake, labels[self.label_key]))
+            logs.update(self.generator_step(inputs, labels, weights, out))
+            self.step += 1
+            for name, v in logs.items():
+                sums[name] = sums.get(name, 0.0) + v
+            if self.rank == 0 and (it + 1) % self.cfg.get("log_freq", 20) == 0:
+                msg = ", ".join(f"{n}={v:.4f}" for n, v in logs.items())
+                logger.message(f"epoch {self.epoch + 1}/{self.cfg.epochs} iter {it + 1}/{self.steps_per_epoch} {msg}")
+        return {n: v / self.steps_per_epoch for n, v in sums.items()}
+
+    def fit(self) -> list:
         self.resume()
         while self.epoch < self.cfg.epochs:
-            if hasattr(loader.batch_sampler, "set_epoch"):
-                loader.batch_sampler.set_epoch(self.epoch)  # reproducible shuffling, also after resume
-            self.g.train()
-            if self.d is not None:
-                self.d.train()
-            sums, t0 = {}, time.time()
-            for it, (inputs, labels, weights) in enumerate(loader):
-                # One generator forward serves both: the critic steps see it detached, and
-                # the generator step back-propagates through it (its weights have not
-                # changed in between, so this equals recomputing it, at one forward less).
-                logs, out = {}, self.g(inputs)
-                if self.d is not None:
-                    fake = out[self.label_key].detach()
-                    for _ in range(self.cfg.n_critic):
-                        logs.update(self.critic_step(fake, labels[self.label_key]))
-                logs.update(self.generator_step(inputs, labels, weights, out))
-                self.step += 1
-                for name, v in logs.items():
-                    sums[name] = sums.get(name, 0.0) + v
-                if self.rank == 0 and (it + 1) % self.cfg.get("log_freq", 20) == 0:
-                    msg = ", ".join(f"{n}={v:.4f}" for n, v in logs.items())
-                    logger.message(f"epoch {self.epoch + 1}/{self.cfg.epochs} iter {it + 1}/{self.steps_per_epoch} {msg}")
-            record = {"epoch": self.epoch + 1, "seconds": time.time() - t0}
-            record.update({n: v / self.steps_per_epoch for n, v in sums.items()})
+            t0 = time.time()
+            losses = self.train_epoch()
+            record = {"epoch": self.epoch + 1, "seconds": time.time() - t0, **losses}
             if self.validate is not None and self.rank == 0:
                 record.update(self.validate(self.g))
             self.history.append(record)
             self.epoch += 1
-            if self.rank == 0:
-                save_atomic(self.state_dict(), self.path)
-                logger.message(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()))
+            self.save()
+            self.log_record(record, self.cfg.epochs)
             if self.world > 1:
                 dist.barrier()
         return self.history

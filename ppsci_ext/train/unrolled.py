@@ -19,8 +19,8 @@ Curriculum, all from the YAML: the number of unrolled steps grows from
 ``start_steps`` to the network's full count over ``grow_epochs``; noise is
 injected into the observed stacks with an SNR falling linearly from
 ``snr_start`` to ``snr_end`` dB; lambda_2 moves linearly from ``lambda2_start``
-to ``lambda2_end``. One atomic checkpoint per epoch holds the network, the
-optimiser and the history; re-running resumes from it.
+to ``lambda2_end``. The run's one checkpoint (:mod:`ppsci_ext.train.checkpoint`)
+is written after every epoch; re-running resumes from it.
 """
 import math
 import time
@@ -28,14 +28,11 @@ from typing import Dict
 from typing import Optional
 
 import paddle
-from ppsci.utils import logger
 
-from ppsci_ext.checkpoint import load_checkpoint
-from ppsci_ext.checkpoint import load_optimizer_state
-from ppsci_ext.checkpoint import optimizer_state
-from ppsci_ext.checkpoint import save_atomic
+from ppsci_ext.train.base import Trainer
+from ppsci_ext.train.base import loader_pass
 
-__all__ = ["AVALossTerms", "UnrolledTrainer", "add_noise", "linear_schedule"]
+__all__ = ["AVALossTerms", "UnrolledTrainer", "noise_at_snr", "linear_schedule"]
 
 
 def linear_schedule(start: float, end: float, epoch: int, n_epochs: int) -> float:
@@ -46,7 +43,7 @@ def linear_schedule(start: float, end: float, epoch: int, n_epochs: int) -> floa
     return start + (end - start) * frac
 
 
-def add_noise(d: paddle.Tensor, snr_db: Optional[float]) -> paddle.Tensor:
+def noise_at_snr(d: paddle.Tensor, snr_db: Optional[float]) -> paddle.Tensor:
     """White Gaussian noise at ``snr_db`` = 10 log10(P_signal / P_noise), P per trace over (stacks, samples)."""
     if snr_db is None or math.isinf(snr_db):
         return d
@@ -79,7 +76,7 @@ class AVALossTerms:
         return terms
 
 
-class UnrolledTrainer:
+class UnrolledTrainer(Trainer):
     """One optimiser, one loss, two loaders: each step's batch is a labelled batch (cycled) followed by an
     unlabelled one (their pass sets the epoch), run through the network together.
 
@@ -92,15 +89,16 @@ class UnrolledTrainer:
         optimizer, lr_scheduler: paddle optimiser and its per-iteration scheduler (or None).
         schedule: dict with epochs, start_steps, grow_epochs, snr_start, snr_end, lambda2_start, lambda2_end.
         checkpoint_path: the one checkpoint file of the run.
+        seed: the noise of epoch ``e`` is drawn after ``paddle.seed(seed + e)``.
     """
 
     def __init__(self, model, labelled, unlabelled, loss, terms, optimizer, lr_scheduler, schedule: dict,
                  checkpoint_path: str, seed: int = 0):
+        super().__init__({"model": model}, {"model": optimizer}, checkpoint_path,
+                         lr_schedulers=None if lr_scheduler is None else {"model": lr_scheduler})
         self.model, self.labelled, self.unlabelled = model, labelled, unlabelled
         self.loss, self.terms, self.opt, self.lr = loss, terms, optimizer, lr_scheduler
-        self.s, self.path, self.seed = dict(schedule), checkpoint_path, seed
-        self.history = []
-        self.start_epoch = 0
+        self.s, self.seed = dict(schedule), seed
 
     # ------------------------------------------------------------ schedule
     def n_steps(self, epoch: int) -> int:
@@ -115,34 +113,19 @@ class UnrolledTrainer:
         self.terms.lambda2 = linear_schedule(self.s["lambda2_start"], self.s["lambda2_end"], epoch, n)
         return linear_schedule(self.s["snr_start"], self.s["snr_end"], epoch, n)
 
-    # ---------------------------------------------------------- checkpoint
-    def resume(self):
-        state = load_checkpoint(self.path, required=("model", "optimizer", "epoch", "history"))
-        if state is None:
-            return
-        self.model.set_state_dict(state["model"])
-        load_optimizer_state(self.opt, self.model.parameters(), state["optimizer"])
-        if self.lr is not None and "lr" in state:
-            self.lr.set_state_dict(state["lr"])
-        self.start_epoch, self.history = int(state["epoch"]), list(state["history"])
-        logger.info(f"resumed from {self.path} at epoch {self.start_epoch}")
-
-    def save(self, epoch: int):
-        state = {"model": self.model.state_dict(), "optimizer": optimizer_state(self.opt, self.model.parameters()),
-                 "epoch": epoch, "history": self.history}
-        if self.lr is not None:
-            state["lr"] = self.lr.state_dict()
-        save_atomic(state, self.path)
-
     # -------------------------------------------------------------- train
-    def _labelled_batches(self):
+    def _labelled_batches(self, epoch: int):
+        """The well batches, cycled; their k-th pass in ``epoch`` is shuffled by ``1000 epoch + k``, so a resumed
+        run sees the same ones (see ``loader_pass``)."""
+        k = 0
         while True:
-            for batch in self.labelled.data_loader:
+            for batch in loader_pass(self.labelled.data_loader, 1000 * epoch + k):
                 yield batch
+            k += 1
 
     def _step(self, inputs, labels, snr_db):
         """One optimiser step on a batch whose first rows are the wells (one forward pass for both)."""
-        inputs = dict(inputs, stacks=add_noise(inputs["stacks"], snr_db))
+        inputs = dict(inputs, stacks=noise_at_snr(inputs["stacks"], snr_db))
         terms = self.loss(self.model(inputs), dict(labels, d_obs=inputs["stacks"]))
         total = paddle.add_n(list(terms.values()))
         self.opt.clear_grad()
@@ -150,15 +133,16 @@ class UnrolledTrainer:
         self.opt.step()
         if self.lr is not None:
             self.lr.step()
+        self.step += 1
         return terms
 
     def train_epoch(self, epoch: int) -> Dict[str, float]:
         paddle.seed(self.seed + epoch)  # noise draws are reproducible after a resume
         snr = self.apply_schedule(epoch)
         self.model.train()
-        wells = self._labelled_batches() if self.labelled is not None else None
+        wells = self._labelled_batches(epoch) if self.labelled is not None else None
         sums, n = {}, 0
-        for inputs, _, _ in self.unlabelled.data_loader:
+        for inputs, _, _ in loader_pass(self.unlabelled.data_loader, epoch):
             labels = {}
             if wells is not None:
                 inp_l, labels, _ = next(wells)
@@ -170,14 +154,14 @@ class UnrolledTrainer:
         out.update(epoch=epoch + 1, n_steps=getattr(self.model, "n_steps", 1), snr_db=snr, lambda2=self.terms.lambda2)
         return out
 
-    def fit(self):
+    def fit(self) -> list:
         self.resume()
-        for epoch in range(self.start_epoch, self.s["epochs"]):
+        while self.epoch < self.s["epochs"]:
             t0 = time.perf_counter()
-            record = self.train_epoch(epoch)
+            record = self.train_epoch(self.epoch)
             record["seconds"] = time.perf_counter() - t0
             self.history.append(record)
-            self.save(epoch + 1)
-            logger.info("epoch %d/%d " % (epoch + 1, self.s["epochs"]) +
-                        " ".join(f"{k}={v:.4g}" for k, v in record.items() if k != "epoch"))
+            self.epoch += 1
+            self.save()
+            self.log_record(record, self.s["epochs"])
         return self.history

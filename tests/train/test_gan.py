@@ -9,9 +9,9 @@ import ppsci
 import ppsci_ext  # noqa: F401
 from ppsci_ext.arch import VelocityDiscriminator
 from ppsci_ext.arch import VelocityGenerator
-from ppsci_ext.checkpoint import load_checkpoint
-from ppsci_ext.checkpoint import save_atomic
-from ppsci_ext.gan import WGANGPTrainer
+from ppsci_ext.train.checkpoint import load_checkpoint
+from ppsci_ext.train.checkpoint import save_checkpoint
+from ppsci_ext.train.gan import WGANGPTrainer
 from tests.conftest import write_fwi_files
 
 CFG = OmegaConf.create(dict(epochs=2, n_critic=2, lr_g=1e-3, lr_d=1e-3, warmup_steps=0, final_lr_ratio=0.1, log_freq=100))
@@ -71,11 +71,12 @@ def test_no_gradient_leaks_between_the_two_optimisers(tmp_path):
 def test_one_checkpoint_per_run_holds_everything_and_resumes(tmp_path):
     t = build(tmp_path)
     t.cfg = OmegaConf.merge(CFG, {"epochs": 1})
-    t.train()
+    t.fit()
     files = os.listdir(os.path.dirname(t.path))
     assert files == ["latest.pdparams"]  # one file, no temporaries
     state = load_checkpoint(t.path)
-    assert {"generator", "critic", "opt_g", "opt_d", "epoch", "step", "history"} <= set(state)
+    assert {"nets", "optimizers", "epoch", "step", "history", "rng"} <= set(state)
+    assert set(state["nets"]) == set(state["optimizers"]) == {"generator", "critic"}
     assert state["epoch"] == 1 and state["step"] == 2
     # a new run (as after a kill) resumes from it and continues to epoch 2
     t2 = build(tmp_path)
@@ -90,30 +91,28 @@ def test_one_checkpoint_per_run_holds_everything_and_resumes(tmp_path):
             if pa.name + "_moment1_0" not in sa:  # BatchNorm statistics have no moments
                 continue
             np.testing.assert_array_equal(sa[pa.name + "_moment1_0"].numpy(), sb[pb.name + "_moment1_0"].numpy())
-    history = t2.train()
+    history = t2.fit()
     assert [h["epoch"] for h in history] == [1, 2]
     assert load_checkpoint(t2.path)["step"] == 4
 
 
 def test_plain_inversionnet_trains_without_critic(tmp_path):
     t = build(tmp_path, gan=False)
-    history = t.train()
+    history = t.fit()
     assert len(history) == 2 and "critic" not in history[0] and "l1" in history[0]
-    assert "critic" not in load_checkpoint(t.path)
+    assert "critic" not in load_checkpoint(t.path)["nets"]
 
 
-def test_save_atomic_keeps_old_file_when_writing_fails(tmp_path, monkeypatch):
+def test_save_checkpoint_keeps_old_file_when_writing_fails(tmp_path, monkeypatch):
     path = os.path.join(tmp_path, "c.pdparams")
-    save_atomic({"a": paddle.ones([2])}, path)
+    save_checkpoint({"a": paddle.ones([2])}, path)
 
-    def broken(obj, f):
-        with open(f, "wb") as fh:
-            fh.write(b"half")
+    def broken(fd):  # the temporary file is half written when the disk fills
         raise OSError("disk full")
 
-    monkeypatch.setattr(paddle, "save", broken)
+    monkeypatch.setattr(os, "fsync", broken)
     with pytest.raises(OSError):
-        save_atomic({"a": paddle.zeros([2])}, path)
+        save_checkpoint({"a": paddle.zeros([2])}, path)
     assert os.listdir(tmp_path) == ["c.pdparams"]
     monkeypatch.undo()
     np.testing.assert_array_equal(load_checkpoint(path)["a"].numpy(), [1, 1])

@@ -1,0 +1,116 @@
+"""What every training loop shares: its state, its one checkpoint, and reproducible passes over a loader.
+
+A loop subclasses :class:`Trainer` and implements :meth:`Trainer.fit` ("train
+until done"). Everything the run needs to go on after a kill is in
+:meth:`Trainer.state_dict` (schema in :mod:`ppsci_ext.train.checkpoint`),
+random states included, so a resumed run continues the uninterrupted one.
+"""
+from typing import Dict
+from typing import Iterator
+from typing import Optional
+
+import paddle
+import paddle.distributed as dist
+from ppsci.utils import logger
+
+from ppsci_ext.train.checkpoint import load_checkpoint
+from ppsci_ext.train.checkpoint import load_optimizer_state
+from ppsci_ext.train.checkpoint import optimizer_state
+from ppsci_ext.train.checkpoint import rng_state
+from ppsci_ext.train.checkpoint import save_checkpoint
+from ppsci_ext.train.checkpoint import set_rng_state
+
+__all__ = ["Trainer", "loader_pass", "loader_config"]
+
+
+def loader_config(dataset: Dict, batch_size: int, shuffle: bool, num_workers: int = 0) -> Dict:
+    """ppsci's dataloader config for a training or evaluation loader of ``dataset`` (a by-name config).
+
+    The sampler is paddle's ``DistributedBatchSampler`` in every loop, one process or many: it shuffles by
+    the pass number (see :func:`loader_pass`), where ``BatchSampler`` draws from numpy's global generator,
+    which ppsci's own prefetching iterator shares with ours. Training drops the last incomplete batch.
+    """
+    return {"dataset": dict(dataset), "batch_size": int(batch_size), "num_workers": int(num_workers),
+            "sampler": {"name": "DistributedBatchSampler", "shuffle": bool(shuffle), "drop_last": bool(shuffle)}}
+
+
+def loader_pass(loader, epoch: int) -> Iterator:
+    """The batches of pass ``epoch`` over ``loader``, the same in every run and after a resume.
+
+    The sampler's shuffle is seeded by the pass (``set_epoch`` of paddle's
+    ``DistributedBatchSampler``) and so is the dataset's own randomness where it
+    has any (``set_epoch`` of e.g. ``SeismicSRDataset``). ppsci's constraints
+    start a prefetching iterator of their own when built; neither draw depends on
+    which iterator or thread fetches an item, so it cannot change what we get.
+    """
+    for obj in (loader.batch_sampler, loader.dataset):
+        if hasattr(obj, "set_epoch"):
+            obj.set_epoch(epoch)
+    return iter(loader)
+
+
+class Trainer:
+    """Networks, optimisers, lr schedulers, an optional weight average, counters, history, one checkpoint.
+
+    Args:
+        nets: ``{name: network}``.
+        optimizers: ``{name: optimiser}``, named as the network whose parameters it steps.
+        checkpoint_path: the run's one checkpoint file (resumed from if present).
+        lr_schedulers: ``{name: paddle lr scheduler}`` whose state is saved, or None.
+        ema: a :class:`ppsci_ext.train.ema.WarmupEMA` of one network, or None.
+    """
+
+    def __init__(self, nets: Dict[str, paddle.nn.Layer], optimizers: Dict, checkpoint_path: str,
+                 lr_schedulers: Optional[Dict] = None, ema=None):
+        self.nets, self.optimizers = dict(nets), dict(optimizers)
+        self.lr_schedulers = dict(lr_schedulers or {})
+        self.ema, self.path = ema, checkpoint_path
+        self.epoch, self.step, self.history = 0, 0, []
+        self.world, self.rank = dist.get_world_size(), dist.get_rank()
+
+    # --------------------------------------------------------------- state
+    def state_dict(self) -> Dict:
+        state = {"nets": {k: n.state_dict() for k, n in self.nets.items()},
+                 "optimizers": {k: optimizer_state(o, self.nets[k].parameters()) for k, o in self.optimizers.items()},
+                 "lr": {k: s.state_dict() for k, s in self.lr_schedulers.items()},
+                 "epoch": self.epoch, "step": self.step, "history": list(self.history), "rng": rng_state()}
+        if self.ema is not None:
+            state["ema"] = self.ema.state_dict()
+        return state
+
+    def load_state_dict(self, state: Dict) -> None:
+        for k, net in self.nets.items():
+            net.set_state_dict(state["nets"][k])
+        for k, opt in self.optimizers.items():
+            load_optimizer_state(opt, self.nets[k].parameters(), state["optimizers"][k])
+        for k, sched in self.lr_schedulers.items():
+            sched.set_state_dict(state["lr"][k])
+        if self.ema is not None and "ema" in state:
+            self.ema.set_state_dict(dict(state["ema"]))
+        self.epoch, self.step, self.history = int(state["epoch"]), int(state["step"]), list(state["history"])
+        set_rng_state(state["rng"])
+
+    def save(self) -> None:
+        """Write the checkpoint (rank 0 only; every rank holds the same state)."""
+        if self.rank == 0:
+            save_checkpoint(self.state_dict(), self.path)
+
+    def resume(self) -> bool:
+        """Load the checkpoint if there is one; True if the run goes on from it."""
+        state = load_checkpoint(self.path, required=("nets", "optimizers", "epoch", "step", "history", "rng"))
+        if state is None:
+            return False
+        self.load_state_dict(state)
+        logger.message(f"resumed from {self.path}: epoch {self.epoch}, step {self.step}")
+        return True
+
+    # ---------------------------------------------------------------- loop
+    def fit(self) -> list:
+        """Train until done (resuming first); returns the history, a list of records."""
+        raise NotImplementedError
+
+    def log_record(self, record: Dict, total: int, unit: str = "epoch") -> None:
+        if self.rank == 0:
+            logger.message(f"{unit} {record[unit]}/{total} " + " ".join(
+                f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items() if k != unit))
+

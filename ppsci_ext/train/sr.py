@@ -1,0 +1,145 @@
+"""Training loop of MD Diffusion's networks: the conditional diffusion model and its one-pass UNet baseline.
+
+Both train the same backbone (``MDUNet``: inputs ``(x_noisy, cond, noise_level)``,
+one neutral output) on patches of a ppsci ``SupervisedConstraint``:
+
+- ``kind="diffusion"``: a continuous noise level and Gaussian noise are drawn
+  (:class:`ppsci_ext.diffusion.DiffusionScheduler`), the network's output is
+  converted to the predicted noise by the scheduler (its ``prediction_type``),
+  and scored against the drawn noise;
+- ``kind="supervised"``: one pass with noise input 0 at noise level 1, scored
+  against the high-resolution section.
+
+The loop counts optimiser steps (``iters``), writes the run's one checkpoint
+every ``save_every`` steps and at the end, and keeps a warm-up weight average
+for sampling. Pass ``e`` over the patches is fixed by ``e`` alone (see
+:func:`ppsci_ext.train.base.loader_pass`) and the random states are saved, so a
+run resumed mid-pass continues exactly as the uninterrupted one.
+"""
+import time
+from typing import Dict
+
+import numpy as np
+import paddle
+import ppsci
+
+from ppsci_ext.train.base import Trainer
+from ppsci_ext.train.base import loader_pass
+from ppsci_ext.train.ema import WarmupEMA
+
+__all__ = ["KINDS", "SRTrainer", "network_fn", "one_pass", "sr_loss", "sampling_state"]
+
+KINDS = ("diffusion", "supervised")
+
+
+def network_fn(model):
+    """``(x_t, gamma, cond) -> raw network output`` for a dict-in/dict-out network whose ``input_keys``
+    are (noisy sample, condition, noise level): what the scheduler's ``sample`` calls."""
+    k_x, k_cond, k_level = model.input_keys
+    k_out = model.output_keys[0]
+    return lambda x_t, gamma, cond: model({k_x: x_t, k_cond: cond, k_level: gamma})[k_out]
+
+
+def one_pass(model, cond: paddle.Tensor) -> paddle.Tensor:
+    """The supervised baseline's prediction: the backbone run once (noise input 0 at noise level 1)."""
+    return network_fn(model)(paddle.zeros_like(cond), paddle.ones([cond.shape[0]]), cond)
+
+
+def sr_loss(kind: str, name: str = "l1"):
+    """``FunctionalLoss`` on ``{"pred"}`` vs ``{"target"}``: L1 or L2 (``name``) of the predicted vs the drawn
+    noise (diffusion), L1 of the one-pass section vs the high-resolution truth (supervised)."""
+    name = name if kind == "diffusion" else "l1"
+    if name not in ("l1", "l2"):
+        raise ValueError(f"DIFFUSION.loss: expected 'l1' or 'l2', found {name!r}")
+
+    def expr(output_dict, label_dict, weight_dict=None):
+        diff = output_dict["pred"] - label_dict["target"]
+        return {name: diff.abs().mean() if name == "l1" else diff.square().mean()}
+
+    return ppsci.loss.FunctionalLoss(expr)
+
+
+def sampling_state(checkpoint: Dict) -> Dict:
+    """From a checkpoint of this loop, the weights sampling uses: the average when one was kept, else the
+    last weights."""
+    if "ema" in checkpoint:
+        return {k: v for k, v in checkpoint["ema"].items() if k != "n_avg"}
+    return checkpoint["nets"]["model"]
+
+
+class SRTrainer(Trainer):
+    """Args:
+        model: the backbone (``MDUNet``).
+        kind: ``"diffusion"`` or ``"supervised"``.
+        scheduler: the :class:`DiffusionScheduler` (diffusion only; may be None for supervised).
+        constraint: ``SupervisedConstraint`` whose items are ``({"cond"}, {"hr"})`` patches and whose loss
+            is a ``FunctionalLoss`` on ``{"pred"}`` vs ``{"target"}``.
+        optimizer: paddle optimiser of ``model``.
+        iters, save_every: optimiser steps in all, steps between checkpoints.
+        checkpoint_path: the run's one checkpoint.
+        ema_decay: decay of the weight average (None: none).
+        seed: paddle is seeded with ``seed + step`` at the start of every pass.
+        log: ``fn(message)`` for the progress lines, or None.
+    """
+
+    def __init__(self, model, kind: str, scheduler, constraint, optimizer, iters: int, save_every: int,
+                 checkpoint_path: str, ema_decay=None, seed: int = 0, log=None):
+        if kind not in KINDS:
+            raise ValueError(f"MODEL.kind: expected one of {list(KINDS)}, found {kind!r}")
+        if kind == "diffusion" and scheduler is None:
+            raise ValueError("the diffusion kind needs a DiffusionScheduler")
+        super().__init__({"model": model}, {"model": optimizer}, checkpoint_path,
+                         ema=WarmupEMA(model, ema_decay) if ema_decay else None)
+        self.model, self.kind, self.scheduler = model, kind, scheduler
+        self.constraint, self.opt = constraint, optimizer
+        self.iters, self.save_every, self.seed = int(iters), int(save_every), int(seed)
+        self.per_pass = len(constraint.data_loader)
+        if self.per_pass == 0:
+            raise ValueError("the training loader yields no batch: fewer training items than TRAIN.batch_size")
+        self.log = log
+
+    def batch_loss(self, cond: paddle.Tensor, hr: paddle.Tensor) -> paddle.Tensor:
+        if self.kind == "supervised":
+            pred, target = one_pass(self.model, cond), hr
+        else:
+            gamma = self.scheduler.sample_noise_level(hr.shape[0])
+            target = paddle.randn(hr.shape, dtype=hr.dtype)
+            x_t = self.scheduler.add_noise(hr, target, gamma)
+            pred = self.scheduler.predicted_noise(network_fn(self.model)(x_t, gamma, cond), x_t, gamma)
+        return sum(self.constraint.loss({"pred": pred}, {"target": target}).values())
+
+    def train_step(self, cond, hr) -> float:
+        loss = self.batch_loss(cond, hr)
+        self.opt.clear_grad()
+        loss.backward()
+        self.opt.step()
+        self.step += 1
+        if self.ema is not None:
+            self.ema.update()
+        return float(loss)
+
+    def fit(self) -> list:
+        self.resume()
+        self.model.train()
+        t0 = time.perf_counter()
+        while self.step < self.iters:
+            self.epoch, done = divmod(self.step, self.per_pass)
+            if done == 0:
+                paddle.seed(self.seed + self.step)  # noise draws of a pass fixed by where it starts
+            for i, (inputs, labels, _) in enumerate(loader_pass(self.constraint.data_loader, self.epoch)):
+                if i < done:  # resumed mid-pass: these batches were trained on before the stop
+                    continue
+                self.history.append({"step": self.step + 1, "loss": self.train_step(inputs["cond"], labels["hr"])})
+                if self.step % self.save_every == 0 or self.step == self.iters:
+                    self.epoch = self.step // self.per_pass
+                    self.save()
+                    self._report(time.perf_counter() - t0)
+                if self.step >= self.iters:
+                    break
+        return self.history
+
+    def _report(self, seconds: float) -> None:
+        if self.log is not None:
+            recent = np.mean([h["loss"] for h in self.history[-self.save_every:]])
+            self.log(f"step {self.step}/{self.iters} loss {recent:.4f} ({seconds:.0f} s)")
+
