@@ -39,3 +39,14 @@ def test_figures_exist(doc):
     text = open(doc, encoding="utf-8").read()
     for img in re.findall(r"!\[[^\]]*\]\(([^)]+\.png)\)", text):
         assert os.path.isfile(os.path.join(os.path.dirname(doc), img)), f"{doc}: missing figure {img}"
+
+
+@pytest.mark.parametrize("template", sorted(glob.glob(os.path.join(ROOT, "docs", "zh", "examples", "*.md.in"))),
+                         ids=os.path.basename)
+def test_docs_are_generated_from_their_templates(template):
+    """Each doc is its template with the snippet ranges filled in: regenerate with docs/resolve_snippets.py."""
+    import subprocess
+    import sys
+    res = subprocess.run([sys.executable, os.path.join(ROOT, "docs", "resolve_snippets.py"), template],
+                         capture_output=True, text=True, check=True)
+    assert res.stdout == open(template[:-3], encoding="utf-8").read(), f"regenerate {template[:-3]}"

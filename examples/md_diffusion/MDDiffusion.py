@@ -41,7 +41,6 @@ from ppsci_ext.train.sr import sampling_state
 from ppsci_ext.train.sr import sr_loss
 
 
-# ------------------------------------------------------------------ data
 def prepare_data(cfg):
     """Synthetic pairs (if asked and missing) and the by-file split, written once to the output folder."""
     d = cfg.DATA
@@ -55,13 +54,8 @@ def prepare_data(cfg):
                                         freq_range=tuple(s.freq_range), dt=s.dt, noise_std=tuple(s.noise_std),
                                         band_limited=s.band_limited)
     pairs = seismic_sr.pair_files(d.root, lr_shape=tuple(d.lr_shape), hr_shape=tuple(d.hr_shape))
-    split_path = osp.join(cfg.output_dir, "split.json")
-    if osp.isfile(split_path):
-        return seismic_sr.read_split(split_path)
-    split = seismic_sr.split_files([p[0] for p in pairs], tuple(d.split), d.split_seed)
-    os.makedirs(cfg.output_dir, exist_ok=True)
-    seismic_sr.write_split(split_path, split)
-    return split
+    return seismic_sr.split_once(osp.join(cfg.output_dir, "split.json"), [p[0] for p in pairs], tuple(d.split),
+                                 d.split_seed)
 
 
 def ndim(cfg):
@@ -81,11 +75,6 @@ def dataset_args(cfg, stems, patch, augment):
             "patch": patch, "augment": augment, "interp": d.interp}
 
 
-def dataset(cfg, stems, patch, augment):
-    return seismic_sr.SeismicSRDataset(**dataset_args(cfg, stems, patch, augment))
-
-
-# ---------------------------------------------------------------- builders
 def build_model(cfg, kind=None):
     kind = kind or cfg.MODEL.kind
     if kind not in KINDS:
@@ -101,7 +90,6 @@ def checkpoint_path(cfg, kind):
     return osp.join(cfg.output_dir, kind, "checkpoint.pdparams")
 
 
-# ------------------------------------------------------------------ train
 @runtime.mode
 def train(cfg: DictConfig):
     split = prepare_data(cfg)
@@ -117,7 +105,6 @@ def train(cfg: DictConfig):
     return trainer.fit()
 
 
-# --------------------------------------------------------- sample / eval
 def load_model(cfg, kind):
     """The trained network of ``kind`` with the weights sampling uses (the average, when training kept one)."""
     return runtime.load_trained(checkpoint_path(cfg, kind), lambda: build_model(cfg, kind),
@@ -127,7 +114,7 @@ def load_model(cfg, kind):
 
 def test_items(cfg, split):
     """(stem, normalised LR [h, w], normalised HR, scale) of the scored test items, whole sections."""
-    ds = dataset(cfg, split["test"], None, False)
+    ds = seismic_sr.SeismicSRDataset(**dataset_args(cfg, split["test"], None, False))
     n = len(split["test"]) if cfg.EVAL.n_items is None else min(cfg.EVAL.n_items, len(split["test"]))
     return [(split["test"][i], *ds.lr_hr(i)) for i in range(n)]
 
@@ -146,8 +133,7 @@ def sample(cfg: DictConfig):
             raise ValueError(f"EVAL.kinds: expected a list from {list(KINDS)}, found {kind!r}")
         if not osp.isfile(checkpoint_path(cfg, kind)):
             continue  # kinds not trained yet
-        model = load_model(cfg, kind)
-        pred = predict(cfg, model, kind, [it[1] for it in items])
+        pred = predict(cfg, load_model(cfg, kind), kind, [it[1] for it in items])
         for (stem, _, _, scale), p in zip(items, pred):
             seismic_sr.write_dat(osp.join(cfg.EVAL.pred_dir, kind, f"{stem}_pred.dat"), p * scale)
         logger.info(f"{kind}: {len(items)} predictions in {osp.join(cfg.EVAL.pred_dir, kind)}")
@@ -178,7 +164,6 @@ def evaluate(cfg: DictConfig):
     return rows
 
 
-# ------------------------------------------------------------------ infer
 def super_resolve(cfg, model, kind, lr):
     """A whole low-resolution section [h, w] (or volume, any size, raw amplitudes) -> [2h, 2w], by blended tiles."""
     if lr.ndim != ndim(cfg):
@@ -214,16 +199,14 @@ def inference(cfg: DictConfig):
     return out
 
 
-# ------------------------------------------------------------------- view
 def field_sections(cfg, model, kind):
     """The sections in VIEW.field_dir (traces x samples) and the Marmousi section (depth-down), each with
     its super-resolved version: dicts as :func:`ppsci_ext.plot.field_panels` takes them."""
-    v, panels = cfg.VIEW, []
-    for name in sorted(os.listdir(v.field_dir)) if osp.isdir(v.field_dir) else []:
-        if name.endswith(".dat"):
-            section = seismic_sr.read_section(osp.join(v.field_dir, name))
-            panels.append({"name": name, "original": section, "super": super_resolve(cfg, model, kind, section),
-                           "dt_original": v.dt, "dt_super": v.dt / 2, "transpose": True})
+    v = cfg.VIEW
+    names = sorted(n for n in os.listdir(v.field_dir) if n.endswith(".dat")) if osp.isdir(v.field_dir) else []
+    sections = {name: seismic_sr.read_section(osp.join(v.field_dir, name)) for name in names}
+    panels = [{"name": name, "original": a, "super": super_resolve(cfg, model, kind, a), "dt_original": v.dt,
+               "dt_super": v.dt / 2, "transpose": True} for name, a in sections.items()]
     if osp.isfile(v.marmousi):
         section = marmousi_section(v.marmousi, v.marmousi_freq, v.dt)  # depth-down
         panels.append({"name": "Marmousi", "original": section,
@@ -247,12 +230,8 @@ def view(cfg: DictConfig):
             rows.append(tuple(a[:, a.shape[1] // 2] for a in row) if hr.ndim == 3 else row)
     if rows:
         plot.sr_comparison(rows, osp.join(fig_dir, "synthetic.png"))
-    model = load_model(cfg, "diffusion")
-    if ndim(cfg) == 3:
-        logger.info("MODEL.spatial_dims=3: the field sections are 2-D, so there is no field figure")
-        panels = []
-    else:
-        panels = field_sections(cfg, model, "diffusion")
+    # the field sections are 2-D: a 3-D model (MODEL.spatial_dims=3) draws no field figure
+    panels = field_sections(cfg, load_model(cfg, "diffusion"), "diffusion") if ndim(cfg) == 2 else []
     if panels:
         plot.field_panels(panels, osp.join(fig_dir, "field.png"), fmax=cfg.VIEW.fmax)
     logger.info(f"figures in {fig_dir}: {len(rows)} synthetic items, {len(panels)} field sections")

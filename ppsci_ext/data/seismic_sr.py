@@ -177,6 +177,16 @@ def read_split(path: str) -> Dict[str, List[str]]:
     return {k: list(map(str, v)) for k, v in split.items()}
 
 
+
+def split_once(path: str, stems: Sequence[str], fractions=(0.8, 0.1, 0.1), seed: int = 0) -> Dict[str, List[str]]:
+    """The split stored at ``path``; the first call draws it (:func:`split_files`) and writes it there, so a
+    run and every later mode score the same files."""
+    if os.path.isfile(path):
+        return read_split(path)
+    split = split_files(stems, fractions, seed)
+    write_split(path, split)
+    return split
+
 def _check_split(split, where):
     if not isinstance(split, dict) or set(split) != {"train", "val", "test"}:
         found = sorted(split) if isinstance(split, dict) else type(split).__name__

@@ -5,6 +5,7 @@ until done"). Everything the run needs to go on after a kill is in
 :meth:`Trainer.state_dict` (schema in :mod:`ppsci_ext.train.checkpoint`),
 random states included, so a resumed run continues the uninterrupted one.
 """
+import copy
 from typing import Dict
 from typing import Iterator
 from typing import Optional
@@ -37,16 +38,20 @@ def loader_config(dataset: Dict, batch_size: int, shuffle: bool, num_workers: in
 def loader_pass(loader, epoch: int) -> Iterator:
     """The batches of pass ``epoch`` over ``loader``, the same in every run and after a resume.
 
-    The sampler's shuffle is seeded by the pass (``set_epoch`` of paddle's
-    ``DistributedBatchSampler``) and so is the dataset's own randomness where it
-    has any (``set_epoch`` of e.g. ``SeismicSRDataset``). ppsci's constraints
-    start a prefetching iterator of their own when built; neither draw depends on
-    which iterator or thread fetches an item, so it cannot change what we get.
+    The shuffle is seeded by the pass (``set_epoch`` of paddle's ``DistributedBatchSampler``) and so is the
+    dataset's own randomness where it has any (``set_epoch`` of e.g. ``SeismicSRDataset``). The pass runs
+    on a copy of the sampler in a loader of its own: ppsci's constraints start a prefetching iterator over
+    their loader when built, and ``DistributedBatchSampler`` moves its epoch on each time it is iterated,
+    so sharing it would make the order depend on which thread got there first.
     """
-    for obj in (loader.batch_sampler, loader.dataset):
-        if hasattr(obj, "set_epoch"):
-            obj.set_epoch(epoch)
-    return iter(loader)
+    sampler = copy.copy(loader.batch_sampler)
+    if hasattr(sampler, "set_epoch"):
+        sampler.set_epoch(epoch)
+    if hasattr(loader.dataset, "set_epoch"):
+        loader.dataset.set_epoch(epoch)
+    return iter(paddle.io.DataLoader(loader.dataset, batch_sampler=sampler, collate_fn=loader.collate_fn,
+                                     num_workers=loader.num_workers, use_shared_memory=False,
+                                     worker_init_fn=loader.worker_init_fn))
 
 
 class Trainer:

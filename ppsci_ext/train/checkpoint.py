@@ -81,10 +81,15 @@ def load_optimizer_state(opt, params, state: Dict[str, Any]) -> None:
 
 def rng_state() -> Dict[str, Any]:
     """The random states a training step may draw from: paddle's, numpy's global and Python's."""
-    return {"paddle": paddle.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    name, keys, pos, has_gauss, gauss = np.random.get_state()
+    # numpy's key array as a list: paddle.load turns arrays into tensors, which have no uint32
+    return {"paddle": paddle.get_rng_state(), "numpy": [name, keys.tolist(), pos, has_gauss, gauss],
+            "python": random.getstate()}
 
 
 def set_rng_state(state: Dict[str, Any]) -> None:
     paddle.set_rng_state(state["paddle"])
-    np.random.set_state(state["numpy"])
-    random.setstate(state["python"])
+    name, keys, pos, has_gauss, gauss = state["numpy"]
+    np.random.set_state((name, np.asarray(keys, dtype=np.uint32), int(pos), int(has_gauss), float(gauss)))
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
