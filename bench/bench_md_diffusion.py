@@ -42,7 +42,7 @@ def main():
         raise SystemExit(f"--skip: expected names from schedules,field,timing, found {args.skip}")
     mod = load_example("md_diffusion", "MDDiffusion")
     cfg = compose_config("md_diffusion", [f"output_dir={args.output_dir}", "mode=eval", *extra])
-    mod.setup_run(cfg)
+    mod.runtime.setup_run(cfg)
     items = mod.test_items(cfg, mod.prepare_data(cfg))[:args.items]
     model = mod.load_model(cfg, "diffusion")
     if model is None:

@@ -32,7 +32,7 @@ from omegaconf import OmegaConf
 from ppsci.utils import logger
 from ppsci.utils import misc
 
-__all__ = ["PROJECT_ROOT", "mode", "dispatch", "setup_run", "data_parallel", "load_trained", "predict_batches",
+__all__ = ["PROJECT_ROOT", "mode", "dispatch", "setup_run", "data_parallel", "load_trained", "kind_checkpoint", "predict_batches",
            "build_if_missing", "read_npy", "required", "compose_config", "load_example"]
 
 
@@ -148,6 +148,12 @@ def load_trained(path: str, build: Callable[[], paddle.nn.Layer], command: str,
     model.set_state_dict(pick(state))
     model.eval()
     return model
+
+
+def kind_checkpoint(cfg, kind: str) -> str:
+    """The checkpoint of one trained kind of an example with several (GDRNN, MD Diffusion):
+    ``<output_dir>/<kind>/checkpoint.pdparams``."""
+    return osp.join(cfg.output_dir, kind, "checkpoint.pdparams")
 
 
 def predict_batches(model, inputs: Dict[str, np.ndarray], out_key: str, batch_size: int) -> np.ndarray:

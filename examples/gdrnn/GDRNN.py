@@ -109,8 +109,7 @@ def loader_cfg(path, labelled, batch_size, traces=None):
                           "label_keys": ("m",) if labelled else (), "traces": traces}, batch_size, True)
 
 
-def checkpoint_path(cfg, kind):
-    return osp.join(cfg.output_dir, kind, "checkpoint.pdparams")
+checkpoint_path = runtime.kind_checkpoint
 
 
 # ------------------------------------------------------------------ train

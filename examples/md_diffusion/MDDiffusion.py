@@ -86,8 +86,7 @@ def build_model(cfg, kind=None):
                   num_res_blocks=m.num_res_blocks, spatial_dims=m.spatial_dims, dropout=m.dropout, norm=m.norm)
 
 
-def checkpoint_path(cfg, kind):
-    return osp.join(cfg.output_dir, kind, "checkpoint.pdparams")
+checkpoint_path = runtime.kind_checkpoint
 
 
 @runtime.mode
