@@ -32,6 +32,8 @@ from omegaconf import OmegaConf
 from ppsci.utils import logger
 from ppsci.utils import misc
 
+from ppsci_ext.train.checkpoint import load_checkpoint
+
 __all__ = ["PROJECT_ROOT", "mode", "dispatch", "setup_run", "data_parallel", "load_trained", "kind_checkpoint", "predict_batches",
            "build_if_missing", "read_npy", "required", "compose_config", "load_example"]
 
@@ -139,8 +141,6 @@ def load_trained(path: str, build: Callable[[], paddle.nn.Layer], command: str,
                  pick: Callable[[Dict], Dict] = lambda state: state["nets"]["model"]) -> paddle.nn.Layer:
     """A network built by ``build()`` with the weights ``pick(checkpoint)`` of the checkpoint at ``path``, in
     eval mode. A missing checkpoint is a FileNotFoundError naming the path and ``command``, which makes it."""
-    from ppsci_ext.train.checkpoint import load_checkpoint
-
     state = load_checkpoint(path, required=("nets",))
     if state is None:
         raise FileNotFoundError(f"checkpoint not found: {path}; train first: {command}")
