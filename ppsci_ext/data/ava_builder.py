@@ -57,10 +57,11 @@ from scipy.signal import butter
 from scipy.signal import sosfiltfilt
 
 from ppsci_ext.atomic import write_npz
+from ppsci_ext.data.ava_dataset import check_elastic
 from ppsci_ext.data.ava_dataset import write_ava_file
 
-__all__ = ["read_wavelet", "build_ava_files", "butterworth_background", "augment_logs", "synthesize_gathers", "add_white_noise",
-           "ava_file_paths"]
+__all__ = ["read_wavelet", "build_ava_files", "butterworth_background", "augment_logs", "synthesize_gathers",
+           "add_white_noise", "ava_file_paths"]
 
 _STREAM_AUG, _STREAM_SECTION_NOISE, _STREAM_LABEL_NOISE = 0, 1, 2
 
@@ -146,16 +147,38 @@ def add_white_noise(gathers: Sequence[np.ndarray], sigma: float, rng: np.random.
 
 
 def read_wavelet(path: Optional[str], key: str = "DATA.wavelet_file") -> Optional[np.ndarray]:
-    """A user wavelet: a 1-D finite ``.npy`` (sampled at the data's dt), or None when ``path`` is empty.
-    Errors name the config ``key``, the path and the shape found."""
+    """A user wavelet: a 1-D ``.npy`` of real, finite, not all zero amplitudes sampled at the data's dt.
+
+    Returns it as float64 [n], or None when ``path`` is empty. Errors
+    (``FileNotFoundError``, ``ValueError``) name the config ``key``, the path
+    and what was found (shape, dtype, the first NaN/Inf).
+    """
     if not path:
         return None
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{key}: {path} does not exist")
-    w = np.load(path)
-    if w.ndim != 1 or not np.isfinite(w).all():
+    try:
+        w = np.load(path, allow_pickle=False)
+    except (ValueError, OSError) as e:
+        raise ValueError(f"{key} {path}: cannot read it as a .npy array ({e}); save the wavelet with "
+                         "numpy.save") from e
+    if not isinstance(w, np.ndarray):  # a .npz archive
+        w.close()
+        raise ValueError(f"{key} {path}: found a .npz archive, expected a .npy holding one 1-D wavelet "
+                         "(numpy.save)")
+    if np.iscomplexobj(w) or not np.issubdtype(w.dtype, np.number):
+        raise ValueError(f"{key} {path}: expected a 1-D wavelet of real amplitudes, found dtype {w.dtype}")
+    if w.ndim != 1 or w.size == 0:
         raise ValueError(f"{key} {path}: expected a finite 1-D wavelet, found shape {w.shape}")
-    return w
+    bad = ~np.isfinite(w)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ValueError(f"{key} {path}: expected a finite 1-D wavelet, found {int(bad.sum())} NaN or Inf "
+                         f"value(s), the first {w[i]} at sample {i}")
+    if not np.any(w):
+        raise ValueError(f"{key} {path}: the wavelet is all zeros ({w.size} samples), expected a source "
+                         "wavelet (it would predict zero data)")
+    return w.astype(np.float64)
 
 
 def ava_file_paths(out_dir: str, fmt: str = "mat") -> Dict[str, str]:
@@ -249,6 +272,7 @@ def build_ava_files(vp, vs, rho, out_dir: str, well_traces: Sequence[int], n_aug
     for name, a in (("vp", vp), ("vs", vs), ("rho", rho)):
         if not np.isfinite(a).all() or (a <= 0).any():
             raise ValueError(f"{name} must be finite and > 0 everywhere")
+    check_elastic(vp, vs, rho, "build_ava_files")  # units and vs < vp, before any modelling
     sl = _layer_slice(layers, vp.shape[0])
     vp, vs, rho = vp[sl], vs[sl], rho[sl]
     L, N = vp.shape

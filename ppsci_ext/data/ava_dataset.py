@@ -24,6 +24,14 @@ same number of angles, otherwise as a cell array (``.mat``) or a 1-D object
 array of three float arrays (``.npz``); :func:`read_ava_file` reads both and
 returns a list of three lists of floats. Object arrays in ``.npz`` files are
 unpickled for the ``theta`` key only.
+
+Checks on reading and writing (:func:`check_elastic`): every array is real
+and finite; vp, vs and rho (backgrounds and labels) are > 0 with vs < vp at
+every sample; velocities whose largest value is below 20 are taken for km/s
+and densities above 100 for kg/m^3, both errors (the networks scale vp, vs,
+rho by values in m/s and g/cc, so other units would be silently wrong); vp
+outside 300-10000 m/s and rho outside 1-5 g/cc get a warning. Angles lie in
+[0, 90) degrees; no ``seis_*`` key and not ``wavemat`` may be all zeros.
 """
 import os
 from typing import Dict
@@ -34,16 +42,22 @@ from typing import Sequence
 import numpy as np
 import scipy.io
 from paddle import io
+from ppsci.utils import logger
 
 from ppsci_ext.atomic import atomic_open
 
-__all__ = ["AVADataset", "read_ava_file", "write_ava_file", "LABEL_KEYS", "BACK_KEYS", "SEIS_KEYS"]
+__all__ = ["AVADataset", "read_ava_file", "write_ava_file", "check_elastic", "LABEL_KEYS", "BACK_KEYS",
+           "SEIS_KEYS"]
 
 LABEL_KEYS = ("vp_aug", "vs_aug", "rho_aug")
 BACK_KEYS = ("vp_back", "vs_back", "rho_back")
 SEIS_KEYS = ("seis_s", "seis_m", "seis_l")
 _COMMON_KEYS = BACK_KEYS + SEIS_KEYS + ("wavemat", "theta")
 _EXTS = (".mat", ".npz")
+KMS_BELOW = 20.0  # m/s: a velocity array whose largest value is below this is in km/s
+KGM3_ABOVE = 100.0  # g/cc: a density above this is in kg/m^3
+VP_PLAUSIBLE = (300.0, 10000.0)  # m/s, rocks and sediments; outside: a warning
+RHO_PLAUSIBLE = (1.0, 5.0)  # g/cc; outside: a warning
 
 
 def _ext(path):
@@ -67,9 +81,12 @@ def _theta_groups(theta, where) -> List[List[float]]:
             return _theta_groups(cells[0], where)
         groups = []
         for c in cells:
-            if c.dtype == object or not np.issubdtype(c.dtype, np.number):
-                raise ValueError(f"{where}: key 'theta' holds a cell of type {c.dtype}, expected numbers (degrees)")
+            if c.dtype == object or not np.issubdtype(c.dtype, np.number) or np.iscomplexobj(c):
+                raise ValueError(f"{where}: key 'theta' holds a cell of type {c.dtype}, expected real numbers "
+                                 "(degrees)")
             groups.append([float(a) for a in c.astype(np.float64).ravel()])
+    elif np.iscomplexobj(arr):
+        raise ValueError(f"{where}: key 'theta' has dtype {arr.dtype}, expected real numbers (degrees)")
     elif np.issubdtype(arr.dtype, np.number) and arr.ndim == 2:
         groups = [[float(a) for a in row] for row in arr.astype(np.float64)]
     else:
@@ -84,6 +101,13 @@ def _theta_groups(theta, where) -> List[List[float]]:
             raise ValueError(f"{where}: key 'theta' group {g} is empty")
         if not np.isfinite(angles).all():
             raise ValueError(f"{where}: key 'theta' group {g} contains NaN or Inf")
+        outside = [a for a in angles if not 0.0 <= a < 90.0]
+        if outside:
+            raise ValueError(f"{where}: key 'theta' group {g} holds angle(s) {outside} outside [0, 90) degrees "
+                             "(incidence angles in degrees)")
+    if max(max(angles) for angles in groups) <= 0.5 * np.pi:
+        logger.warning(f"{where}: key 'theta' holds no angle above {0.5 * np.pi:.4g}: it looks like radians; "
+                       "the angles must be in degrees (multiply by 180 / pi)")
     return groups
 
 
@@ -104,6 +128,56 @@ def _as_float(x, key, where):
     if not np.issubdtype(arr.dtype, np.floating):
         arr = arr.astype(np.float64)
     return arr
+
+
+def _first(mask):
+    """(sample, trace) of the first True of a [L, N] mask, sample-major."""
+    i, j = np.unravel_index(int(np.argmax(mask)), mask.shape)
+    return int(i), int(j)
+
+
+def _at(x, mask):
+    """'<value> at trace j, sample i' for the first True of ``mask`` in a [L, N] array."""
+    i, j = _first(mask)
+    return f"{x[i, j]:g} at trace {j}, sample {i}"
+
+
+def check_elastic(vp: np.ndarray, vs: np.ndarray, rho: np.ndarray, where: str,
+                  names: Sequence[str] = ("vp", "vs", "rho")) -> None:
+    """Check an elastic model: finite [L, N] arrays (sample, trace) in m/s, m/s, g/cc.
+
+    Errors (``ValueError`` naming ``where``, the key from ``names``, the trace
+    and sample index and the value): a value <= 0 (vs = 0, a fluid, is not
+    supported by the AVA physics); velocities whose largest value is below
+    ``KMS_BELOW`` (km/s: multiply by 1000); a density above ``KGM3_ABOVE``
+    (kg/m^3: divide by 1000); vs >= vp at a sample. Warnings (ppsci logger):
+    vp outside ``VP_PLAUSIBLE`` m/s, rho outside ``RHO_PLAUSIBLE`` g/cc.
+    """
+    notes = ("", " (vs = 0, a fluid, is not supported by the AVA physics)", "")
+    for name, x, unit, note in zip(names, (vp, vs, rho), ("m/s", "m/s", "g/cc"), notes):
+        bad = ~(x > 0)
+        if bad.any():
+            raise ValueError(f"{where}: key '{name}' must be > 0 {unit} everywhere{note}, found "
+                             f"{_at(x, bad)} ({int(bad.sum())} value(s) <= 0 in all)")
+    for name, x in zip(names[:2], (vp, vs)):
+        if x.max() < KMS_BELOW:
+            raise ValueError(f"{where}: key '{name}' has largest value {x.max():g}, which looks like km/s; "
+                             "give velocities in m/s (multiply by 1000)")
+    dense = rho > KGM3_ABOVE
+    if dense.any():
+        raise ValueError(f"{where}: key '{names[2]}' is {_at(rho, dense)} ({int(dense.sum())} value(s) above "
+                         f"{KGM3_ABOVE:g} in all), which looks like kg/m^3; give density in g/cc (divide by 1000)")
+    fast = ~(vs < vp)
+    if fast.any():
+        i, j = _first(fast)
+        raise ValueError(f"{where}: key '{names[1]}' must be below '{names[0]}' (vs < vp) at every sample, found "
+                         f"vs {vs[i, j]:g} >= vp {vp[i, j]:g} m/s at trace {j}, sample {i} "
+                         f"({int(fast.sum())} sample(s) in all)")
+    for name, x, (lo, hi), unit in ((names[0], vp, VP_PLAUSIBLE, "m/s"), (names[2], rho, RHO_PLAUSIBLE, "g/cc")):
+        odd = (x < lo) | (x > hi)
+        if odd.any():
+            logger.warning(f"{where}: key '{name}' is {_at(x, odd)} ({int(odd.sum())} value(s) outside the "
+                           f"plausible {lo:g}-{hi:g} {unit} in all); check its values and units")
 
 
 def _validate(raw: Dict, where: str, labelled: Optional[bool]) -> Dict:
@@ -146,6 +220,15 @@ def _validate(raw: Dict, where: str, labelled: Optional[bool]) -> Dict:
             bad = int(np.size(out[k]) - np.count_nonzero(np.isfinite(out[k])))
             if bad:
                 raise ValueError(f"{where}: key '{k}' contains {bad} NaN or Inf value(s)")
+    for k in SEIS_KEYS:
+        if not np.any(out[k]):
+            raise ValueError(f"{where}: key '{k}' is all zeros, expected the observed gathers of "
+                             f"{len(theta[SEIS_KEYS.index(k)])} angle(s) (an inversion of zero data is meaningless)")
+    if not np.any(out["wavemat"]):
+        raise ValueError(f"{where}: key 'wavemat' is all zeros, expected the wavelet matrix (the forward "
+                         "operator would predict zero data)")
+    for keys in (BACK_KEYS,) + ((LABEL_KEYS,) if labelled else ()):
+        check_elastic(*(out[k] for k in keys), where, keys)
     return out
 
 
@@ -163,8 +246,10 @@ def read_ava_file(path: str, labelled: Optional[bool] = None) -> Dict:
         angles in degrees.
 
     Raises:
-        FileNotFoundError, ValueError (extension, shapes, NaN/Inf, theta),
-        KeyError (missing keys) - each message names the file.
+        FileNotFoundError, ValueError (extension, shapes, NaN/Inf, complex
+        values, all-zero gathers or wavelet matrix, theta, the elastic checks
+        of :func:`check_elastic`), KeyError (missing keys) - each message
+        names the file.
     """
     path = str(path)
     ext = _ext(path)
@@ -278,6 +363,12 @@ class AVADataset(io.Dataset):
             if k not in self.FIELDS:
                 raise ValueError(f"AVADataset({self.file_path}): unknown key {k!r}, "
                                  f"expected one of {list(self.FIELDS)}")
+        try:
+            dt = np.dtype(dtype)
+        except TypeError as e:
+            raise ValueError(f"AVADataset({self.file_path}): dtype {dtype!r} is not a numpy dtype ({e})") from e
+        if not np.issubdtype(dt, np.floating):
+            raise ValueError(f"AVADataset({self.file_path}): dtype must be a float type, found {dtype!r}")
         data = read_ava_file(self.file_path, labelled)
         self.labelled = "vp_aug" in data
         if "m" in self.input_keys + self.label_keys and not self.labelled:
@@ -287,17 +378,32 @@ class AVADataset(io.Dataset):
         self.wavemat = np.asarray(data["wavemat"], dtype=np.float64)
         self.n_layers, self.n_traces = data["vp_back"].shape
         self.trace_indices = _trace_indices(traces, self.n_traces, f"AVADataset({self.file_path})")
-        idx, dt = self.trace_indices, np.dtype(dtype)
-        # [N, 3, L]; the stacks are summed in the stored precision then cast
-        self._stacks = np.stack([data[k][idx].sum(-1) for k in SEIS_KEYS], 1).astype(dt)
-        self._m_back = np.stack([data[k][:, idx].T for k in BACK_KEYS], 1).astype(dt)
-        self._m = np.stack([data[k][:, idx].T for k in LABEL_KEYS], 1).astype(dt) if self.labelled else None
+        idx = self.trace_indices
+        # [N, 3, L]; the stacks are summed in the stored precision then cast (an overflow is reported below)
+        with np.errstate(over="ignore"):
+            self._stacks = np.stack([data[k][idx].sum(-1) for k in SEIS_KEYS], 1).astype(dt)
+            self._m_back = np.stack([data[k][:, idx].T for k in BACK_KEYS], 1).astype(dt)
+            self._m = np.stack([data[k][:, idx].T for k in LABEL_KEYS], 1).astype(dt) if self.labelled else None
         self._fields = {"stacks": self._stacks, "m_back": self._m_back, "m": self._m}
+        self._check_fields(dt)
+
+    def _check_fields(self, dt):
+        """Everything an item can hold is checked here, once: ``__getitem__`` only indexes these arrays, so it
+        cannot fail inside a data loader's worker (where an exception can hang the loader)."""
+        where = f"AVADataset({self.file_path})"
+        for name, arr in self._fields.items():
+            if arr is not None and not np.isfinite(arr).all():
+                raise ValueError(f"{where}: field '{name}' does not fit in {dt} (values beyond its range); "
+                                 "use dtype='float64' or rescale the file")
+        if not self._stacks.any():
+            raise ValueError(f"{where}: the stacks of the {len(self._stacks)} selected trace(s) are all zero; "
+                             "nothing to invert (select other traces)")
 
     def __len__(self):
         return len(self.trace_indices)
 
     def __getitem__(self, idx):
+        """Item ``idx`` (0 <= idx < len): views into the arrays checked at construction."""
         inp = {k: self._fields[k][idx] for k in self.input_keys}
         lab = {k: self._fields[k][idx] for k in self.label_keys}
         return inp, lab, self.weight

@@ -12,11 +12,20 @@ axis 0 = trace (lateral position), axis 1 = time sample (``dt`` seconds apart).
   keeping even samples (LR sample ``i`` sits on HR sample ``2 i``), plus white or
   band-limited Gaussian noise whose std is given relative to the RMS of the clean LR section.
 * :func:`generate_pairs` - writes ``nx2/NNNN.dat`` (LR) and ``sx/NNNN.dat`` (HR), raw float32.
+* :func:`prepare_pairs` - the pairs a run uses: synthetic ones written first where allowed.
+
+Folders of data are never written into unless they are the generator's own: it writes
+only into a folder that is new or holds no file, and marks it with a ``.ppsci_ext_synthetic``
+file (JSON of the generator settings); a marked folder resumes, if its settings are those
+asked for. A folder holding other files (a user's own pairs) is only ever read.
 """
 import inspect
+import json
 import os
+from typing import Callable
 from typing import List
 from typing import Optional
+from typing import Sequence
 from typing import Tuple
 from typing import Union
 
@@ -24,10 +33,15 @@ import numpy as np
 from scipy import ndimage
 from scipy import signal
 
+from ppsci_ext.atomic import write_json
+from ppsci_ext.data.seismic_sr import pair_files
+from ppsci_ext.data.seismic_sr import write_dat
 from ppsci_ext.physics.wavelets import ricker
 from ppsci_ext.physics.wavelets import ricker_length
 
-__all__ = ["synthetic_section", "degrade", "generate_pairs"]
+__all__ = ["synthetic_section", "degrade", "generate_pairs", "prepare_pairs", "folder_state", "MARKER"]
+
+MARKER = ".ppsci_ext_synthetic"  # in a folder written by generate_pairs: JSON of its settings
 
 Range = Union[float, Tuple[float, float]]
 
@@ -183,21 +197,75 @@ def _complete(path, nbytes):
     return os.path.isfile(path) and os.path.getsize(path) == nbytes
 
 
+def folder_state(folder: str) -> str:
+    """``"new"`` (missing, or holding no file in any subfolder), ``"synthetic"`` (carries the
+    :data:`MARKER` of :func:`generate_pairs`) or ``"user"`` (holds other files: never written into)."""
+    folder = str(folder)
+    if not os.path.exists(folder):
+        return "new"
+    if not os.path.isdir(folder):
+        raise NotADirectoryError(f"{folder}: expected a folder of seismic pairs, found a file")
+    if os.path.isfile(os.path.join(folder, MARKER)):
+        return "synthetic"
+    return "user" if any(files for _, _, files in os.walk(folder)) else "new"
+
+
+def _plain(x):
+    """JSON form of numpy values (and the text of anything else) in the generator settings."""
+    return x.tolist() if hasattr(x, "tolist") else str(x)
+
+
+def _settings(n, seed, size, ndim, lr_dir, hr_dir, kw) -> dict:
+    """Every setting that decides the pairs (defaults filled in), as JSON reads it back."""
+    settings = {"n_pairs": n, "seed": seed, "size": size, "ndim": ndim, "lr_dir": lr_dir, "hr_dir": hr_dir}
+    for fn, own in ((synthetic_section, {"rng", "size", "ndim"}), (degrade, {"hr", "rng", "return_info"})):
+        settings.update({k: p.default for k, p in inspect.signature(fn).parameters.items() if k not in own})
+    settings.update(kw)
+    return json.loads(json.dumps(settings, default=_plain))
+
+
+def _check_marker(out_dir, settings, root_key):
+    """ValueError when the marked ``out_dir`` was generated with other settings than ``settings``
+    (a larger ``n_pairs`` is allowed: pair ``i`` depends on (seed, i) only, so the folder grows)."""
+    path = os.path.join(out_dir, MARKER)
+    fix = f"delete {out_dir} to generate the pairs again, or choose another {root_key}"
+    try:
+        with open(path) as fh:
+            recorded = json.load(fh)["settings"]
+        if not isinstance(recorded, dict):
+            raise TypeError(f"settings are a {type(recorded).__name__}, expected an object")
+    except (ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"{path}: unreadable record of the synthetic pairs' settings ({e!r}); {fix}") from e
+    diff = [f"{k}: {recorded.get(k)!r} there, {settings.get(k)!r} now"
+            for k in sorted(set(recorded) | set(settings)) if k != "n_pairs" and recorded.get(k) != settings.get(k)]
+    if settings["n_pairs"] < recorded.get("n_pairs", 0):
+        diff.insert(0, f"n_pairs: {recorded['n_pairs']} there, {settings['n_pairs']} now (the folder holds more "
+                       f"pairs than asked for, and every file in it would be used)")
+    if diff:
+        raise ValueError(f"{out_dir} holds synthetic pairs generated with other settings (recorded in {path}): "
+                         f"{'; '.join(diff)}; {fix}")
+
+
 def generate_pairs(out_dir: str, n: int, seed: int, size: int = 256, progress: bool = True,
-                   lr_dir: str = "nx2", hr_dir: str = "sx", ndim: int = 2, **kw) -> List[str]:
+                   lr_dir: str = "nx2", hr_dir: str = "sx", ndim: int = 2, root_key: str = "out_dir",
+                   **kw) -> List[str]:
     """Write ``n`` synthetic pairs: ``out_dir/sx/NNNN.dat`` [size, size] and ``out_dir/nx2/NNNN.dat``
     [size/2, size/2], raw little-endian float32 (traces x samples); with ``ndim=3`` volumes
     [size, size, size] and [size/2, size/2, size/2] (inline x crossline x samples). Returns the stems.
 
     Pair ``i`` comes from ``np.random.default_rng([seed, i])`` (section, then degradation),
-    so any pair can be regenerated alone. Files already present with the right size are
-    kept (an interrupted run resumes). ``kw`` goes to :func:`degrade` for its argument
+    so any pair can be regenerated alone. ``kw`` goes to :func:`degrade` for its argument
     names (``noise_std``, ``band_limited``, ``sigma``, ...) and to
     :func:`synthetic_section` for the rest (``freq_range``, ``dt`` goes to both).
+
+    ``out_dir`` must be new or hold no file (it is then created and marked with :data:`MARKER`,
+    JSON of every setting), or carry that marker: there files already present with the right
+    size are kept (an interrupted run resumes, a larger ``n`` adds pairs). Any other folder
+    (files without the marker: someone's own data), or a marked one whose recorded settings
+    differ, is a ValueError naming the folder (and the settings that differ; ``root_key`` is
+    the name of the folder's setting, for the message) and nothing is written.
     """
     from tqdm import tqdm
-
-    from ppsci_ext.data.seismic_sr import write_dat
 
     if size % 2:
         raise ValueError(f"generate_pairs: size must be even, found {size}")
@@ -206,6 +274,17 @@ def generate_pairs(out_dir: str, n: int, seed: int, size: int = 256, progress: b
     unknown = set(sec_kw) - set(inspect.signature(synthetic_section).parameters)
     if unknown:
         raise TypeError(f"generate_pairs: unknown arguments {sorted(unknown)}")
+    out_dir = str(out_dir)
+    settings = _settings(n, seed, size, ndim, lr_dir, hr_dir, kw)
+    state = folder_state(out_dir)
+    if state == "user":
+        raise ValueError(f"generate_pairs: {out_dir} holds files it did not write (no {MARKER} file), and "
+                         f"it never writes into such a folder: choose a new or empty {root_key}")
+    if state == "synthetic":
+        _check_marker(out_dir, settings, root_key)
+    # the marker comes first: a run stopped half-way leaves a folder that is known to be ours
+    write_json(os.path.join(out_dir, MARKER), {"generator": "ppsci_ext.data.seismic_sections.generate_pairs",
+                                               "settings": settings})
     lo, hi = os.path.join(out_dir, lr_dir), os.path.join(out_dir, hr_dir)
     os.makedirs(lo, exist_ok=True)
     os.makedirs(hi, exist_ok=True)
@@ -222,3 +301,28 @@ def generate_pairs(out_dir: str, n: int, seed: int, size: int = 256, progress: b
         write_dat(hp, hr)
         write_dat(lp, lr)
     return stems
+
+
+def prepare_pairs(root: str, generate: bool, n: int, seed: int, lr_shape: Sequence[int], hr_shape: Sequence[int],
+                  log: Callable[[str], None] = print, lr_dir: str = "nx2", hr_dir: str = "sx",
+                  prefix: str = "DATA", **kw) -> List[Tuple[str, str, str]]:
+    """The pairs ``[(stem, lr_path, hr_path)]`` under ``root`` that a run uses (as ``seismic_sr.pair_files``).
+
+    With ``generate``, a new or empty ``root``, or one marked by :func:`generate_pairs`, first gets
+    ``n`` synthetic pairs (``seed``, ``kw`` as :func:`generate_pairs`; square sections of ``hr_shape``).
+    A ``root`` holding other files is the user's own data: ``log`` says so and nothing is written.
+    Files present in one folder only, or of the wrong size, are then a ValueError naming them.
+    Messages name the settings as ``<prefix>.root``, ``<prefix>.hr_shape``, ...
+    """
+    lr_shape, hr_shape = tuple(int(v) for v in lr_shape), tuple(int(v) for v in hr_shape)
+    if generate and folder_state(root) == "user":
+        log(f"{prefix}.root {root} holds your own pairs (it has no {MARKER} file of generated data): nothing is "
+            f"generated and the folder is only read")
+    elif generate:
+        if len(set(hr_shape)) != 1 or lr_shape != tuple(v // 2 for v in hr_shape):
+            raise ValueError(f"{prefix}.hr_shape, {prefix}.lr_shape: the synthetic generator writes square sections "
+                             f"/ cubic volumes and low-res ones of half the size, found hr_shape {list(hr_shape)}, "
+                             f"lr_shape {list(lr_shape)} (set {prefix}.generate=false to use your own pairs)")
+        generate_pairs(root, n, seed, size=hr_shape[0], ndim=len(hr_shape), lr_dir=lr_dir, hr_dir=hr_dir,
+                       root_key=f"{prefix}.root", **kw)
+    return pair_files(root, lr_dir, hr_dir, lr_shape, hr_shape)

@@ -14,6 +14,10 @@ every mode reproduces the LR values exactly on the even HR samples.
 Normalisation: each pair is divided by ``scale = max |LR|`` (the LR section is what
 is known at inference time; the max keeps the condition in [-1, 1]). Outputs are
 brought back with ``x * scale`` (:meth:`SeismicSRDataset.denormalise`).
+
+Bad inputs fail when they are read, naming the file: NaN/Inf values (:func:`read_dat`,
+:func:`read_section`), constant sections (nothing to super-resolve, and no scale),
+complex arrays, and a split file (:func:`split_once`) drawn for another data folder.
 """
 import json
 import os
@@ -30,7 +34,8 @@ from paddle import io
 from ppsci_ext.atomic import atomic_open
 
 __all__ = ["read_dat", "write_dat", "read_section", "pair_files", "split_files", "write_split", "read_split",
-           "upsample2", "normalise", "denormalise", "SeismicSRDataset", "UPSAMPLE_MODES"]
+           "split_once", "check_varies", "upsample2", "normalise", "denormalise", "SeismicSRDataset",
+           "UPSAMPLE_MODES"]
 
 _SHAPE_RE = re.compile(r"_(\d+)x(\d+)\.dat$", re.IGNORECASE)
 UPSAMPLE_MODES = ("nearest", "bilinear", "bicubic")
@@ -44,7 +49,8 @@ def shape_from_name(path: str) -> Optional[Tuple[int, int]]:
 def read_dat(path: str, shape: Optional[Sequence[int]] = None) -> np.ndarray:
     """Raw little-endian float32 file -> float32 array of ``shape``.
 
-    Without ``shape`` it comes from a name ending ``_<n1>x<n2>.dat``.
+    Without ``shape`` it comes from a name ending ``_<n1>x<n2>.dat``. A file holding NaN
+    or Inf is a ValueError naming it and the first bad sample.
     """
     path = str(path)
     if not os.path.isfile(path):
@@ -59,7 +65,29 @@ def read_dat(path: str, shape: Optional[Sequence[int]] = None) -> np.ndarray:
     found = os.path.getsize(path)
     if found != expected:
         raise ValueError(f"{path}: expected shape {shape} = {expected} bytes of float32, found {found} bytes")
-    return np.fromfile(path, dtype="<f4").reshape(shape).astype(np.float32, copy=False)
+    x = np.fromfile(path, dtype="<f4").reshape(shape).astype(np.float32, copy=False)
+    _check_finite(x, path)
+    return x
+
+
+def _check_finite(x: np.ndarray, where: str) -> None:
+    """ValueError naming ``where``, the count of NaN/Inf values and the index of the first."""
+    bad = ~np.isfinite(x)
+    if bad.any():
+        first = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(f"{where}: {int(bad.sum())} of {x.size} values are NaN or Inf "
+                         f"(first at index {first}: {x[first]})")
+
+
+def check_varies(x: np.ndarray, where: str) -> None:
+    """ValueError naming ``where`` when the section is empty or constant (e.g. all zero): it holds no
+    reflections, and its scale ``max |x|`` would divide by zero or invent amplitudes."""
+    if x.size == 0:
+        raise ValueError(f"{where}: empty section, shape {list(x.shape)}")
+    lo, hi = float(np.min(x)), float(np.max(x))
+    if lo == hi:
+        raise ValueError(f"{where}: constant section (every value is {lo:g}): it holds no reflections to "
+                         f"super-resolve, and no amplitude scale")
 
 
 def write_dat(path: str, array: np.ndarray) -> str:
@@ -72,15 +100,26 @@ def write_dat(path: str, array: np.ndarray) -> str:
 
 def read_section(path: str) -> np.ndarray:
     """A 2-D section [traces, samples] float32 from ``.dat`` (shape in the name), ``.npy`` or SEG-Y (segyio);
-    a ``.npy`` may also hold a 3-D volume [inline, crossline, samples]."""
+    a ``.npy`` may also hold a 3-D volume [inline, crossline, samples].
+
+    Integer arrays are cast to float32. A ValueError names the file for: a complex or non-numeric
+    dtype, NaN/Inf values, a wrong number of axes, and a constant section (e.g. all zero).
+    """
     path = str(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"section file not found: {path}")
     ext = os.path.splitext(path)[1].lower()
     if ext == ".dat":
-        return read_dat(path)
+        x = read_dat(path)
+        check_varies(x, path)
+        return x
     if ext == ".npy":
         x = np.load(path)
+        if np.iscomplexobj(x):
+            raise ValueError(f"{path}: the array is complex (dtype {x.dtype}); a section is real: save "
+                             f"np.real(x) or the amplitude np.abs(x) instead")
+        if not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)):
+            raise ValueError(f"{path}: expected a real numeric array (float or integer), found dtype {x.dtype}")
     elif ext in (".sgy", ".segy"):
         try:
             import segyio
@@ -90,10 +129,13 @@ def read_section(path: str) -> np.ndarray:
             x = segyio.tools.collect(f.trace[:])
     else:
         raise ValueError(f"{path}: unknown section format {ext!r}, expected .dat (shape in the name), .npy, .sgy/.segy")
-    if x.ndim not in ((2, 3) if ext == ".npy" else (2,)) or not np.isfinite(x).all():
-        raise ValueError(f"{path}: expected a finite 2-D section [traces, samples] (or a 3-D .npy volume), "
-                         f"found shape {x.shape}" + ("" if np.isfinite(x).all() else " with NaN/Inf"))
-    return np.asarray(x, dtype=np.float32)
+    if x.ndim not in ((2, 3) if ext == ".npy" else (2,)):
+        raise ValueError(f"{path}: expected a 2-D section [traces, samples] (or a 3-D .npy volume), "
+                         f"found shape {x.shape}")
+    x = np.asarray(x, dtype=np.float32)
+    _check_finite(x, path)
+    check_varies(x, path)
+    return x
 
 
 def _list_dat(folder):
@@ -159,36 +201,89 @@ def split_files(stems: Sequence[str], fractions=(0.8, 0.1, 0.1), seed: int = 0) 
     return {k: sorted(stems[i] for i in p) for k, p in zip(("train", "val", "test"), parts)}
 
 
-def write_split(path: str, split: Dict[str, List[str]]) -> str:
-    """Write a split as JSON (atomic)."""
+_SPLIT_KEYS = ("train", "val", "test")
+
+
+def write_split(path: str, split: Dict[str, List[str]], root: Optional[str] = None) -> str:
+    """Write a split as JSON (atomic); with ``root`` the file also records the data folder (absolute)
+    and its number of files, which :func:`split_once` checks on reading."""
     _check_split(split, path)
     path = str(path)
+    rec = {k: list(split[k]) for k in _SPLIT_KEYS}
+    if root is not None:
+        rec.update(root=os.path.abspath(str(root)), n_files=sum(len(v) for v in split.values()))
     with atomic_open(path, "w") as fh:
-        json.dump({k: list(v) for k, v in split.items()}, fh, indent=1)
+        json.dump(rec, fh, indent=1)
     return path
 
 
-def read_split(path: str) -> Dict[str, List[str]]:
+def _load_split(path: str) -> Tuple[Dict[str, List[str]], Dict]:
+    """(the three lists, the record's other fields: ``root``, ``n_files``; empty in files written without
+    a root)."""
+    path = str(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"split file not found: {path}")
     with open(path) as fh:
-        split = json.load(fh)
-    _check_split(split, path)
-    return {k: list(map(str, v)) for k, v in split.items()}
+        try:
+            rec = json.load(fh)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{path}: not a JSON split file ({e}); delete it to draw the split again") from e
+    if not isinstance(rec, dict):
+        raise ValueError(f"{path}: a split file holds a JSON object, found {type(rec).__name__}")
+    meta = {k: rec.pop(k) for k in ("root", "n_files") if k in rec}
+    _check_split(rec, path)
+    return {k: list(map(str, rec[k])) for k in _SPLIT_KEYS}, meta
 
 
+def read_split(path: str) -> Dict[str, List[str]]:
+    """The ``{"train", "val", "test"}`` stem lists of a split file (its recorded root, if any, is not returned)."""
+    return _load_split(path)[0]
 
-def split_once(path: str, stems: Sequence[str], fractions=(0.8, 0.1, 0.1), seed: int = 0) -> Dict[str, List[str]]:
+
+def split_once(path: str, stems: Sequence[str], fractions=(0.8, 0.1, 0.1), seed: int = 0,
+               root: Optional[str] = None) -> Dict[str, List[str]]:
     """The split stored at ``path``; the first call draws it (:func:`split_files`) and writes it there, so a
-    run and every later mode score the same files."""
-    if os.path.isfile(path):
-        return read_split(path)
-    split = split_files(stems, fractions, seed)
-    write_split(path, split)
+    run and every later mode score the same files.
+
+    ``root`` is the folder the ``stems`` come from; it is recorded with the split. A stored split
+    that names another root, or whose stems differ from ``stems`` (some missing, or files it never
+    saw), is a ValueError naming the split file and both roots: the split is stale. Split files
+    without a recorded root (older ones) are checked on their stems only.
+    """
+    path = str(path)
+    if not os.path.isfile(path):
+        split = split_files(stems, fractions, seed)
+        write_split(path, split, root)
+        return split
+    split, meta = _load_split(path)
+    recorded = meta.get("root")
+    fix = f"delete {path} to draw a new split, or use another output_dir"
+    if root is not None and recorded is not None and not _same_path(recorded, root):
+        raise ValueError(f"{path}: this split was drawn for the data in {recorded} "
+                         f"({meta.get('n_files', '?')} files), the current data root is "
+                         f"{os.path.abspath(str(root))}; {fix}")
+    listed = {s for v in split.values() for s in v}
+    current = {str(s) for s in stems}
+    missing, extra = listed - current, current - listed
+    if missing or extra:
+        what = []
+        if missing:
+            what.append(f"{len(missing)} stems of the split are not in the data ({_few(missing, 5)})")
+        if extra:
+            what.append(f"{len(extra)} files of the data are in no part of the split ({_few(extra, 5)})")
+        here = "" if root is None else f" in {os.path.abspath(str(root))}"
+        drawn = f"drawn for {recorded}" if recorded is not None else "drawn for a data root it does not record"
+        raise ValueError(f"{path}: the split ({drawn}) does not match the {len(current)} pairs{here}: "
+                         f"{'; '.join(what)}; {fix}")
     return split
 
+
+def _same_path(a: str, b: str) -> bool:
+    return os.path.realpath(os.path.abspath(str(a))) == os.path.realpath(os.path.abspath(str(b)))
+
+
 def _check_split(split, where):
-    if not isinstance(split, dict) or set(split) != {"train", "val", "test"}:
+    if not isinstance(split, dict) or set(split) != set(_SPLIT_KEYS):
         found = sorted(split) if isinstance(split, dict) else type(split).__name__
         raise ValueError(f"{where}: a split has keys ['test', 'train', 'val'], found {found}")
     seen = {}
@@ -241,14 +336,17 @@ def upsample2(lr: np.ndarray, mode: str = "bilinear", ndim: int = 2) -> np.ndarr
     raise ValueError(f"upsample2: unknown mode {mode!r}, expected one of {list(UPSAMPLE_MODES)}")
 
 
-def normalise(lr: np.ndarray) -> Tuple[np.ndarray, float]:
-    """LR section -> (lr / scale, scale) with ``scale = max |lr|`` (1 for an all-zero section)."""
+def normalise(lr: np.ndarray, name: str = "the input section") -> Tuple[np.ndarray, float]:
+    """LR section -> (lr / scale, scale) with ``scale = max |lr|``.
+
+    ``name`` (the file or input the section came from) is named by the ValueError raised for
+    NaN/Inf values and for an empty or constant section (e.g. all zero), which has nothing to
+    super-resolve: its normalised values would be meaningless.
+    """
     lr = np.asarray(lr, dtype=np.float32)
-    scale = float(np.abs(lr).max()) if lr.size else 1.0
-    if not np.isfinite(scale):
-        raise ValueError("normalise: the section contains NaN or Inf")
-    if scale == 0:
-        scale = 1.0
+    _check_finite(lr, f"normalise: {name}")
+    check_varies(lr, f"normalise: {name}")
+    scale = float(np.abs(lr).max())
     return (lr / scale).astype(np.float32), scale
 
 
@@ -282,6 +380,10 @@ class SeismicSRDataset(io.Dataset):
             (:meth:`set_epoch`) draws from ``default_rng([seed, epoch, idx])``, so the draws do not
             depend on the order, the thread or the worker that fetches them. None: unseeded.
         samples_per_epoch: length of the dataset; item ``k`` uses file ``k % n_files``.
+
+    Every file is read once when the dataset is built (nothing is kept): a wrong size, NaN/Inf
+    values or a constant (e.g. all-zero) LR or HR section is a ValueError naming the file then,
+    so that fetching an item in a loader thread never fails on bad data.
     """
 
     def __init__(self, root: str, stems: Optional[Sequence[str]] = None, lr_dir: str = "nx2",
@@ -327,6 +429,8 @@ class SeismicSRDataset(io.Dataset):
         self.files = [(t[1], t[2]) for t in triples]
         self.samples_per_epoch = int(samples_per_epoch) if samples_per_epoch else len(self.files)
         self.seed, self.epoch = seed, 0
+        for i in range(len(self.files)):
+            self.lr_hr(i)  # the reading __getitem__ does, once per file: bad data fails here, naming the file
 
     def __len__(self):
         return self.samples_per_epoch
@@ -337,10 +441,11 @@ class SeismicSRDataset(io.Dataset):
     def lr_hr(self, i: int) -> Tuple[np.ndarray, np.ndarray, float]:
         """Whole normalised LR [n1, n2(, n3)], HR [2 n1, 2 n2(, 2 n3)] of file ``i`` and its scale."""
         lp, hp = self.files[i]
-        lr, scale = normalise(read_dat(lp, self.lr_shape))
-        hr = read_dat(hp, self.hr_shape) / np.float32(scale)
-        if not np.isfinite(hr).all():
-            raise ValueError(f"{hp}: contains NaN or Inf")
+        lr, scale = normalise(read_dat(lp, self.lr_shape), lp)
+        hr = read_dat(hp, self.hr_shape)
+        check_varies(hr, hp)
+        hr = hr / np.float32(scale)
+        _check_finite(hr, f"{hp} divided by the scale {scale:g} (max |LR| of {lp})")
         return lr, hr.astype(np.float32), scale
 
     def set_epoch(self, epoch: int) -> None:

@@ -281,9 +281,10 @@ def test_generate_pairs_deterministic_and_resumable(tmp_path):
     hr1 = read_dat(tmp_path / "a" / "sx" / "0001.dat", (32, 32))
     os.remove(tmp_path / "a" / "nx2" / "0001.dat")  # incomplete pair -> regenerated
     marker = tmp_path / "a" / "sx" / "0000.dat"
-    write_dat(marker, np.full((32, 32), 7.0))  # complete pair -> kept as is
+    kept = np.arange(32 * 32, dtype=np.float32).reshape(32, 32)
+    write_dat(marker, kept)  # complete pair -> kept as is
     generate_pairs(str(tmp_path / "a"), 4, seed=11, size=32, progress=False, noise_std=0.1)
-    assert (read_dat(marker, (32, 32)) == 7.0).all()
+    np.testing.assert_array_equal(read_dat(marker, (32, 32)), kept)
     np.testing.assert_array_equal(read_dat(tmp_path / "a" / "sx" / "0001.dat", (32, 32)), hr1)
     assert os.path.isfile(tmp_path / "a" / "nx2" / "0001.dat") and os.path.isfile(tmp_path / "a" / "sx" / "0003.dat")
     ds = SeismicSRDataset(str(tmp_path / "a"), None, lr_shape=(16, 16), hr_shape=(32, 32), patch=16, seed=0)
