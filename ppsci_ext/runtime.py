@@ -8,8 +8,10 @@
   device, CPU threads, distributed init, output folder, log) before running it.
   :func:`dispatch` picks the mode named by ``cfg.mode``.
 - :func:`data_parallel` runs a training function in CPU worker processes.
-- :func:`load_trained` loads a network from a checkpoint, with one error when it
-  is missing; :func:`predict_batches` runs a network over arrays in batches.
+- :func:`run_config` is what a checkpoint records of the config; :func:`load_trained`
+  loads a network from a checkpoint only where its network settings, parameter
+  names and shapes are those of the config, with one error naming what differs
+  (or that it is missing); :func:`predict_batches` runs a network over arrays in batches.
 - :func:`compose_config` / :func:`load_example` give tests and benches the
   examples' configs and functions.
 
@@ -32,10 +34,13 @@ from omegaconf import OmegaConf
 from ppsci.utils import logger
 from ppsci.utils import misc
 
+from ppsci_ext.train.checkpoint import check_config
 from ppsci_ext.train.checkpoint import load_checkpoint
+from ppsci_ext.train.checkpoint import set_state_strict
 
-__all__ = ["PROJECT_ROOT", "mode", "dispatch", "setup_run", "data_parallel", "load_trained", "kind_checkpoint", "predict_batches",
-           "build_if_missing", "read_npy", "required", "compose_config", "load_example"]
+__all__ = ["PROJECT_ROOT", "mode", "dispatch", "setup_run", "data_parallel", "network_config", "run_config",
+           "load_trained", "kind_checkpoint", "predict_batches", "build_if_missing", "read_npy", "required",
+           "compose_config", "load_example"]
 
 
 def _project_root() -> str:
@@ -137,15 +142,48 @@ def _exit_with_parent(parent_pid):
 
 
 # ------------------------------------------------------- models and data
+def _flat(value, prefix: str, out: Dict) -> Dict:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _flat(v, f"{prefix}.{k}" if prefix else str(k), out)
+    else:
+        out[prefix] = value
+    return out
+
+
+def network_config(cfg, keys) -> Dict:
+    """The values of the config ``keys`` (sections or single keys, dotted), resolved, as flat
+    ``{"MODEL.dims": [16, 32, 64], ...}``: the settings a checkpoint's weights depend on."""
+    full, out = OmegaConf.to_container(cfg, resolve=True), {}
+    for key in keys:
+        value = full
+        for part in key.split("."):
+            value = value[part]
+        _flat(value, key, out)
+    return out
+
+
+def run_config(cfg, network_keys) -> Dict:
+    """What a training checkpoint records of the config: ``{"network": network_config(cfg, network_keys),
+    "settings": every key of cfg, flat}``; the checkpoint resumes only with the same network settings and
+    the log lists the other settings that changed."""
+    return {"network": network_config(cfg, network_keys),
+            "settings": _flat(OmegaConf.to_container(cfg, resolve=True), "", {})}
+
+
 def load_trained(path: str, build: Callable[[], paddle.nn.Layer], command: str,
-                 pick: Callable[[Dict], Dict] = lambda state: state["nets"]["model"]) -> paddle.nn.Layer:
+                 pick: Callable[[Dict], Dict] = lambda state: state["nets"]["model"],
+                 network: Optional[Dict] = None) -> paddle.nn.Layer:
     """A network built by ``build()`` with the weights ``pick(checkpoint)`` of the checkpoint at ``path``, in
-    eval mode. A missing checkpoint is a FileNotFoundError naming the path and ``command``, which makes it."""
+    eval mode. A missing checkpoint is a FileNotFoundError naming the path and ``command``, which makes it;
+    ``network`` (:func:`network_config`) must equal what the checkpoint recorded, and the names and shapes of
+    its weights those of the network, else a ValueError names the keys that differ."""
     state = load_checkpoint(path, required=("nets",))
     if state is None:
         raise FileNotFoundError(f"checkpoint not found: {path}; train first: {command}")
+    check_config(state, network or {}, path)
     model = build()
-    model.set_state_dict(pick(state))
+    set_state_strict(model, pick(state), f"checkpoint {path}")
     model.eval()
     return model
 
@@ -175,6 +213,9 @@ def read_npy(path: Optional[str], key: str) -> np.ndarray:
     if not osp.isfile(path):
         raise FileNotFoundError(f"{key}: file not found: {path}")
     arr = np.load(path)
+    if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
+        raise ValueError(f"{path} ({key}): expected real numbers, found dtype {arr.dtype}"
+                         + (" (pass np.real(a) or np.abs(a))" if np.iscomplexobj(arr) else ""))
     if not np.isfinite(arr).all():
         raise ValueError(f"{path} ({key}) contains NaN or Inf")
     return arr

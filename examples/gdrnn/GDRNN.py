@@ -43,6 +43,9 @@ KINDS = ("gdrnn", "original")
 IN_KEYS, OUT_KEYS = ("stacks", "m_back"), ("m", "m_steps", "d_steps")
 PROPS = ("vp", "vs", "rho")
 UNITS = ("m/s", "m/s", "g/cc")
+# the settings each kind's weights depend on: a checkpoint is loaded only where they are unchanged
+NETWORK_KEYS = {"gdrnn": ("MODEL.scale", "MODEL.dims", "MODEL.n_steps", "MODEL.adaptive_step", "PHYSICS.method"),
+                "original": ("MODEL.scale", "MODEL.dims", "MODEL.lam", "PHYSICS.method")}
 
 
 # ------------------------------------------------------------------ data
@@ -133,9 +136,9 @@ def train(cfg: DictConfig):
     iters = t.epochs * len(unlabelled.data_loader)
     lr = paddle.optimizer.lr.CosineAnnealingDecay(t.lr, iters, eta_min=t.lr_final)
     opt = paddle.optimizer.Adam(learning_rate=lr, parameters=model.parameters())
-    trainer = UnrolledTrainer(model, labelled, unlabelled, ppsci.loss.FunctionalLoss(terms), terms,
-                                          opt, lr, dict(t.schedule, epochs=t.epochs),
-                                          checkpoint_path(cfg, kind), seed=cfg.seed)
+    trainer = UnrolledTrainer(model, labelled, unlabelled, ppsci.loss.FunctionalLoss(terms), terms, opt, lr,
+                              dict(t.schedule, epochs=t.epochs), checkpoint_path(cfg, kind), cfg.seed,
+                              runtime.run_config(cfg, NETWORK_KEYS[kind]))
     history = trainer.fit()
     write_json(osp.join(cfg.output_dir, kind, "history.json"), history)
     return history
@@ -144,7 +147,8 @@ def train(cfg: DictConfig):
 # -------------------------------------------------------------- inversion
 def load_model(cfg, kind, forward_op, ckpt=None):
     return runtime.load_trained(ckpt or checkpoint_path(cfg, kind), lambda: build_model(cfg, forward_op, kind),
-                                f"python examples/gdrnn/GDRNN.py mode=train MODEL.kind={kind}")
+                                f"python examples/gdrnn/GDRNN.py mode=train MODEL.kind={kind}",
+                                network=runtime.network_config(cfg, NETWORK_KEYS[kind]))
 
 
 def invert(model, stacks, m_back, batch_size):

@@ -42,20 +42,15 @@ from ppsci_ext.train.sr import sr_loss
 
 
 def prepare_data(cfg):
-    """Synthetic pairs (if asked and missing) and the by-file split, written once to the output folder."""
-    d = cfg.DATA
-    nd = ndim(cfg)
-    if d.generate:
-        if len(set(d.hr_shape)) != 1:
-            raise ValueError(f"DATA.hr_shape: the synthetic generator writes square sections / cubic volumes, "
-                             f"found {list(d.hr_shape)} (set DATA.generate=false to use your own pairs)")
-        s = d.synthetic
-        seismic_sections.generate_pairs(d.root, d.n_pairs, s.seed, size=d.hr_shape[0], ndim=nd,
-                                        freq_range=tuple(s.freq_range), dt=s.dt, noise_std=tuple(s.noise_std),
-                                        band_limited=s.band_limited)
-    pairs = seismic_sr.pair_files(d.root, lr_shape=tuple(d.lr_shape), hr_shape=tuple(d.hr_shape))
+    """The pairs under DATA.root and their by-file split, written once to the output folder. With DATA.generate,
+    synthetic pairs are written first into a new, empty or generated folder; a folder of your own is only read."""
+    d, s = cfg.DATA, cfg.DATA.synthetic
+    ndim(cfg)
+    pairs = seismic_sections.prepare_pairs(d.root, d.generate, d.n_pairs, s.seed, d.lr_shape, d.hr_shape,
+                                           logger.info, freq_range=tuple(s.freq_range), dt=s.dt,
+                                           noise_std=tuple(s.noise_std), band_limited=s.band_limited)
     return seismic_sr.split_once(osp.join(cfg.output_dir, "split.json"), [p[0] for p in pairs], tuple(d.split),
-                                 d.split_seed)
+                                 d.split_seed, root=d.root)
 
 
 def ndim(cfg):
@@ -87,6 +82,11 @@ def build_model(cfg, kind=None):
 
 
 checkpoint_path = runtime.kind_checkpoint
+# the settings each kind's weights depend on: a checkpoint is loaded only where they are unchanged
+BACKBONE_KEYS = tuple(f"MODEL.{k}" for k in ("spatial_dims", "base_channels", "channel_mults", "num_res_blocks",
+                                              "norm"))
+NETWORK_KEYS = {"supervised": BACKBONE_KEYS, "diffusion": BACKBONE_KEYS + tuple(
+    f"DIFFUSION.{k}" for k in ("n_train_steps", "beta_start", "beta_end", "parametrisation"))}
 
 
 @runtime.mode
@@ -100,7 +100,8 @@ def train(cfg: DictConfig):
                                                        sr_loss(kind, cfg.DIFFUSION.loss), name=f"md_{kind}")
     opt = paddle.optimizer.Adam(learning_rate=t.lr, parameters=model.parameters())
     trainer = SRTrainer(model, kind, DiffusionScheduler.from_config(cfg.DIFFUSION), constraint, opt, t.iters,
-                        t.save_every, checkpoint_path(cfg, kind), t.ema_decay, cfg.seed, logger.info)
+                        t.save_every, checkpoint_path(cfg, kind), t.ema_decay, cfg.seed, logger.info,
+                        runtime.run_config(cfg, NETWORK_KEYS[kind]))
     return trainer.fit()
 
 
@@ -108,7 +109,7 @@ def load_model(cfg, kind):
     """The trained network of ``kind`` with the weights sampling uses (the average, when training kept one)."""
     return runtime.load_trained(checkpoint_path(cfg, kind), lambda: build_model(cfg, kind),
                                 f"python examples/md_diffusion/MDDiffusion.py mode=train MODEL.kind={kind}",
-                                pick=sampling_state)
+                                sampling_state, runtime.network_config(cfg, NETWORK_KEYS[kind]))
 
 
 def test_items(cfg, split):

@@ -30,12 +30,16 @@ from ppsci_ext.atomic import write_json
 from ppsci_ext.atomic import write_npy
 from ppsci_ext.data import SeismicTransform
 from ppsci_ext.data import VelocityTransform
+from ppsci_ext.data.fwi_dataset import velocity_models
 from ppsci_ext.data.openfwi_generator import generate_openfwi
 from ppsci_ext.physics import forward_model
 from ppsci_ext.train import WGANGPTrainer
 from ppsci_ext.train import loader_config
 
 TRAIN_COMMAND = "python examples/velocitygan/VelocityGAN.py mode=train"
+# the settings the generator's weights depend on: a checkpoint is loaded only where they are unchanged
+GENERATOR_KEYS = ("MODEL.generator", *(f"DATA.{k}" for k in ("data_min", "data_max", "label_min", "label_max",
+                                                              "sample_ratio", "log_k")))
 
 
 # ----------------------------------------------------------------- builders
@@ -79,7 +83,7 @@ def adamw(cfg, lr, net):
 
 def load_generator(cfg, ckpt_path):
     return runtime.load_trained(ckpt_path, lambda: build_generator(cfg), TRAIN_COMMAND,
-                                pick=lambda state: state["nets"]["generator"])
+                                lambda state: state["nets"]["generator"], runtime.network_config(cfg, GENERATOR_KEYS))
 
 
 def predict(cfg, model, inputs):
@@ -135,13 +139,8 @@ generate = runtime.mode(_generate)
 @runtime.mode
 def forward(cfg):
     """Forward-model user velocity models (m/s) with the configured acquisition."""
-    vel = runtime.read_npy(cfg.INFER.input, "INFER.input")
-    if vel.ndim == 4 and vel.shape[1] == 1:
-        vel = vel[:, 0]
-    if vel.ndim != 3:
-        raise ValueError(f"{cfg.INFER.input}: expected velocity models [N, 1, nz, nx] or [N, nz, nx] (m/s), "
-                         f"found shape {vel.shape}")
-    data = forward_model(vel.astype(np.float32), num_threads=cfg.num_threads, **modelling_kwargs(cfg))
+    vel = velocity_models(runtime.read_npy(cfg.INFER.input, "INFER.input"), f"{cfg.INFER.input} (INFER.input)")
+    data = forward_model(vel, num_threads=cfg.num_threads, **modelling_kwargs(cfg))
     write_npy(runtime.required(cfg.INFER.output, "INFER.output", "<file.npy>"), data)
     logger.message(f"wrote {cfg.INFER.output}: {data.shape} (N, shots, time, receivers)")
 
@@ -171,7 +170,8 @@ def _train(cfg):
 
     trainer = WGANGPTrainer(generator, critic, constraint, critic_loss(cfg), adamw(cfg, cfg.TRAIN.lr_g, generator),
                             adamw(cfg, cfg.TRAIN.lr_d, critic) if critic is not None else None,
-                            cfg.TRAIN, cfg.TRAIN.checkpoint, validate)
+                            cfg.TRAIN, cfg.TRAIN.checkpoint, validate,
+                            runtime.run_config(cfg, GENERATOR_KEYS + ("MODEL.gan", "MODEL.critic")))
     history = trainer.fit()
     if paddle.distributed.get_rank() == 0:
         write_json(osp.join(cfg.output_dir, "history.json"), history)

@@ -10,16 +10,22 @@ from typing import Dict
 from typing import Iterator
 from typing import Optional
 
+import numpy as np
 import paddle
 import paddle.distributed as dist
+from paddle.io.dataloader.collate import default_collate_fn
 from ppsci.utils import logger
 
+from ppsci_ext.train.checkpoint import check_config
+from ppsci_ext.train.checkpoint import config_differences
 from ppsci_ext.train.checkpoint import load_checkpoint
 from ppsci_ext.train.checkpoint import load_optimizer_state
 from ppsci_ext.train.checkpoint import optimizer_state
 from ppsci_ext.train.checkpoint import rng_state
+from ppsci_ext.train.checkpoint import run_lock
 from ppsci_ext.train.checkpoint import save_checkpoint
 from ppsci_ext.train.checkpoint import set_rng_state
+from ppsci_ext.train.checkpoint import set_state_strict
 
 __all__ = ["Trainer", "loader_pass", "loader_config"]
 
@@ -40,18 +46,41 @@ def loader_pass(loader, epoch: int) -> Iterator:
 
     The shuffle is seeded by the pass (``set_epoch`` of paddle's ``DistributedBatchSampler``) and so is the
     dataset's own randomness where it has any (``set_epoch`` of e.g. ``SeismicSRDataset``). The pass runs
-    on a copy of the sampler in a loader of its own: ppsci's constraints start a prefetching iterator over
-    their loader when built, and ``DistributedBatchSampler`` moves its epoch on each time it is iterated,
-    so sharing it would make the order depend on which thread got there first.
+    on a copy of the sampler: ppsci's constraints start a prefetching iterator over their loader when
+    built, and ``DistributedBatchSampler`` moves its epoch on each time it is iterated, so sharing it would
+    make the order depend on which thread got there first.
+
+    Without worker processes the items are read here, in the calling thread, so an exception raised by
+    the dataset ends the run with its own message: paddle's single-process ``DataLoader`` reads them in
+    a thread that dies on an exception and leaves the training loop waiting for ever. With
+    ``num_workers > 0`` paddle's worker processes pass a dataset's exception on to the loop themselves.
     """
     sampler = copy.copy(loader.batch_sampler)
     if hasattr(sampler, "set_epoch"):
         sampler.set_epoch(epoch)
     if hasattr(loader.dataset, "set_epoch"):
         loader.dataset.set_epoch(epoch)
-    return iter(paddle.io.DataLoader(loader.dataset, batch_sampler=sampler, collate_fn=loader.collate_fn,
-                                     num_workers=loader.num_workers, use_shared_memory=False,
-                                     worker_init_fn=loader.worker_init_fn))
+    if loader.num_workers > 0:
+        return iter(paddle.io.DataLoader(loader.dataset, batch_sampler=sampler, collate_fn=loader.collate_fn,
+                                         num_workers=loader.num_workers, use_shared_memory=False,
+                                         worker_init_fn=loader.worker_init_fn))
+    return _batches_here(loader.dataset, sampler, loader.collate_fn or default_collate_fn)
+
+
+def _batches_here(dataset, sampler, collate) -> Iterator:
+    for indices in sampler:
+        yield _to_tensors(collate([dataset[i] for i in indices]))
+
+
+def _to_tensors(batch):
+    """numpy leaves of a collated batch -> paddle tensors (what paddle's DataLoader hands out)."""
+    if isinstance(batch, np.ndarray):
+        return paddle.to_tensor(batch)
+    if isinstance(batch, dict):
+        return {k: _to_tensors(v) for k, v in batch.items()}
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(_to_tensors(v) for v in batch)
+    return batch
 
 
 class Trainer:
@@ -63,13 +92,18 @@ class Trainer:
         checkpoint_path: the run's one checkpoint file (resumed from if present).
         lr_schedulers: ``{name: paddle lr scheduler}`` whose state is saved, or None.
         ema: a :class:`ppsci_ext.train.ema.WarmupEMA` of one network, or None.
+        config: what the checkpoint records of the run's config, ``{"network": {key: value}, "settings":
+            {key: value}}`` (flat dotted keys, :func:`ppsci_ext.runtime.run_config`). Resuming stops if a
+            network setting changed and lists the other settings that did.
     """
 
     def __init__(self, nets: Dict[str, paddle.nn.Layer], optimizers: Dict, checkpoint_path: str,
-                 lr_schedulers: Optional[Dict] = None, ema=None):
+                 lr_schedulers: Optional[Dict] = None, ema=None, config: Optional[Dict] = None):
         self.nets, self.optimizers = dict(nets), dict(optimizers)
         self.lr_schedulers = dict(lr_schedulers or {})
         self.ema, self.path = ema, checkpoint_path
+        self.config = {"network": {}, "settings": {}, **(config or {})}
+        self._lock = None
         self.epoch, self.step, self.history = 0, 0, []
         self.world, self.rank = dist.get_world_size(), dist.get_rank()
 
@@ -78,14 +112,17 @@ class Trainer:
         state = {"nets": {k: n.state_dict() for k, n in self.nets.items()},
                  "optimizers": {k: optimizer_state(o, self.nets[k].parameters()) for k, o in self.optimizers.items()},
                  "lr": {k: s.state_dict() for k, s in self.lr_schedulers.items()},
-                 "epoch": self.epoch, "step": self.step, "history": list(self.history), "rng": rng_state()}
+                 "epoch": self.epoch, "step": self.step, "history": list(self.history), "rng": rng_state(),
+                 "config": self.config}
         if self.ema is not None:
             state["ema"] = self.ema.state_dict()
         return state
 
     def load_state_dict(self, state: Dict) -> None:
         for k, net in self.nets.items():
-            net.set_state_dict(state["nets"][k])
+            if k not in state["nets"]:
+                raise ValueError(f"checkpoint {self.path} holds no network {k!r}, found {sorted(state['nets'])}")
+            set_state_strict(net, state["nets"][k], f"checkpoint {self.path} (network {k!r})")
         for k, opt in self.optimizers.items():
             load_optimizer_state(opt, self.nets[k].parameters(), state["optimizers"][k])
         for k, sched in self.lr_schedulers.items():
@@ -101,10 +138,18 @@ class Trainer:
             save_checkpoint(self.state_dict(), self.path)
 
     def resume(self) -> bool:
-        """Load the checkpoint if there is one; True if the run goes on from it."""
+        """Take the run's lock (rank 0), then load the checkpoint if there is one; True if the run goes on
+        from it. A checkpoint of another network config stops the run, naming the keys that differ; other
+        changed settings (e.g. more epochs) are listed in the log."""
+        if self.rank == 0 and self._lock is None:
+            self._lock = run_lock(self.path)
         state = load_checkpoint(self.path, required=("nets", "optimizers", "epoch", "step", "history", "rng"))
         if state is None:
             return False
+        check_config(state, self.config["network"], self.path)
+        changed = config_differences(dict((state.get("config") or {}).get("settings") or {}), self.config["settings"])
+        if changed and "config" in state and self.rank == 0:
+            logger.warning(f"resuming {self.path} with changed settings: " + "; ".join(changed))
         self.load_state_dict(state)
         logger.message(f"resumed from {self.path}: epoch {self.epoch}, step {self.step}")
         return True

@@ -9,17 +9,29 @@ never stopped::
      "ema":        weight-average state,                     # loops that keep one
      "epoch": int, "step": int,                              # finished passes / optimiser steps
      "history": [record, ...],                               # one dict of floats per epoch or step
-     "rng": {"paddle": ..., "numpy": ..., "python": ...}}    # random states at the save
+     "rng": {"paddle": ..., "numpy": ..., "python": ...},    # random states at the save
+     "config": {"network": {key: value}, "settings": {key: value}}}  # the run's config, flat dotted keys
 
 It is written through :func:`ppsci_ext.atomic.atomic_open` (temporary file in
 the same folder, fsync, ``os.replace``): a reader sees the old file or the new
 one, never a half-written one, so a run can be killed at any moment.
+
+Loading is strict. ``config["network"]`` holds the settings the weights depend
+on (sizes, kinds, normalisation); a network is loaded only where they equal the
+current ones (:func:`check_config`), and every parameter's name and shape must
+match (:func:`set_state_strict`), where paddle's ``set_state_dict`` only logs
+"Skip loading" and goes on with an untrained layer. An empty or truncated file
+is an error naming it. :func:`run_lock` keeps a second run from training into
+the same checkpoint while the first is alive.
 """
+import fcntl
 import io
 import os
 import random
+import time
 from typing import Any
 from typing import Dict
+from typing import List
 from typing import Optional
 
 import numpy as np
@@ -27,8 +39,8 @@ import paddle
 
 from ppsci_ext.atomic import atomic_open
 
-__all__ = ["save_checkpoint", "load_checkpoint", "optimizer_state", "load_optimizer_state", "rng_state",
-           "set_rng_state"]
+__all__ = ["save_checkpoint", "load_checkpoint", "check_config", "config_differences", "set_state_strict",
+           "run_lock", "optimizer_state", "load_optimizer_state", "rng_state", "set_rng_state"]
 
 
 def save_checkpoint(state: Dict[str, Any], path: str) -> None:
@@ -42,14 +54,97 @@ def save_checkpoint(state: Dict[str, Any], path: str) -> None:
 
 
 def load_checkpoint(path: str, required=()) -> Optional[Dict[str, Any]]:
-    """Load ``path``; ``None`` if it does not exist. Raises if a required key is missing."""
+    """Load ``path``; ``None`` if it does not exist. An empty, truncated or foreign file is a ValueError
+    naming the path, one without a ``required`` key a KeyError."""
     if not os.path.isfile(path):
         return None
-    state = paddle.load(path)
+    size = os.path.getsize(path)
+    what = "delete it to train from the start, or put back a good copy"
+    if size == 0:
+        raise ValueError(f"checkpoint {path} is empty (0 bytes): {what}")
+    try:
+        state = paddle.load(path)
+    except Exception as e:  # paddle.load raises whatever its unpickler meets: EOFError, UnpicklingError, ...
+        raise ValueError(f"checkpoint {path} ({size} bytes) cannot be read, it is truncated or not a "
+                         f"checkpoint ({type(e).__name__}: {e}): {what}") from None
+    if not isinstance(state, dict):
+        raise ValueError(f"checkpoint {path}: expected a dict of the checkpoint schema, found {type(state).__name__}")
     missing = [k for k in required if k not in state]
     if missing:
         raise KeyError(f"checkpoint {path}: missing keys {missing}; found {sorted(state)}")
     return state
+
+
+def config_differences(recorded: Dict[str, Any], current: Dict[str, Any]) -> List[str]:
+    """``"KEY: A in the checkpoint, B now"`` for every key of ``current`` whose value differs from ``recorded``
+    (flat dotted keys; a key the checkpoint does not record counts as different)."""
+    out = []
+    for key in sorted(current):
+        was = recorded.get(key, "<not recorded>")
+        if was != current[key]:
+            out.append(f"{key}: {was!r} in the checkpoint, {current[key]!r} now")
+    return out
+
+
+def check_config(state: Dict[str, Any], network: Dict[str, Any], path: str) -> None:
+    """A ValueError naming every network setting (flat dotted key -> value) that differs from the one
+    ``state``, the checkpoint at ``path``, was trained with; a checkpoint that records none is checked by
+    its parameters' names and shapes alone (:func:`set_state_strict`)."""
+    recorded = (state.get("config") or {}).get("network")
+    if recorded is None:
+        return
+    diff = config_differences(dict(recorded), network)
+    if diff:
+        raise ValueError(f"checkpoint {path} was trained with another network config:\n  " + "\n  ".join(diff)
+                         + "\nset these keys back to the checkpoint's values, or give another output folder "
+                           "(output_dir) to train a new network")
+
+
+def set_state_strict(net: paddle.nn.Layer, state: Dict[str, Any], where: str) -> None:
+    """``net.set_state_dict(state)`` after checking that the names and shapes of ``state`` are exactly the
+    network's; otherwise a ValueError naming ``where``, the missing, unexpected and mis-shaped keys."""
+    own = net.state_dict()
+    missing, extra = sorted(set(own) - set(state)), sorted(set(state) - set(own))
+    shapes = [f"{k} {list(state[k].shape)} in the checkpoint, {list(own[k].shape)} in the network"
+              for k in own if k in state and list(state[k].shape) != list(own[k].shape)]
+    if missing or extra or shapes:
+        parts = [f"{name} ({len(keys)}): {', '.join(keys[:6])}{' ...' if len(keys) > 6 else ''}"
+                 for name, keys in (("missing", missing), ("unexpected", extra), ("shape differs", shapes)) if keys]
+        raise ValueError(f"{where} does not fit the network built from the config; " + "; ".join(parts)
+                         + ". Use the config it was trained with, or train a new network in another output_dir")
+    net.set_state_dict(state)
+
+
+_HELD = {}  # locked folder -> its open descriptor, for the life of the process
+
+
+def run_lock(path: str, wait: float = 5.0) -> int:
+    """Hold an exclusive lock on the folder of the checkpoint ``path`` for the rest of this process (again
+    in the same process: the lock it holds). If another live process holds it after ``wait`` seconds, a
+    RuntimeError names the folder.
+
+    The lock is the kernel's (``flock`` on the folder, no lock file): it goes with its process, also one
+    killed with ``kill -9``, so nothing stale is left to block a later run; ``wait`` lets the workers of a
+    just-killed run exit."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if folder in _HELD:
+        return _HELD[folder]
+    os.makedirs(folder, exist_ok=True)
+    fd = os.open(folder, os.O_RDONLY)
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                os.close(fd)
+                raise RuntimeError(f"another run is training into {folder} (it holds the folder's lock); wait "
+                                   f"for it to end or stop it, or give this run another output folder "
+                                   f"(output_dir)") from None
+            time.sleep(0.2)
+    _HELD[folder] = fd
+    return fd
 
 
 def _rename(state, old_names, new_names):

@@ -18,6 +18,7 @@ run resumed mid-pass continues exactly as the uninterrupted one.
 """
 import time
 from typing import Dict
+from typing import Optional
 
 import numpy as np
 import paddle
@@ -80,16 +81,17 @@ class SRTrainer(Trainer):
         ema_decay: decay of the weight average (None: none).
         seed: paddle is seeded with ``seed + step`` at the start of every pass.
         log: ``fn(message)`` for the progress lines, or None.
+        config: what the checkpoint records of the run's config (:class:`ppsci_ext.train.base.Trainer`).
     """
 
     def __init__(self, model, kind: str, scheduler, constraint, optimizer, iters: int, save_every: int,
-                 checkpoint_path: str, ema_decay=None, seed: int = 0, log=None):
+                 checkpoint_path: str, ema_decay=None, seed: int = 0, log=None, config: Optional[Dict] = None):
         if kind not in KINDS:
             raise ValueError(f"MODEL.kind: expected one of {list(KINDS)}, found {kind!r}")
         if kind == "diffusion" and scheduler is None:
             raise ValueError("the diffusion kind needs a DiffusionScheduler")
         super().__init__({"model": model}, {"model": optimizer}, checkpoint_path,
-                         ema=WarmupEMA(model, ema_decay) if ema_decay else None)
+                         ema=WarmupEMA(model, ema_decay) if ema_decay else None, config=config)
         self.model, self.kind, self.scheduler = model, kind, scheduler
         self.constraint, self.opt = constraint, optimizer
         self.iters, self.save_every, self.seed = int(iters), int(save_every), int(seed)

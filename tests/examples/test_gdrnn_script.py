@@ -129,3 +129,15 @@ def test_mat_files_train_like_npz(tmp_path):
     history = mod.train(cfg)
     assert sorted(os.listdir(cfg.DATA.out_dir)) == ["section.mat", "train_labelled.mat", "truth.npz"]
     assert len(history) == 1 and np.isfinite(history[0]["data"])
+
+
+@pytest.mark.timeout(120)
+def test_checkpoint_of_another_network_config_is_refused(trained):
+    mod, cfg, tmp, _ = trained
+    for over, msg in (("MODEL.adaptive_step=true", r"MODEL.adaptive_step: False in the checkpoint, True now"),
+                      ("MODEL.n_steps=5", r"MODEL.n_steps: 3 in the checkpoint, 5 now"),
+                      ("MODEL.dims=[8,32]", r"MODEL.dims: \[8, 16\] in the checkpoint, \[8, 32\] now")):
+        with pytest.raises(ValueError, match=msg):
+            mod.evaluate(tiny_cfg(tmp, over))
+    with pytest.raises(ValueError, match=r"MODEL.dims: \[8, 16\] in the checkpoint, \[8, 32\] now"):
+        mod.train(tiny_cfg(tmp, "MODEL.dims=[8,32]"))  # resuming with other sizes

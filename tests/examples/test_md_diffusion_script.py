@@ -170,3 +170,15 @@ def test_n_samples_averages_samples_of_consecutive_seeds(trained):
     two = mod.predict_tiles(tiny_cfg(tmp, "seed=42", "DIFFUSION.n_samples=2"), model, "diffusion", cond)
     np.testing.assert_allclose(two, (one[0] + one[1]) / 2, atol=1e-5)
     assert not np.allclose(one[0], one[1])
+
+
+@pytest.mark.timeout(120)
+def test_checkpoint_of_another_network_config_is_refused(trained):
+    mod, tmp, _ = trained
+    for over, msg in (("MODEL.base_channels=16", r"MODEL.base_channels: 8 in the checkpoint, 16 now"),
+                      ("MODEL.channel_mults=[1,2,4]", r"MODEL.channel_mults: \[1, 2\] in the checkpoint, \[1, 2, 4\]"),
+                      ("DIFFUSION.parametrisation=v", r"DIFFUSION.parametrisation: 'eps' in the checkpoint, 'v' now")):
+        with pytest.raises(ValueError, match=msg):
+            mod.sample(tiny_cfg(tmp, over))
+    with pytest.raises(ValueError, match=r"MODEL.base_channels: 8 in the checkpoint, 16 now"):
+        mod.train(tiny_cfg(tmp, "MODEL.base_channels=16"))  # resuming with other sizes

@@ -163,3 +163,16 @@ def test_killed_training_leaves_no_workers_and_resumes(trained, tmp_path):
     assert res.returncode == 0, res.stderr[-3000:]
     log = open(tmp_path / "out" / "train.log").read()
     assert "resumed from" in log  # the checkpoint written before the kill loads
+
+
+@pytest.mark.timeout(120)
+def test_checkpoint_of_another_network_size_is_refused(trained):
+    vg, cfg, tmp = trained
+    other = tiny_cfg(tmp, "MODEL.generator.dims=[4,8,8,16,32]")
+    msg = r"MODEL.generator.dims: \[4, 8, 8, 16, 16\] in the checkpoint, \[4, 8, 8, 16, 32\] now"
+    with pytest.raises(ValueError, match=msg):
+        vg.evaluate(other)
+    with pytest.raises(ValueError, match=msg):  # resuming training with other sizes
+        vg.train(other)
+    with pytest.raises(ValueError, match=r"DATA.label_max: 4500.0 in the checkpoint, 5000.0 now"):
+        vg.evaluate(tiny_cfg(tmp, "DATA.label_max=5000.0"))  # its output scale is part of the network
