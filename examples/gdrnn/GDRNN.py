@@ -4,7 +4,7 @@
     python GDRNN.py mode=train MODEL.kind=original   # the joint data/physics-driven baseline
     python GDRNN.py mode=eval                        # every trained kind + classical methods
     python GDRNN.py mode=infer INFER.input=section.npz INFER.output=inverted.npz
-    python GDRNN.py --config-name gdrnn_marmousi mode=train
+    python GDRNN.py --config-name gdrnn_marmousi mode=train   # or gdrnn_family: many sections of varied geology
 
 Run from this folder or as examples/gdrnn/GDRNN.py from the project root.
 Every setting lives in conf/gdrnn.yaml.
@@ -24,11 +24,13 @@ from ppsci_ext import plot
 from ppsci_ext import runtime
 from ppsci_ext.arch import AVAUNet
 from ppsci_ext.arch import GDRNN
+from ppsci_ext.arch.gdrnn import guard_report
 from ppsci_ext.atomic import write_json
 from ppsci_ext.atomic import write_npz
 from ppsci_ext.data import AVADataset
 from ppsci_ext.data import ava_file_paths
 from ppsci_ext.data import build_ava_files
+from ppsci_ext.data import family_elastic_sections
 from ppsci_ext.data import layered_elastic_section
 from ppsci_ext.data import load_marmousi_elastic
 from ppsci_ext.data import read_ava_file
@@ -58,14 +60,17 @@ def theta_groups(cfg):
 
 
 def elastic_section(cfg):
-    if cfg.DATA.source == "synthetic":
-        s = cfg.DATA.synthetic
-        return layered_elastic_section(n_layers_range=tuple(s.n_layers_range), n_samples=s.n_samples,
-                                       n_traces=s.n_traces, seed=s.seed, vp_range=tuple(s.vp_range))
-    if cfg.DATA.source == "marmousi":
-        s = cfg.DATA.marmousi
-        return load_marmousi_elastic(s.path, s.decimate_x, s.decimate_z)
-    raise ValueError(f"DATA.source: expected 'synthetic' or 'marmousi', found {cfg.DATA.source!r}")
+    """(vp, vs, rho) [L, ntraces] of DATA.source and its well traces (DATA.wells, or drawn for a family)."""
+    d, s = cfg.DATA, cfg.DATA.synthetic
+    if d.source == "synthetic":
+        return (*layered_elastic_section(n_layers_range=tuple(s.n_layers_range), n_samples=s.n_samples,
+                                         n_traces=s.n_traces, seed=s.seed, vp_range=tuple(s.vp_range)), d.wells)
+    if d.source == "family":
+        f = d.family
+        return family_elastic_sections(f.n_sections, s.n_samples, s.n_traces, f.seed, f.mix, f.wells_per_section)
+    if d.source == "marmousi":
+        return (*load_marmousi_elastic(d.marmousi.path, d.marmousi.decimate_x, d.marmousi.decimate_z), d.wells)
+    raise ValueError(f"DATA.source: expected 'synthetic', 'family' or 'marmousi', found {d.source!r}")
 
 
 def prepare_data(cfg):
@@ -77,13 +82,13 @@ def prepare_data(cfg):
 
 
 def build_data(cfg):
-    vp, vs, rho = elastic_section(cfg)
-    bad = [w for w in cfg.DATA.wells if not 0 <= w < vp.shape[1]]
+    vp, vs, rho, wells = elastic_section(cfg)
+    bad = [w for w in wells if not 0 <= w < vp.shape[1]]
     if bad:
         raise ValueError(f"DATA.wells: trace indices {bad} outside the section's 0..{vp.shape[1] - 1}")
     d = cfg.DATA
     logger.info(f"building AVA files in {d.out_dir} from a {vp.shape[0]} x {vp.shape[1]} {d.source} section")
-    build_ava_files(vp, vs, rho, d.out_dir, well_traces=list(d.wells), n_aug=d.n_aug, aug_noise=d.aug_noise,
+    build_ava_files(vp, vs, rho, d.out_dir, well_traces=list(wells), n_aug=d.n_aug, aug_noise=d.aug_noise,
                     cutoff_hz=d.cutoff_hz, butter_order=d.butter_order, dt=d.dt, freq=d.freq,
                     theta_groups=theta_groups(cfg), snr_db=d.snr_db, seed=d.seed, fmt=d.format,
                     method=cfg.PHYSICS.method, wavelet=read_wavelet(cfg.DATA.wavelet_file))
@@ -101,7 +106,8 @@ def build_model(cfg, forward_op, kind=None):
     kind = kind or cfg.MODEL.kind
     m = cfg.MODEL
     if kind == "gdrnn":
-        return GDRNN(IN_KEYS, OUT_KEYS, forward_op, m.scale, m.n_steps, m.dims, m.adaptive_step, m.alpha_init)
+        return GDRNN(IN_KEYS, OUT_KEYS, forward_op, m.scale, m.n_steps, m.dims, m.adaptive_step, m.alpha_init,
+                     guard=m.guard, guard_step0=cfg.EVAL.gd_step0)
     if kind == "original":
         return AVAUNet(IN_KEYS, OUT_KEYS, forward_op, m.scale, 3, m.dims, m.lam)
     raise ValueError(f"MODEL.kind: expected one of {list(KINDS)}, found {kind!r}")
@@ -122,23 +128,21 @@ def train(cfg: DictConfig):
     kind, t = cfg.MODEL.kind, cfg.TRAIN
     model = build_model(cfg, build_forward_op(cfg, paths["section"]))
     section = loader_cfg(paths["section"], False, t.batch_size, dict(t.section_traces))
-    unlabelled = ppsci.constraint.SupervisedConstraint(section,
-                                                       ppsci.loss.MSELoss(), name="section")
+    unlabelled = ppsci.constraint.SupervisedConstraint(section, ppsci.loss.MSELoss(), name="section")
     labelled = ppsci.constraint.SupervisedConstraint(loader_cfg(paths["labelled"], True, t.well_batch_size),
                                                      ppsci.loss.MSELoss(), name="wells")
     if kind == "original":
         stacks = labelled.data_loader.dataset.arrays()[0]
         model.set_stack_scale(float(np.sqrt(np.mean(np.square(stacks)))))
     wells_m = labelled.data_loader.dataset.arrays()[2] / np.asarray(cfg.MODEL.scale)[None, :, None]
-    weights = 1.0 / wells_m.std(axis=(0, 2))  # each property counts equally (see ava_trainer)
-    terms = AVALossTerms(cfg.MODEL.scale, t.lambda1, t.schedule.lambda2_start, t.lambda3,
-                                     weights=weights.tolist())
+    weights = 1.0 / wells_m.std(axis=(0, 2))  # each property counts equally
+    terms = AVALossTerms(cfg.MODEL.scale, t.lambda1, t.schedule.lambda2_start, t.lambda3, weights=weights.tolist())
     iters = t.epochs * len(unlabelled.data_loader)
     lr = paddle.optimizer.lr.CosineAnnealingDecay(t.lr, iters, eta_min=t.lr_final)
     opt = paddle.optimizer.Adam(learning_rate=lr, parameters=model.parameters())
     trainer = UnrolledTrainer(model, labelled, unlabelled, ppsci.loss.FunctionalLoss(terms), terms, opt, lr,
                               dict(t.schedule, epochs=t.epochs), checkpoint_path(cfg, kind), cfg.seed,
-                              runtime.run_config(cfg, NETWORK_KEYS[kind]))
+                              runtime.run_config(cfg, NETWORK_KEYS[kind]), t.init_from)
     history = trainer.fit()
     write_json(osp.join(cfg.output_dir, kind, "history.json"), history)
     return history
@@ -152,8 +156,16 @@ def load_model(cfg, kind, forward_op, ckpt=None):
 
 
 def invert(model, stacks, m_back, batch_size):
-    """Run a trained network over [N, 3, L] arrays in batches -> models [N, 3, L] (numpy)."""
-    return runtime.predict_batches(model, {"stacks": stacks, "m_back": m_back}, "m", batch_size)
+    """Run a trained network over [N, 3, L] arrays in batches -> (models [N, 3, L], the guard's report: how many
+    traces and unrolled steps fell back to gradient descent, or None with MODEL.guard off)."""
+    fell = []
+    run = lambda batch: (model(batch), fell.append(getattr(model, "last_fallback", None)))[0]  # noqa: E731
+    m = runtime.predict_batches(run, {"stacks": stacks, "m_back": m_back}, "m", batch_size)
+    report = guard_report(fell)
+    if report:
+        logger.info(f"guard: {report['traces_fell_back']} of {report['traces']} traces fell back to gradient "
+                    f"descent in {report['steps_fell_back']} of {report['steps']} unrolled steps")
+    return m, report
 
 
 @runtime.mode
@@ -164,19 +176,20 @@ def inference(cfg: DictConfig):
     op = build_forward_op(cfg, cfg.INFER.input)
     model = load_model(cfg, cfg.MODEL.kind, op, cfg.EVAL.checkpoint)
     stacks, m_back, _ = ds.arrays()
-    m = invert(model, stacks, m_back, cfg.INFER.batch_size)
+    m, _ = invert(model, stacks, m_back, cfg.INFER.batch_size)
     write_npz(out_path, **{p: m[:, i].T for i, p in enumerate(PROPS)})
     logger.info(f"inverted {len(m)} traces x {m.shape[-1]} samples -> {cfg.INFER.output}")
 
 
 # ------------------------------------------------------------------- eval
 def run_methods(cfg, paths, stacks, m_back):
-    """Every method's inverted section [N, 3, L] and, for the iterative ones, its misfit curve."""
+    """Every method's inverted section [N, 3, L], for the iterative ones its misfit curve, and the guard's
+    report of each network."""
     op = build_forward_op(cfg, paths["section"])
-    results, curves = {}, {}
+    results, curves, guard = {}, {}, {}
     for kind in KINDS:  # every kind trained so far
         if osp.isfile(checkpoint_path(cfg, kind)):
-            results[kind] = invert(load_model(cfg, kind, op), stacks, m_back, cfg.EVAL.batch_size)
+            results[kind], guard[kind] = invert(load_model(cfg, kind, op), stacks, m_back, cfg.EVAL.batch_size)
     n_iter = cfg.MODEL.n_steps
     d, m0 = paddle.to_tensor(stacks), paddle.to_tensor(m_back)
     for name, fn, kw in (("gd", ava_inversion.gradient_descent, {"step0": cfg.EVAL.gd_step0}),
@@ -186,24 +199,13 @@ def run_methods(cfg, paths, stacks, m_back):
         results[f"{name}_long"] = m.numpy()
         results[name] = fn(op, m0, d, n_iter, cfg.MODEL.scale, **kw)[0].numpy()
     if "gdrnn" in results:
-        curves["gdrnn"] = gdrnn_curve(cfg, op, stacks, m_back)
+        curves["gdrnn"] = load_model(cfg, "gdrnn", op).misfit_curve(stacks, m_back)
     vsvp = (m_back[:, 1] / m_back[:, 0]).mean(0)  # one vs/vp per sample for the whole section, as pylops
     section = read_ava_file(paths["section"])
     linear = AVAForward(section["wavemat"], section["theta"], method="aki_richards", vsvp=vsvp, dtype="float64")
     results["dls"] = ava_inversion.damped_least_squares(linear, m_back.astype(np.float64),
                                                         stacks.astype(np.float64), cfg.EVAL.dls_damping)
-    return results, curves
-
-
-def gdrnn_curve(cfg, op, stacks, m_back):
-    """Relative data misfit of the background and after each GDRNN step (whole section)."""
-    model = load_model(cfg, "gdrnn", op)
-    d = paddle.to_tensor(stacks)
-    with paddle.no_grad():
-        out = model({"stacks": d, "m_back": paddle.to_tensor(m_back)})
-    power = float(d.square().sum())
-    first = float((op(paddle.to_tensor(m_back)) - d).square().sum()) / power
-    return [first] + [float((out["d_steps"][:, t] - d).square().sum()) / power for t in range(model.n_steps)]
+    return results, curves, guard
 
 
 def scores(results, truth, stacks, op, scored):
@@ -219,21 +221,18 @@ def scores(results, truth, stacks, op, scored):
 @runtime.mode
 def evaluate(cfg: DictConfig):
     paths = prepare_data(cfg)
-    ds = AVADataset(paths["section"], label_keys=())
-    stacks, m_back, _ = ds.arrays()
+    stacks, m_back, _ = AVADataset(paths["section"], label_keys=()).arrays()
     t = np.load(paths["truth"])
     truth = np.stack([t[p].T for p in PROPS], 1)  # [N, 3, L]
-    wells = np.asarray(cfg.DATA.wells)
+    wells = np.asarray(t["well_traces"])  # those the files were built with
     far = np.abs(np.arange(len(truth))[:, None] - wells[None]).min(1) > cfg.EVAL.well_margin
-    results, curves = run_methods(cfg, paths, stacks, m_back)
-    results_all = dict(results, background=m_back)
-    op = build_forward_op(cfg, paths["section"])
-    table = scores(results_all, truth, stacks, op, far)
+    results, curves, guard = run_methods(cfg, paths, stacks, m_back)
+    table = scores(dict(results, background=m_back), truth, stacks, build_forward_op(cfg, paths["section"]), far)
     out = {"scored_traces": int(far.sum()), "wells": wells.tolist(), "n_steps": cfg.MODEL.n_steps,
-           "n_iter_long": cfg.EVAL.n_iter_long, "methods": table, "misfit_curves": curves}
+           "n_iter_long": cfg.EVAL.n_iter_long, "methods": table, "misfit_curves": curves, "guard": guard}
     write_json(osp.join(cfg.output_dir, "eval_metrics.json"), out)
     shown = {k: results[k] for k in ("gdrnn", "original", "adam", "dls") if k in results}
-    plot.ava_evaluation(truth, m_back, shown, curves, list(cfg.DATA.wells), cfg.EVAL.blind_trace, PROPS, UNITS,
+    plot.ava_evaluation(truth, m_back, shown, curves, wells.tolist(), cfg.EVAL.blind_trace, PROPS, UNITS,
                         osp.join(cfg.output_dir, "figures"))
     for name, row in table.items():
         logger.info(f"{name:12s} " + " ".join(f"{p}: PCC {row[p + '_PCC']:.3f} R2 {row[p + '_R2']:.3f}"

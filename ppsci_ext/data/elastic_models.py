@@ -23,7 +23,7 @@ from scipy.signal import fftconvolve
 from ppsci_ext.physics.wavelets import ricker
 from ppsci_ext.physics.wavelets import ricker_length
 
-__all__ = ["castagna_vs", "gardner_rho", "layered_elastic_section", "load_marmousi_elastic",
+__all__ = ["castagna_vs", "gardner_rho", "layered_elastic_section", "family_elastic_sections", "load_marmousi_elastic",
            "marmousi_section"]
 
 MUDROCK_A, MUDROCK_B_KMS = 1.16, 1.36  # vp = A vs + B (km/s)
@@ -247,3 +247,106 @@ def _read_marmousi_kms(path) -> np.ndarray:
     if model.max() > 20.0:
         raise ValueError(f"{path}: 'model' max {model.max():.1f} looks like m/s; expected km/s")
     return model
+
+
+def _uniform(rng, bounds):
+    lo, hi = (float(b) for b in bounds)
+    return float(rng.uniform(lo, hi)) if hi > lo else lo
+
+
+def _fault(rng, arrays, throw_range):
+    """Displace the rock on one side of a random fault plane down by a random throw (samples)."""
+    L, N = arrays[0].shape
+    x0, slope = rng.uniform(0.15 * N, 0.85 * N), rng.uniform(-0.5, 0.5)  # traces; traces per sample
+    throw = int(round(_uniform(rng, throw_range)))
+    z = np.arange(L)[:, None]
+    hanging = np.arange(N)[None, :] > x0 + slope * (z - L / 2)
+    src = np.clip(z - throw, 0, L - 1) * np.ones((1, N), dtype=np.int64)
+    rows = np.where(hanging, src, z * np.ones((1, N), dtype=np.int64))
+    cols = np.broadcast_to(np.arange(N), (L, N))
+    return [a[rows, cols] for a in arrays]
+
+
+def _gas_wedge(rng, vp, vs, rho, thickness_range, p_class3):
+    """A gas sand: a wedge of lowered vp and rho (vs a little higher) over part of the section.
+
+    Class III (its impedance well below the surrounding rock) with probability ``p_class3``, else class II
+    (a small impedance drop): vp falls by 10-22% (3-8%), rho by 6-12% (2-5%), vs rises by 0-3%.
+    """
+    L, N = vp.shape
+    xa = int(rng.integers(0, int(0.6 * N)))
+    xb = int(rng.integers(xa + max(int(0.2 * N), 2), N + 1))
+    t0, t1 = (_uniform(rng, thickness_range) for _ in range(2))
+    t0 = 0.0 if rng.random() < 0.5 else t0  # half are wedges pinching out to nothing
+    top = rng.uniform(0.2 * L, 0.8 * L)
+    x = np.arange(N)[None, :]
+    thick = t0 + (t1 - t0) * np.clip((x - xa) / max(xb - xa - 1, 1), 0, 1)
+    z = np.arange(L)[:, None]
+    inside = (z >= top) & (z < top + thick) & (x >= xa) & (x < xb)
+    cls3 = rng.random() < p_class3
+    dvp = rng.uniform(0.10, 0.22) if cls3 else rng.uniform(0.03, 0.08)
+    drho = rng.uniform(0.06, 0.12) if cls3 else rng.uniform(0.02, 0.05)
+    vp = np.where(inside, vp * (1 - dvp), vp)
+    rho = np.where(inside, rho * (1 - drho), rho)
+    vs = np.where(inside, vs * (1 + rng.uniform(0.0, 0.03)), vs)
+    return vp, vs, rho
+
+
+def family_elastic_sections(n_sections: int, n_samples: int, n_traces: int, seed: int, mix: dict,
+                            wells_per_section: int = 2) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A family of random elastic sections of varied geology, side by side, and random wells in each.
+
+    Section ``k`` is drawn from ``default_rng([seed, k])``: a :func:`layered_elastic_section` whose
+    settings are themselves drawn per section from the ranges in ``mix`` (layer count, thin-bed
+    fraction, flat or dipping layers, contrast, depth trend), then, each with its probability, up to
+    ``max_faults`` faults (the rock beyond a random, possibly inclined plane displaced down by a random
+    throw) and a gas sand (:func:`_gas_wedge`, class II or III). vs and rho follow the rock-physics
+    relations with a per-section factor (lognormal, std ``vs_scatter`` / ``rho_scatter``) and a smooth
+    depth-varying one of the same size, on top of the per-layer scatter; vs is kept below vp / 1.45.
+
+    Args:
+        n_sections, n_samples, n_traces: the family is [n_samples, n_sections * n_traces].
+        seed: base seed.
+        mix: ranges ``[min, max]`` (drawn uniformly per section) for ``n_layers``, ``thin_bed_fraction``,
+            ``max_dip``, ``layer_contrast``, ``vp_min``, ``vp_max``, ``fault_throw``, ``gas_thickness``;
+            probabilities ``p_flat``, ``p_fault``, ``p_gas``, ``p_class3``; ``max_faults``; ``vs_scatter``,
+            ``rho_scatter``.
+        wells_per_section: labelled traces drawn in each section (at least 5 traces from its edges).
+
+    Returns:
+        (vp m/s, vs m/s, rho g/cc) float64 [n_samples, n_sections * n_traces], and the well trace indices.
+    """
+    if n_traces < 12 or wells_per_section < 1 or wells_per_section > n_traces - 10:
+        raise ValueError(f"family sections: need n_traces >= 12 and 1 <= wells_per_section <= n_traces - 10, "
+                         f"found n_traces={n_traces}, wells_per_section={wells_per_section}")
+    parts, wells = [], []
+    for k in range(int(n_sections)):
+        rng = np.random.default_rng([int(seed), k])
+        n_lo, n_hi = sorted(int(round(_uniform(rng, mix["n_layers"]))) for _ in range(2))
+        vmin = _uniform(rng, mix["vp_min"])
+        vmax = max(_uniform(rng, mix["vp_max"]), vmin + 500.0)
+        flat = rng.random() < mix["p_flat"]
+        vp, vs, rho = layered_elastic_section(
+            n_layers_range=(n_lo, n_hi), n_samples=n_samples, n_traces=n_traces, seed=int(rng.integers(2 ** 31)),
+            vp_range=(vmin, vmax), layer_contrast=_uniform(rng, mix["layer_contrast"]),
+            thin_bed_fraction=_uniform(rng, mix["thin_bed_fraction"]),
+            max_dip=0.0 if flat else _uniform(rng, mix["max_dip"]), undulation=0.0 if flat else rng.uniform(0, 8))
+        z = np.linspace(0, 1, n_samples)[:, None]
+        for name, scatter in (("vs", mix["vs_scatter"]), ("rho", mix["rho_scatter"])):
+            factor = np.exp(scatter * (rng.standard_normal() + rng.standard_normal() * np.sin(
+                np.pi * (rng.uniform(0.5, 2.0) * z + rng.uniform(0, 1)))))
+            if name == "vs":
+                vs = vs * factor
+            else:
+                rho = rho * factor
+        arrays = [vp, vs, rho]
+        if rng.random() < mix["p_fault"]:
+            for _ in range(int(rng.integers(1, int(mix["max_faults"]) + 1))):
+                arrays = _fault(rng, arrays, mix["fault_throw"])
+        vp, vs, rho = arrays
+        if rng.random() < mix["p_gas"]:
+            vp, vs, rho = _gas_wedge(rng, vp, vs, rho, mix["gas_thickness"], mix["p_class3"])
+        parts.append((vp, np.minimum(vs, vp / 1.45), rho))
+        wells.extend(k * n_traces + rng.choice(np.arange(5, n_traces - 5), wells_per_section, replace=False))
+    vp, vs, rho = (np.concatenate([p[i] for p in parts], axis=1) for i in range(3))
+    return vp, vs, rho, np.sort(np.asarray(wells, dtype=np.int64))

@@ -9,7 +9,8 @@ stays positive.
 
 - ``gradient_descent``: steepest descent on J = 1/2 ||F(m) - d||^2 with a
   backtracking (Armijo) line search per trace: a trace's step is halved until
-  its misfit decreases, and doubled again after each accepted step.
+  its misfit decreases, and doubled again after each accepted step. One such
+  step is ``line_search_step`` (GDRNN's guard takes it too).
 - ``adam_inversion``: Adam (Kingma & Ba) on the same misfit.
 - ``damped_least_squares``: the linearised (Aki-Richards, log-parameter)
   operator A, one matrix for the whole section (vs/vp per sample = the
@@ -17,14 +18,17 @@ stays positive.
   ``vsvp`` per sample), solved in closed form:
   l = l_back + (A^T A + eps^2 I)^-1 A^T (d - A l_back), with l = ln m.
 """
+import math
 from typing import Callable
 from typing import List
+from typing import NamedTuple
+from typing import Optional
 from typing import Tuple
 
 import numpy as np
 import paddle
 
-__all__ = ["relative_misfit", "gradient_descent", "adam_inversion", "damped_least_squares"]
+__all__ = ["relative_misfit", "line_search_step", "gradient_descent", "adam_inversion", "damped_least_squares"]
 
 
 def _misfit(forward_op, x, scale, d_obs):
@@ -45,13 +49,69 @@ def _value_and_grad(forward_op, x, scale, d_obs):
     return j.detach(), g.detach()
 
 
+class LineSearchStep(NamedTuple):
+    """Result of ``line_search_step``; every field is per trace."""
+
+    x: paddle.Tensor                   # [B, 3, L] the new log-model (the old one where no descent was found)
+    step: paddle.Tensor                # [B, 1, 1] the accepted step, or the last one halved where none was
+    found: paddle.Tensor               # [B, 1, 1] bool, True where a step satisfying Armijo was found
+    misfit: paddle.Tensor              # [B] J at ``x``
+    data: Optional[paddle.Tensor]      # [B, G, L] F at ``x``, or None where the caller gave no ``d``
+
+
+def line_search_step(forward_op: Callable, x: paddle.Tensor, j: paddle.Tensor, g: paddle.Tensor,
+                     d_obs: paddle.Tensor, scale: paddle.Tensor, step: paddle.Tensor, max_halvings: int = 10,
+                     d: Optional[paddle.Tensor] = None) -> LineSearchStep:
+    """One steepest-descent step on x = ln(m / scale) with a backtracking (Armijo) line search per trace.
+
+    Direction p = g / rms(g) (the gradient normalised to unit RMS over each trace), slope s = <g, p>.
+    Trial steps a = step, step/2, ... (at most ``max_halvings`` trials) until
+    J(x - a p) <= J(x) - 1e-4 a s; a trace that never satisfies it keeps x.
+    J(x) = 1/2 ||F(scale exp(x)) - d_obs||^2 per trace; a trial whose model is not finite and positive
+    fails without being evaluated.
+
+    Args:
+        forward_op: m [B, 3, L] -> d [B, G, L].
+        x: [B, 3, L] log-model; j: [B] J(x); g: [B, 3, L] dJ/dx at x.
+        d_obs: [B, G, L] observed stacks; scale: [1, 3, 1] reference (vp, vs, rho).
+        step: [B, 1, 1] first trial step per trace, a relative model change.
+        d: [B, G, L] F(scale exp(x)), optional: given, the result also carries F at the new x
+            (the trial evaluations are reused, F is not evaluated again).
+    """
+    direction = g / (g.square().mean(axis=[1, 2], keepdim=True).sqrt() + 1e-30)
+    slope = (g * direction).sum(axis=[1, 2]).reshape([-1, 1, 1])
+    pending = paddle.ones_like(step, dtype="bool")
+    j_new, d_new = j.reshape([-1, 1, 1]), d
+    with paddle.no_grad():
+        m = scale * x.exp()
+        for _ in range(max_halvings):
+            m_trial = scale * (x - step * direction).exp()
+            # a trial whose model overflows or underflows is not evaluated (F needs m finite, > 0): it fails
+            valid = (paddle.isfinite(m_trial) & (m_trial > 0)).all(axis=[1, 2], keepdim=True)
+            d_trial = forward_op(paddle.where(valid, m_trial, m))
+            trial = (0.5 * (d_trial - d_obs).square().sum(axis=[1, 2])).reshape([-1, 1, 1])
+            trial = paddle.where(valid, trial, paddle.full_like(trial, math.inf))
+            ok = trial <= j.reshape([-1, 1, 1]) - 1e-4 * step * slope
+            accepted = pending & ok
+            j_new = paddle.where(accepted, trial, j_new)
+            if d is not None:
+                d_new = paddle.where(accepted, d_trial, d_new)
+            pending = pending & ~ok
+            if not bool(pending.any()):
+                break
+            step = paddle.where(pending, step * 0.5, step)
+        x = paddle.where(pending, x, x - step * direction)  # a trace that found no descent stays put
+    return LineSearchStep(x, step, ~pending, j_new.reshape([-1]), d_new)
+
+
 def gradient_descent(forward_op: Callable, m0: paddle.Tensor, d_obs: paddle.Tensor, n_iter: int,
                      scale, step0: float = 0.01, max_halvings: int = 10) -> Tuple[paddle.Tensor, List[float]]:
-    """Steepest descent with a per-trace backtracking line search.
+    """Steepest descent with a per-trace backtracking line search (``line_search_step`` per iteration).
 
     ``step0`` is the first trial step as a relative model change for a
-    gradient normalised to unit RMS per trace. Returns the model and the
-    relative misfit before the first and after every iteration.
+    gradient normalised to unit RMS per trace; a trace's next first trial is
+    twice its last accepted step. Returns the model and the relative misfit
+    before the first and after every iteration.
     """
     scale = paddle.to_tensor(list(scale), dtype=m0.dtype).reshape([1, 3, 1])
     x, d_power = (m0 / scale).log(), float(d_obs.square().sum())
@@ -59,19 +119,8 @@ def gradient_descent(forward_op: Callable, m0: paddle.Tensor, d_obs: paddle.Tens
     j, g = _value_and_grad(forward_op, x, scale, d_obs)
     history = [2 * float(j.sum()) / d_power]
     for _ in range(n_iter):
-        direction = g / (g.square().mean(axis=[1, 2], keepdim=True).sqrt() + 1e-30)
-        slope = (g * direction).sum(axis=[1, 2]).reshape([-1, 1, 1])
-        pending = paddle.ones_like(step, dtype="bool")
-        with paddle.no_grad():
-            for _ in range(max_halvings):
-                trial = _misfit(forward_op, x - step * direction, scale, d_obs).reshape([-1, 1, 1])
-                ok = trial <= j.reshape([-1, 1, 1]) - 1e-4 * step * slope
-                pending = pending & ~ok
-                if not bool(pending.any()):
-                    break
-                step = paddle.where(pending, step * 0.5, step)
-            x = paddle.where(pending, x, x - step * direction)  # a trace that found no descent stays put
-            step = paddle.where(pending, step, step * 2.0)
+        x, step, found, _, _ = line_search_step(forward_op, x, j, g, d_obs, scale, step, max_halvings)
+        step = paddle.where(found, step * 2.0, step)
         j, g = _value_and_grad(forward_op, x, scale, d_obs)
         history.append(2 * float(j.sum()) / d_power)
     return scale * x.exp(), history

@@ -95,15 +95,18 @@ class Trainer:
         config: what the checkpoint records of the run's config, ``{"network": {key: value}, "settings":
             {key: value}}`` (flat dotted keys, :func:`ppsci_ext.runtime.run_config`). Resuming stops if a
             network setting changed and lists the other settings that did.
+        init_from: a checkpoint whose networks start a run that has no checkpoint of its own yet (fine-tuning;
+            its network settings must equal ``config["network"]``); optimiser, counters and history start afresh.
     """
 
     def __init__(self, nets: Dict[str, paddle.nn.Layer], optimizers: Dict, checkpoint_path: str,
-                 lr_schedulers: Optional[Dict] = None, ema=None, config: Optional[Dict] = None):
+                 lr_schedulers: Optional[Dict] = None, ema=None, config: Optional[Dict] = None,
+                 init_from: Optional[str] = None):
         self.nets, self.optimizers = dict(nets), dict(optimizers)
         self.lr_schedulers = dict(lr_schedulers or {})
         self.ema, self.path = ema, checkpoint_path
         self.config = {"network": {}, "settings": {}, **(config or {})}
-        self._lock = None
+        self._lock, self.init_from = None, init_from
         self.epoch, self.step, self.history = 0, 0, []
         self.world, self.rank = dist.get_world_size(), dist.get_rank()
 
@@ -145,6 +148,8 @@ class Trainer:
             self._lock = run_lock(self.path)
         state = load_checkpoint(self.path, required=("nets", "optimizers", "epoch", "step", "history", "rng"))
         if state is None:
+            if self.init_from:
+                self._start_from(self.init_from)
             return False
         check_config(state, self.config["network"], self.path)
         changed = config_differences(dict((state.get("config") or {}).get("settings") or {}), self.config["settings"])
@@ -153,6 +158,15 @@ class Trainer:
         self.load_state_dict(state)
         logger.message(f"resumed from {self.path}: epoch {self.epoch}, step {self.step}")
         return True
+
+    def _start_from(self, path: str) -> None:
+        state = load_checkpoint(path, required=("nets",))
+        if state is None:
+            raise FileNotFoundError(f"TRAIN.init_from: checkpoint not found: {path}")
+        check_config(state, self.config["network"], path)
+        for k, net in self.nets.items():
+            set_state_strict(net, state["nets"].get(k, {}), f"checkpoint {path} (network {k!r})")
+        logger.message(f"starting from the networks of {path} (fine-tuning)")
 
     # ---------------------------------------------------------------- loop
     def fit(self) -> list:

@@ -90,13 +90,15 @@ class UnrolledTrainer(Trainer):
         schedule: dict with epochs, start_steps, grow_epochs, snr_start, snr_end, lambda2_start, lambda2_end.
         checkpoint_path: the one checkpoint file of the run.
         seed: the noise of epoch ``e`` is drawn after ``paddle.seed(seed + e)``.
-        config: what the checkpoint records of the run's config (:class:`ppsci_ext.train.base.Trainer`).
+        config, init_from: what the checkpoint records of the run's config, and a checkpoint to fine-tune
+            (:class:`ppsci_ext.train.base.Trainer`).
     """
 
     def __init__(self, model, labelled, unlabelled, loss, terms, optimizer, lr_scheduler, schedule: dict,
-                 checkpoint_path: str, seed: int = 0, config: Optional[Dict] = None):
+                 checkpoint_path: str, seed: int = 0, config: Optional[Dict] = None, init_from: Optional[str] = None):
         super().__init__({"model": model}, {"model": optimizer}, checkpoint_path,
-                         lr_schedulers=None if lr_scheduler is None else {"model": lr_scheduler}, config=config)
+                         lr_schedulers=None if lr_scheduler is None else {"model": lr_scheduler}, config=config,
+                         init_from=init_from)
         self.model, self.labelled, self.unlabelled = model, labelled, unlabelled
         self.loss, self.terms, self.opt, self.lr = loss, terms, optimizer, lr_scheduler
         self.s, self.seed = dict(schedule), seed

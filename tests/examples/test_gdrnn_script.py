@@ -141,3 +141,48 @@ def test_checkpoint_of_another_network_config_is_refused(trained):
             mod.evaluate(tiny_cfg(tmp, over))
     with pytest.raises(ValueError, match=r"MODEL.dims: \[8, 16\] in the checkpoint, \[8, 32\] now"):
         mod.train(tiny_cfg(tmp, "MODEL.dims=[8,32]"))  # resuming with other sizes
+
+
+FAMILY = ["DATA.source=family", "DATA.family.n_sections=2", "DATA.synthetic.n_traces=20"]
+
+
+@pytest.mark.timeout(300)
+def test_family_training_then_guarded_eval_and_fine_tuning(tmp_path):
+    """Train on a family (wells drawn per section), evaluate with the guard, then fine-tune on one user
+    section starting from the family model (the transductive workflow)."""
+    mod = load_script()
+    fam = tiny_cfg(tmp_path / "family", *FAMILY)
+    mod.train(fam)
+    truth = np.load(os.path.join(fam.DATA.out_dir, "truth.npz"))
+    assert truth["vp"].shape == (48, 40) and len(truth["well_traces"]) == 4  # 2 sections x 2 wells
+    out = mod.evaluate(fam)
+    assert out["wells"] == truth["well_traces"].tolist()
+    g = out["guard"]["gdrnn"]
+    assert g["traces"] == 40 and g["steps"] == 40 * 3 and 0 <= g["steps_fell_back"] <= g["steps"]
+    family_ckpt = os.path.join(fam.output_dir, "gdrnn", "checkpoint.pdparams")
+    user = tiny_cfg(tmp_path / "user", f"TRAIN.init_from={family_ckpt}", "TRAIN.epochs=1")
+    history = mod.train(user)
+    assert len(history) == 1
+    log = open(os.path.join(user.output_dir, "train.log")).read()
+    assert f"starting from the networks of {family_ckpt}" in log
+    with pytest.raises(ValueError, match=r"MODEL.dims: \[8, 16\] in the checkpoint, \[8, 32\] now"):
+        mod.train(tiny_cfg(tmp_path / "user2", f"TRAIN.init_from={family_ckpt}", "MODEL.dims=[8,32]"))
+
+
+@pytest.mark.timeout(120)
+def test_guard_off_reports_nothing_and_guard_on_never_raises_the_misfit(trained):
+    mod, cfg, tmp, _ = trained
+    paths = mod.data_paths(cfg)
+    ds = mod.AVADataset(paths["section"], label_keys=())
+    stacks, m_back, _ = ds.arrays()
+    op = mod.build_forward_op(cfg, paths["section"])
+    off = mod.load_model(tiny_cfg(tmp, "MODEL.guard=false"), "gdrnn", op)
+    assert mod.invert(off, stacks, m_back, 8)[1] is None
+    on = mod.load_model(cfg, "gdrnn", op)
+    m, report = mod.invert(on, stacks, m_back, 8)
+    assert report["traces"] == len(stacks) and report["steps"] == len(stacks) * cfg.MODEL.n_steps
+    import paddle
+    d = paddle.to_tensor(stacks)
+    with paddle.no_grad():
+        per_trace = lambda x: (op(paddle.to_tensor(x)) - d).square().sum(axis=[1, 2]).numpy()  # noqa: E731
+    assert (per_trace(m) <= per_trace(m_back) * (1 + 1e-5)).all()  # no trace ends above its starting misfit

@@ -1,0 +1,55 @@
+"""The family of random elastic sections GDRNN trains on (DATA.source=family)."""
+import numpy as np
+import pytest
+
+from ppsci_ext.data import family_elastic_sections
+from ppsci_ext.data.ava_dataset import check_elastic
+from ppsci_ext.runtime import compose_config
+
+MIX = dict(compose_config("gdrnn").DATA.family.mix)
+
+
+def draw(seed=101, n=4, **mix):
+    return family_elastic_sections(n, 96, 60, seed, {**MIX, **mix}, wells_per_section=2)
+
+
+def test_reproducible_by_seed_and_physical():
+    vp, vs, rho, wells = draw()
+    vp2, vs2, rho2, wells2 = draw()
+    assert vp.shape == (96, 240) and np.array_equal(vp, vp2) and np.array_equal(rho, rho2)
+    assert np.array_equal(wells, wells2)
+    assert not np.array_equal(vp, draw(seed=102)[0])
+    assert (vs < vp / 1.45 + 1e-9).all() and (vs > 0).all() and (rho > 1.0).all() and (rho < 3.5).all()
+    check_elastic(vp, vs, rho, "family")  # the checks every AVA file passes: units, vs < vp, positive
+
+
+def test_wells_two_per_section_away_from_its_edges():
+    _, _, _, wells = draw()
+    assert len(wells) == 8 and len(set(wells.tolist())) == 8
+    for k in range(4):
+        own = wells[(wells >= 60 * k) & (wells < 60 * (k + 1))] - 60 * k
+        assert len(own) == 2 and own.min() >= 5 and own.max() < 55
+
+
+def test_sections_vary_in_geology():
+    vp, _, _, _ = draw(n=8)
+    sections = np.split(vp, 8, axis=1)
+    tops = [s[:10].mean() for s in sections]
+    assert np.ptp(tops) > 200.0  # depth trends differ by more than 200 m/s at the top
+
+
+def test_fault_offsets_the_layers_and_gas_lowers_impedance():
+    flat = dict(p_flat=1.0, p_gas=0.0, n_layers=[30, 30], layer_contrast=[0.08, 0.08])
+    base = draw(n=1, p_fault=0.0, **flat)[0]
+    faulted = draw(n=1, p_fault=1.0, max_faults=1, fault_throw=[10, 10], **flat)[0]
+    moved = ~np.isclose(base, faulted).all(axis=0)
+    assert 0 < moved.sum() < base.shape[1]  # one side of the plane moved, the other did not
+    vp0, _, rho0, _ = draw(n=1, p_fault=0.0, **flat)
+    vp1, _, rho1, _ = draw(n=1, p_fault=0.0, **{**flat, "p_gas": 1.0, "p_class3": 1.0})
+    ratio = (vp1 * rho1) / (vp0 * rho0)
+    assert ratio.min() < 0.85 and ratio.max() <= 1.0 + 1e-12  # a class III sand: impedance down 15% or more
+
+
+def test_bad_sizes_are_refused():
+    with pytest.raises(ValueError, match="wells_per_section"):
+        family_elastic_sections(1, 32, 12, 0, MIX, wells_per_section=5)
