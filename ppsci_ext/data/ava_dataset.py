@@ -273,7 +273,28 @@ def read_ava_file(path: str, labelled: Optional[bool] = None) -> Dict:
         if has_theta:
             with np.load(path, allow_pickle=True) as f:  # theta may be an object array
                 raw["theta"] = f["theta"]
-    return _validate(raw, path, labelled)
+    out = _validate(raw, path, labelled)
+    warn_beyond_critical(out, path)
+    return out
+
+
+def warn_beyond_critical(data: Dict, where: str) -> int:
+    """Warn (and return how many) where the background vp's interfaces have a P critical angle below the
+    file's largest angle: exact Zoeppritz has no real coefficient there, so the forward operator zeroes
+    those (interface, angle) pairs (PHYSICS.beyond_critical=mask) or stops (error)."""
+    from ppsci_ext.physics.ava import critical_angle_deg
+
+    vp = np.asarray(data["vp_back"], dtype=np.float64)  # [layers, ntraces]
+    largest = max(max(g) for g in data["theta"])
+    crit = critical_angle_deg(vp[:-1], vp[1:])
+    n = int((crit <= largest).sum())
+    if n:
+        t, i = np.unravel_index(int(np.argmin(crit.T)), crit.T.shape)
+        logger.warning(f"{where}: {n} of {crit.size} interfaces of vp_back have a P critical angle below the "
+                       f"largest angle {largest:g} deg (smallest {crit.min():.1f} deg, trace {t}, interface {i}): "
+                       f"their coefficients past it are set to 0 with PHYSICS.beyond_critical=mask (an error with "
+                       f"'error'); drop the far angles or check vp_back")
+    return n
 
 
 def write_ava_file(path: str, data: Dict) -> str:

@@ -138,9 +138,10 @@ def test_implausible_vp_and_rho_are_warned(tmp_path, warnings_logged):
     d["rho_back"][1, 0] = 6.5
     path = write_raw(tmp_path / "odd.npz", d)
     read_ava_file(path)  # loads: unusual, not impossible
-    assert len(warnings_logged) == 2
-    assert re.search(r"odd\.npz: key 'vp_back' is 12000 at trace 2, sample 7 .*300-10000 m/s", warnings_logged[0])
-    assert re.search(r"odd\.npz: key 'rho_back' is 6\.5 at trace 0, sample 1 .*1-5 g/cc", warnings_logged[1])
+    ranges = [w for w in warnings_logged if "critical angle" not in w]  # 12000 m/s also makes one
+    assert len(ranges) == 2
+    assert re.search(r"odd\.npz: key 'vp_back' is 12000 at trace 2, sample 7 .*300-10000 m/s", ranges[0])
+    assert re.search(r"odd\.npz: key 'rho_back' is 6\.5 at trace 0, sample 1 .*1-5 g/cc", ranges[1])
 
 
 @pytest.mark.timeout(60)
@@ -274,3 +275,15 @@ def test_infer_script_refuses_negative_vs_back_before_any_checkpoint(tmp_path):
         out[-3000:]
     assert "checkpoint not found" not in out
     assert not (tmp_path / "inv.npz").exists()
+
+
+@pytest.mark.timeout(60)
+def test_background_past_a_critical_angle_is_warned(tmp_path, warnings_logged):
+    d = ava_dict(labelled=False)
+    d["vp_back"][6:, 3] = 6500.0  # 3000 -> 6500 m/s: critical angle asin(3000/6500) = 27.5 deg < 34 deg
+    read_ava_file(write_raw(tmp_path / "crit.npz", d))
+    assert any(re.search(r"crit\.npz: 1 of \d+ interfaces of vp_back have a P critical angle below the largest "
+                         r"angle 34 deg \(smallest 27\.\d deg, trace 3, interface 5\)", w) for w in warnings_logged)
+    warnings_logged.clear()
+    read_ava_file(write_raw(tmp_path / "fine.npz", ava_dict(labelled=False)))
+    assert not any("critical" in w for w in warnings_logged)
