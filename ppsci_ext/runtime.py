@@ -228,13 +228,23 @@ def required(value, key: str, example: str):
     return value
 
 
-def build_if_missing(paths, build: Callable[[], object], what: str) -> bool:
-    """Call ``build()`` unless every file in ``paths`` exists; ``what`` says what is built and how long it takes.
-    Returns True if it built."""
-    missing = [p for p in paths if not osp.isfile(p)]
-    if not missing:
+def build_if_missing(paths, build: Callable[[], object], what: str, needed=None) -> bool:
+    """Call ``build()`` (which writes every file in ``paths``) when none of them exists; ``what`` says what is
+    built and how long it takes. Returns True if it built, False if the ``needed`` ones (default: all) exist.
+
+    A folder holding some of the files but not every needed one is not built into (they may be the user's
+    own): a FileNotFoundError names the missing and the present files."""
+    paths = list(paths)
+    needed = paths if needed is None else list(needed)
+    if all(osp.isfile(p) for p in needed):
         return False
-    logger.message(f"{missing[0]} not found: building {what}")
+    present = [p for p in paths if osp.isfile(p)]
+    if present:
+        missing = [p for p in needed if not osp.isfile(p)]
+        raise FileNotFoundError(f"{', '.join(missing)} not found, while {', '.join(present)} exist: nothing is built "
+                                f"into a folder that holds some of these files; add the missing ones, or delete "
+                                f"the folder (if it is the project's own) to build it again")
+    logger.message(f"{paths[0]} not found: building {what}")
     build()
     return True
 

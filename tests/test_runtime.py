@@ -97,3 +97,16 @@ def test_example_runs_from_its_own_folder_on_a_fresh_copy(tmp_path):
                                                                          "truth.npz"]
     assert os.path.isfile(copy / "outputs" / "gdrnn_synthetic" / "gdrnn" / "checkpoint.pdparams")
     assert not os.path.exists(copy / "examples" / "gdrnn" / "outputs")
+
+
+def test_build_if_missing_never_builds_into_a_folder_with_some_of_the_files(tmp_path):
+    own = [tmp_path / "train_labelled.npz", tmp_path / "section.npz", tmp_path / "truth.npz"]
+    for p in own[:2]:
+        p.write_bytes(b"mine")
+    built = []
+    # the needed files exist (training needs no truth): nothing is built
+    assert runtime.build_if_missing(map(str, own), lambda: built.append(1), "x", map(str, own[:2])) is False
+    with pytest.raises(FileNotFoundError, match=r"truth.npz not found, while .*train_labelled.npz, .*section.npz "
+                                                r"exist: nothing is built into a folder"):
+        runtime.build_if_missing(map(str, own), lambda: built.append(1), "x")
+    assert built == [] and [p.read_bytes() for p in own[:2]] == [b"mine", b"mine"]

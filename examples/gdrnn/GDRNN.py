@@ -73,11 +73,12 @@ def elastic_section(cfg):
     raise ValueError(f"DATA.source: expected 'synthetic', 'family' or 'marmousi', found {d.source!r}")
 
 
-def prepare_data(cfg):
-    """Build the AVA files from the elastic section unless they all exist."""
+def prepare_data(cfg, needed=("labelled", "section", "truth")):
+    """Build the AVA files from the elastic section when DATA.out_dir has none; your own files (no truth needed
+    for training) are only read."""
     paths = data_paths(cfg)
-    runtime.build_if_missing(paths.values(), lambda: build_data(cfg),
-                             f"the AVA files from the {cfg.DATA.source} section (seconds to a minute)")
+    runtime.build_if_missing(paths.values(), lambda: build_data(cfg), f"the AVA files from the {cfg.DATA.source} "
+                             f"section (seconds to a minute)", [paths[k] for k in needed])
     return paths
 
 
@@ -124,7 +125,7 @@ checkpoint_path = runtime.kind_checkpoint
 # ------------------------------------------------------------------ train
 @runtime.mode
 def train(cfg: DictConfig):
-    paths = prepare_data(cfg)
+    paths = prepare_data(cfg, ("labelled", "section"))
     kind, t = cfg.MODEL.kind, cfg.TRAIN
     model = build_model(cfg, build_forward_op(cfg, paths["section"]))
     section = loader_cfg(paths["section"], False, t.batch_size, dict(t.section_traces))
