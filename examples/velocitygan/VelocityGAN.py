@@ -30,6 +30,7 @@ from ppsci_ext.atomic import write_json
 from ppsci_ext.atomic import write_npy
 from ppsci_ext.data import SeismicTransform
 from ppsci_ext.data import VelocityTransform
+from ppsci_ext.data.fwi_dataset import check_amplitudes
 from ppsci_ext.data.fwi_dataset import velocity_models
 from ppsci_ext.data.openfwi_generator import generate_openfwi
 from ppsci_ext.physics import forward_model
@@ -52,7 +53,8 @@ def dataset_cfg(cfg, anno):
     return {"name": "ExtFWIDataset", "input_keys": tuple(g.input_keys), "label_keys": tuple(g.output_keys),
             "anno": anno, "data_shape": (g.n_sources, g.time_samples, g.n_receivers),
             "label_shape": (1, *g.out_shape),
-            **{k: cfg.DATA[k] for k in ("data_min", "data_max", "label_min", "label_max", "sample_ratio", "log_k")}}
+            **{k: cfg.DATA[k] for k in ("data_min", "data_max", "label_min", "label_max", "sample_ratio", "log_k",
+                                         "amplitude_check")}}
 
 
 def generator_loss(cfg):
@@ -218,6 +220,8 @@ def inference(cfg):
     if data.ndim != 4 or tuple(data.shape[1:]) != expected:
         raise ValueError(f"{cfg.INFER.input}: expected shot gathers [N, {', '.join(map(str, expected))}], "
                          f"found shape {data.shape}")
+    check_amplitudes((data.min(), data.max()), cfg.DATA.data_min, cfg.DATA.data_max, f"{cfg.INFER.input} "
+                     f"(INFER.input)", cfg.DATA.amplitude_check)
     st = SeismicTransform(cfg.DATA.data_min, cfg.DATA.data_max, cfg.DATA.log_k, cfg.DATA.sample_ratio)
     model = load_generator(cfg, cfg.INFER.checkpoint)
     pred = runtime.predict_batches(model, {g.input_keys[0]: st(data)}, g.output_keys[0], cfg.INFER.batch_size)

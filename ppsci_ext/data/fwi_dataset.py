@@ -24,9 +24,11 @@ from paddle import io
 from ppsci.utils import logger
 
 __all__ = ["FWIDataset", "read_annotation", "SeismicTransform", "VelocityTransform", "check_velocity",
-           "velocity_models"]
+           "velocity_models", "check_amplitudes"]
 
 KMS_LIMIT = 20.0  # a model whose fastest velocity is below this many m/s is taken to be in km/s
+FAR_FACTOR = 3.0  # amplitudes whose peak is this many times larger or smaller than the statistics' are "far"
+AMPLITUDE_CHECKS = ("warn", "error", "off")
 CHUNK_BYTES = 64 << 20  # memory-mapped files are checked this many bytes of samples at a time
 
 
@@ -167,6 +169,8 @@ class FWIDataset(io.Dataset):
         log_k: scale inside the signed log, log(1 + k|x|).
         data_shape, label_shape: expected per-sample shapes on disk (checked);
             ``None`` accepts what the first file holds.
+        amplitude_check: "warn", "error" or "off" for data files whose amplitudes are far from
+            [data_min, data_max] (:func:`check_amplitudes`).
     """
 
     def __init__(self, input_keys: Tuple[str, ...], label_keys: Tuple[str, ...], anno: str,
@@ -174,7 +178,7 @@ class FWIDataset(io.Dataset):
                  sample_ratio: int = 1, log_k: float = 1.0,
                  data_shape: Optional[Sequence[int]] = None,
                  label_shape: Optional[Sequence[int]] = None,
-                 weight: Optional[Dict[str, float]] = None):
+                 weight: Optional[Dict[str, float]] = None, amplitude_check: str = "warn"):
         super().__init__()
         self.input_keys, self.label_keys = tuple(input_keys), tuple(label_keys)
         self.weight = {} if weight is None else dict(weight)
@@ -200,8 +204,9 @@ class FWIDataset(io.Dataset):
             self.index.extend((len(self.data), i) for i in range(len(d)))
             self.data.append(d)
         for (data_path, _), d in zip(pairs, self.data):
-            _warn_outside(_data_range(d, data_path), data_min, data_max, data_path, "data amplitudes",
-                          "DATA.data_min/DATA.data_max")
+            found = _data_range(d, data_path)
+            if not check_amplitudes(found, data_min, data_max, data_path, amplitude_check):
+                _warn_outside(found, data_min, data_max, data_path, "data amplitudes", "DATA.data_min/DATA.data_max")
         for (_, label_path), m in zip(pairs, self.labels):
             _warn_outside(_label_range(m, label_path), label_min, label_max, label_path, "velocities (m/s)",
                           "DATA.label_min/DATA.label_max")
@@ -279,6 +284,31 @@ def _label_range(arr, path):
         a, b = check_velocity(x, path, start)
         lo, hi = min(lo, a), max(hi, b)
     return lo, hi
+
+
+def check_amplitudes(found, data_min: float, data_max: float, where: str, action: str = "warn") -> bool:
+    """Compare the amplitude range ``found`` = (min, max) of shot gathers with the normalisation statistics.
+
+    Far outside (its peak |amplitude| over ``FAR_FACTOR`` times larger or smaller than the statistics'),
+    the data are in another amplitude convention or scale than the training data (OpenFWI's own files are
+    about 100 times this project's modelling): ``action`` "warn" logs it, "error" raises ValueError, both
+    naming ``where``, the range found and the one expected (DATA.amplitude_check); "off" does nothing.
+    Returns True when the range is far outside.
+    """
+    if action not in AMPLITUDE_CHECKS:
+        raise ValueError(f"DATA.amplitude_check: expected one of {list(AMPLITUDE_CHECKS)}, found {action!r}")
+    peak, expected = max(abs(found[0]), abs(found[1])), max(abs(data_min), abs(data_max))
+    ratio = peak / expected
+    if action == "off" or 1 / FAR_FACTOR <= ratio <= FAR_FACTOR:
+        return False
+    msg = (f"{where}: amplitudes span [{found[0]:.4g}, {found[1]:.4g}], {ratio:.3g} times the peak of the training "
+           f"statistics DATA.data_min/DATA.data_max = [{data_min}, {data_max}]: these data are in another amplitude "
+           f"convention or scale, and the network's input would be far from what it was trained on. Rescale the data "
+           f"to the training data's convention, or train on data like them (DATA.amplitude_check=off to go on)")
+    if action == "error":
+        raise ValueError(msg)
+    logger.warning(msg)
+    return True
 
 
 def _warn_outside(found, lo, hi, path, what, keys):

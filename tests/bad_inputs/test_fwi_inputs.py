@@ -284,3 +284,28 @@ def test_script_train_and_eval_stop_on_nan_without_hanging(tmp_path):
     out = res.stdout + res.stderr
     assert res.returncode != 0 and "data1.npy: sample 2 contains NaN or Inf" in out, out[-3000:]
     assert "__getitem__" not in out
+
+
+@pytest.mark.timeout(60)
+def test_data_in_another_amplitude_convention_warn_error_or_off(tmp_path, warnings_):
+    anno = write_fwi_files(tmp_path)
+    edit(tmp_path, "data1.npy", lambda d: d * 100.0)  # e.g. OpenFWI's own files against this project's statistics
+    make(anno)
+    far = [w for w in warnings_ if "another amplitude convention" in w]
+    assert len(far) == 1 and "data1.npy" in far[0] and "DATA.data_min/DATA.data_max = [-10.0, 10.0]" in far[0]
+    with pytest.raises(ValueError, match=r"data1\.npy: amplitudes span \[.*\], \d+(\.\d+)? times the peak of the "
+                                         r"training statistics"):
+        make(anno, amplitude_check="error")
+    warnings_.clear()
+    make(anno, amplitude_check="off")
+    assert not any("another amplitude convention" in w for w in warnings_)
+    with pytest.raises(ValueError, match=r"DATA.amplitude_check: expected one of \['warn', 'error', 'off'\]"):
+        make(anno, amplitude_check="maybe")
+
+
+@pytest.mark.timeout(60)
+def test_far_too_small_amplitudes_are_far_too(tmp_path, warnings_):
+    anno = write_fwi_files(tmp_path)
+    edit(tmp_path, "data0.npy", lambda d: d / 1000.0)
+    make(anno)
+    assert any("data0.npy" in w and "another amplitude convention" in w for w in warnings_)

@@ -176,3 +176,15 @@ def test_checkpoint_of_another_network_size_is_refused(trained):
         vg.train(other)
     with pytest.raises(ValueError, match=r"DATA.label_max: 4500.0 in the checkpoint, 5000.0 now"):
         vg.evaluate(tiny_cfg(tmp, "DATA.label_max=5000.0"))  # its output scale is part of the network
+
+
+@pytest.mark.timeout(120)
+def test_infer_on_data_of_another_amplitude_convention(trained, tmp_path):
+    vg, cfg, tmp = trained
+    np.save(tmp_path / "big.npy", 100.0 * np.load(os.path.join(cfg.GENERATE.out_dir, "data2.npy"))[:2])
+    over = [f"INFER.input={tmp_path}/big.npy", f"INFER.output={tmp_path}/v.npy"]
+    with pytest.raises(ValueError, match=r"big.npy \(INFER.input\): amplitudes span .* times the peak of the "
+                                         r"training statistics DATA.data_min/DATA.data_max = \[-0.3, 0.6\]"):
+        vg.inference(tiny_cfg(tmp, *over, "DATA.amplitude_check=error"))
+    vg.inference(tiny_cfg(tmp, *over))  # warn (the default): it goes on
+    assert np.load(tmp_path / "v.npy").shape == (2, 1, 70, 70)
