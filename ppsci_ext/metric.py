@@ -14,7 +14,7 @@ import paddle
 import paddle.nn.functional as F
 
 __all__ = ["mae", "rmse", "ssim", "gaussian_window", "fwi_metric_expr", "pcc", "r2", "section_scores", "psnr", "snr_db",
-           "image_scores"]
+           "image_scores", "relative_data_misfit", "scaled_data_misfit"]
 
 
 def mae(pred, true):
@@ -119,6 +119,20 @@ def image_scores(pred: np.ndarray, true: np.ndarray) -> dict:
     else:
         s = section_scores(pred, true)["SSIM"]
     return {"PSNR": psnr(pred, true), "SSIM": s, "SNR": snr_db(pred, true)}
+
+
+def scaled_data_misfit(synth: np.ndarray, observed: np.ndarray):
+    """The data misfit across amplitude conventions: per sample (axis 0) the one factor ``a`` that best scales
+    the synthetic data onto the observed (least squares, ``a = <s, d> / <s, s>``; its sign carries a polarity
+    flip), then ``||a s - d|| / ||d||``. Returns (mean misfit, median factor, per-sample factors)."""
+    if synth.shape != observed.shape:
+        raise ValueError(f"data misfit: the configured acquisition gives {synth.shape}, the data is {observed.shape}")
+    axes = tuple(range(1, observed.ndim))
+    s, d = synth.astype(np.float64), observed.astype(np.float64)
+    a = (s * d).sum(axis=axes) / np.maximum(np.square(s).sum(axis=axes), 1e-300)
+    fitted = a.reshape((-1,) + (1,) * len(axes)) * s
+    misfit = np.sqrt(np.square(fitted - d).sum(axis=axes)) / np.sqrt(np.square(d).sum(axis=axes))
+    return float(np.mean(misfit)), float(np.median(a)), a
 
 
 def relative_data_misfit(synth: np.ndarray, observed: np.ndarray) -> float:

@@ -37,3 +37,14 @@ def test_image_scores_volume_ssim_is_mean_of_slices():
                                          sigma=1.5, data_range=1.0) for p, t in zip(pred, true)])
     assert abs(got["SSIM"] - ref) < 1e-4
     assert abs(got["PSNR"] - 10 * np.log10((hi - lo) ** 2 / np.mean((pred - true) ** 2))) < 1e-9
+
+
+def test_scaled_data_misfit_sees_through_an_amplitude_convention():
+    rng = np.random.default_rng(0)
+    synth = rng.standard_normal((4, 5, 50, 7))
+    observed = synth * np.array([100.0, 100.0, -3.0, 0.5])[:, None, None, None]  # another scale; a polarity flip
+    assert metric.relative_data_misfit(synth, observed) > 0.9
+    misfit, factor, per_sample = metric.scaled_data_misfit(synth, observed)
+    assert misfit < 1e-12 and np.allclose(per_sample, [100.0, 100.0, -3.0, 0.5]) and factor == pytest.approx(50.25)
+    noisy = observed + 0.1 * np.abs(observed).max() * rng.standard_normal(observed.shape)
+    assert 0.0 < metric.scaled_data_misfit(synth, noisy)[0] < metric.relative_data_misfit(synth, noisy)

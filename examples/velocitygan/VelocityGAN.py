@@ -71,11 +71,8 @@ def generator_loss(cfg):
 
 
 def critic_loss(cfg):
-    def expr(out, label_dict=None, weight_dict=None):
-        return {"critic": out["score_fake"].mean() - out["score_real"].mean(),
-                "gp": cfg.TRAIN.lambda_gp * out["gp"]}
-
-    return ppsci.loss.FunctionalLoss(expr)
+    return ppsci.loss.FunctionalLoss(lambda out, label_dict=None, weight_dict=None: {
+        "critic": out["score_fake"].mean() - out["score_real"].mean(), "gp": cfg.TRAIN.lambda_gp * out["gp"]})
 
 
 def adamw(cfg, lr, net):
@@ -200,7 +197,10 @@ def evaluate(cfg):
     if cfg.EVAL.data_misfit:
         # do the predictions explain the data? forward-model them with the acquisition of the test data
         synth = forward_model(pred_mps.astype(np.float32), num_threads=cfg.num_threads, **modelling_kwargs(cfg))
-        results["data_misfit"] = metric.relative_data_misfit(synth, np.concatenate([np.asarray(d) for d in ds.data]))
+        obs = np.concatenate([np.asarray(d) for d in ds.data])
+        results["data_misfit"] = metric.relative_data_misfit(synth, obs)
+        # across amplitude conventions: one fitted scale factor per sample (reported: its median)
+        results["data_misfit_scaled"], results["amplitude_factor"], _ = metric.scaled_data_misfit(synth, obs)
     results.update(n_samples=int(len(x)), anno=str(cfg.EVAL.anno), checkpoint=str(cfg.EVAL.checkpoint))
     write_json(osp.join(cfg.output_dir, "eval_metrics.json"), results)
     logger.message(f"eval_metrics.json: {results}")
