@@ -9,7 +9,10 @@ on and once off; every method scored on the traces away from the wells):
 - with --marmousi-runs NAME=FOLDER ...: Marmousi scores of other runs (e.g. trained on the Marmousi
   files, or fine-tuned from the family model), read from FOLDER/eval_metrics.json.
 
-    python bench/bench_gdrnn_ood.py --model outputs/gdrnn_family [--root outputs/bench_gdrnn_ood]
+    python bench/bench_gdrnn_ood.py --model outputs/gdrnn_family [--root outputs/bench_gdrnn_ood] [--skip-eval]
+
+It also times inverting the Marmousi window (800 traces x 550 samples) with the family model, guard on
+and off (median of --repeats runs in this process).
 
 Targets (printed): out of distribution GDRNN's PCC and R2 >= those of GD with the same number of
 iterations on every property and its data misfit <= GD's; stretch: >= GD at EVAL.n_iter_long.
@@ -21,6 +24,10 @@ import shutil
 import subprocess
 import sys
 import time
+
+from common import compose_config
+from common import load_example
+from common import timings
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, "examples", "gdrnn", "GDRNN.py")
@@ -70,18 +77,37 @@ def targets(name, res):
     return rows
 
 
+def time_inversion(out, repeats):
+    """Median seconds to invert the Marmousi window with the GDRNN in ``out``, guard on and off."""
+    import numpy as np
+    import paddle
+    mod = load_example("gdrnn", "GDRNN")
+    medians = {}
+    for guard in (True, False):
+        cfg = compose_config("gdrnn_marmousi", [f"output_dir={out}", f"MODEL.guard={guard}"])
+        paddle.base.core.set_num_threads(int(cfg.num_threads))
+        paths = mod.data_paths(cfg)
+        stacks, m_back, _ = mod.AVADataset(paths["section"], label_keys=()).arrays()
+        model = mod.load_model(cfg, "gdrnn", mod.build_forward_op(cfg, paths["section"]))
+        run = lambda: mod.invert(model, stacks, m_back, cfg.INFER.batch_size)  # noqa: E731
+        medians[guard] = float(np.median(timings(run, repeats, warm_up=False)))
+    return medians, stacks.shape
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="outputs/gdrnn_family", help="output folder of the family-trained run")
     ap.add_argument("--root", default="outputs/bench_gdrnn_ood", help="output folder of this bench")
     ap.add_argument("--marmousi-runs", nargs="*", default=[], help="NAME=FOLDER of other Marmousi evaluations")
+    ap.add_argument("--skip-eval", action="store_true", help="only the timing (the evaluations are in --root)")
+    ap.add_argument("--repeats", type=int, default=3, help="inversion timing runs (median)")
     args = ap.parse_args()
     model = os.path.join(ROOT, args.model, "gdrnn", "checkpoint.pdparams")
     root = os.path.join(ROOT, args.root)
     os.makedirs(root, exist_ok=True)
     log = os.path.join(root, "bench.log")
     rows = []
-    for name, (config, over) in SCENARIOS.items():
+    for name, (config, over) in ([] if args.skip_eval else SCENARIOS.items()):
         t = time.time()
         res = evaluate(config, os.path.join(root, name), model, over, log)
         off = evaluate(config, os.path.join(root, name + "_unguarded"), model, over + ["MODEL.guard=false"], log)
@@ -93,6 +119,10 @@ def main():
         table(f"Marmousi, {name}", json.load(open(os.path.join(ROOT, folder, "eval_metrics.json"))))
     print("\n| scenario | GDRNN (guard on) | PCC and R2 | data misfit <= |\n|---|---|---|---|")
     print("\n".join(rows))
+    medians, shape = time_inversion(os.path.join(root, "zero_shot_marmousi"), args.repeats)
+    print(f"\n| invert {shape[0]} traces x {shape[2]} samples, median of {args.repeats} | seconds | limit |\n|---|---|---|")
+    for guard, s in medians.items():
+        print(f"| guard {'on' if guard else 'off'} | {s:.1f} | 60 |")
 
 
 if __name__ == "__main__":
