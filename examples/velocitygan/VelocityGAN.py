@@ -31,6 +31,7 @@ from ppsci_ext.atomic import write_npy
 from ppsci_ext.data import SeismicTransform
 from ppsci_ext.data import VelocityTransform
 from ppsci_ext.data.fwi_dataset import check_amplitudes
+from ppsci_ext.data.fwi_dataset import statistics_overrides
 from ppsci_ext.data.fwi_dataset import velocity_models
 from ppsci_ext.data.openfwi_generator import generate_openfwi
 from ppsci_ext.physics import forward_model
@@ -110,8 +111,7 @@ def prepare_data(cfg):
     if osp.abspath(cfg.DATA.train_anno) not in map(osp.abspath, own):
         return  # the user's own files: never built here
     n = g.n_train + g.n_test
-    est = n / 12.0  # s: about 12 samples a second on 2 CPU cores (README, Data generation)
-    est = f"{est / 60:.0f} min" if est >= 90 else f"{est:.0f} s"
+    est = f"{n / 12 / 60:.0f} min" if n / 12 >= 90 else f"{n / 12:.0f} s"  # ~12 samples/s on 2 CPU cores (README)
     runtime.build_if_missing(own, lambda: _generate(cfg), f"{n} samples by acoustic FD modelling in {g.out_dir} "
                              f"(about {est} on 2 CPU cores; the bar shows the time left)")
 
@@ -119,9 +119,8 @@ def prepare_data(cfg):
 # ------------------------------------------------------------------- modes
 def _generate(cfg):
     g = cfg.GENERATE
-    annos = generate_openfwi(g.out_dir, g.n_train, g.n_test, g.file_size, g.seed,
-                             OmegaConf.to_container(g.models, resolve=True), modelling_kwargs(cfg),
-                             num_threads=cfg.num_threads)
+    annos = generate_openfwi(g.out_dir, g.n_train, g.n_test, g.file_size, g.seed, OmegaConf.to_container(
+        g.models, resolve=True), modelling_kwargs(cfg), num_threads=cfg.num_threads)
     lo = hi = 0.0
     for k in range(g.n_train // g.file_size):
         d = np.load(osp.join(g.out_dir, f"data{k}.npy"), mmap_mode="r")
@@ -242,8 +241,9 @@ def export(cfg):
 
 @hydra.main(version_base=None, config_path="../../conf", config_name="velocitygan")
 def main(cfg: DictConfig):
-    return runtime.dispatch(cfg, {"generate": generate, "forward": forward, "train": train, "eval": evaluate,
-                                  "infer": inference, "export": export})
+    modes = {"generate": generate, "forward": forward, "train": train, "eval": evaluate, "infer": inference,
+             "export": export}
+    return runtime.dispatch(OmegaConf.merge(cfg, {"DATA": statistics_overrides(cfg.DATA)}), modes)
 
 
 if __name__ == "__main__":

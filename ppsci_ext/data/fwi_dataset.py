@@ -24,7 +24,7 @@ from paddle import io
 from ppsci.utils import logger
 
 __all__ = ["FWIDataset", "read_annotation", "SeismicTransform", "VelocityTransform", "check_velocity",
-           "velocity_models", "check_amplitudes"]
+           "velocity_models", "check_amplitudes", "openfwi_statistics", "statistics_overrides"]
 
 KMS_LIMIT = 20.0  # a model whose fastest velocity is below this many m/s is taken to be in km/s
 FAR_FACTOR = 3.0  # amplitudes whose peak is this many times larger or smaller than the statistics' are "far"
@@ -65,6 +65,44 @@ def read_annotation(anno: str) -> Sequence[Tuple[str, Optional[str]]]:
     if not pairs:
         raise ValueError(f"annotation file {anno} lists no files")
     return pairs
+
+
+STAT_KEYS = ("data_min", "data_max", "label_min", "label_max")
+
+
+def openfwi_statistics(path: str, name: str) -> Dict[str, float]:
+    """``data_min``, ``data_max``, ``label_min``, ``label_max`` of the data set ``name`` (e.g. ``flatvel-a``) in
+    OpenFWI's own ``dataset_config.json`` at ``path`` (a JSON object of data sets, each holding those keys).
+    Errors name the file, and an unknown name lists the ones the file has."""
+    import json
+
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"DATA.openfwi_stats: OpenFWI dataset config not found: {path}")
+    try:
+        with open(path) as f:
+            config = json.load(f)
+    except ValueError as e:
+        raise ValueError(f"DATA.openfwi_stats: {path} is not JSON ({e})") from None
+    if not isinstance(config, dict) or name not in config:
+        found = sorted(config) if isinstance(config, dict) else type(config).__name__
+        raise ValueError(f"DATA.openfwi_stats: {path} has no data set {name!r}; found {found}")
+    missing = [k for k in STAT_KEYS if k not in config[name]]
+    if missing:
+        raise ValueError(f"DATA.openfwi_stats: {path}, data set {name!r}: missing {missing}")
+    return {k: float(config[name][k]) for k in STAT_KEYS}
+
+
+def statistics_overrides(data_cfg) -> Dict[str, float]:
+    """The DATA keys to replace: those of :func:`openfwi_statistics` when ``data_cfg.openfwi_stats`` is
+    ``[path, name]``, else none."""
+    spec = data_cfg.get("openfwi_stats")
+    if not spec:
+        return {}
+    if len(spec) != 2:
+        raise ValueError(f"DATA.openfwi_stats: expected [<dataset_config.json>, <data set name>], found {list(spec)}")
+    stats = openfwi_statistics(str(spec[0]), str(spec[1]))
+    logger.message(f"statistics of {spec[1]} from {spec[0]}: " + ", ".join(f"DATA.{k}={v:g}" for k, v in stats.items()))
+    return stats
 
 
 def check_velocity(v, where: str, first: int = 0) -> Tuple[float, float]:

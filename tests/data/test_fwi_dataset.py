@@ -92,3 +92,30 @@ def test_unlabelled_annotation(tmp_path):
         f.write("data0.npy\n")
     x, y, _ = make(anno)[1]
     assert x["data"].shape == (5, 100, 70) and y == {}
+
+
+def test_openfwi_dataset_config_gives_the_statistics(tmp_path):
+    import json
+
+    from omegaconf import OmegaConf
+
+    from ppsci_ext.data.fwi_dataset import openfwi_statistics
+    from ppsci_ext.data.fwi_dataset import statistics_overrides
+    from ppsci_ext.runtime import compose_config
+
+    path = tmp_path / "dataset_config.json"
+    path.write_text(json.dumps({"flatvel-a": {"data_min": -26.95, "data_max": 52.77, "label_min": 1500,
+                                              "label_max": 4500, "file_size": 500},
+                                "curvevel-a": {"data_min": -27.11, "data_max": 55.0}}))
+    assert openfwi_statistics(str(path), "flatvel-a") == {"data_min": -26.95, "data_max": 52.77,
+                                                          "label_min": 1500.0, "label_max": 4500.0}
+    cfg = compose_config("velocitygan", [f"DATA.openfwi_stats=[{path},flatvel-a]"])
+    merged = OmegaConf.merge(cfg, {"DATA": statistics_overrides(cfg.DATA)})  # what the script does
+    assert (merged.DATA.data_min, merged.DATA.data_max) == (-26.95, 52.77)
+    assert statistics_overrides(compose_config("velocitygan").DATA) == {}  # unset: the YAML's values
+    with pytest.raises(ValueError, match=r"has no data set 'flatvel-b'; found \['curvevel-a', 'flatvel-a'\]"):
+        openfwi_statistics(str(path), "flatvel-b")
+    with pytest.raises(ValueError, match=r"data set 'curvevel-a': missing \['label_min', 'label_max'\]"):
+        openfwi_statistics(str(path), "curvevel-a")
+    with pytest.raises(FileNotFoundError, match=r"DATA.openfwi_stats: OpenFWI dataset config not found"):
+        openfwi_statistics(str(tmp_path / "none.json"), "flatvel-a")
