@@ -25,7 +25,6 @@ from ppsci_ext import arch
 from ppsci_ext import data
 
 
-
 def ends_run_on_item_error(cls):
     """A subclass of the dataset class ``cls`` whose items, when one raises outside the main thread, log
     the error with its traceback and end the process with exit status 1 (in the main thread, and in

@@ -219,9 +219,9 @@ def inference(cfg):
     if data.ndim != 4 or tuple(data.shape[1:]) != expected:
         raise ValueError(f"{cfg.INFER.input}: expected shot gathers [N, {', '.join(map(str, expected))}], "
                          f"found shape {data.shape}")
+    st = SeismicTransform(cfg.DATA.data_min, cfg.DATA.data_max, cfg.DATA.log_k, cfg.DATA.sample_ratio)
     check_amplitudes((data.min(), data.max()), cfg.DATA.data_min, cfg.DATA.data_max, f"{cfg.INFER.input} "
                      f"(INFER.input)", cfg.DATA.amplitude_check)
-    st = SeismicTransform(cfg.DATA.data_min, cfg.DATA.data_max, cfg.DATA.log_k, cfg.DATA.sample_ratio)
     model = load_generator(cfg, cfg.INFER.checkpoint)
     pred = runtime.predict_batches(model, {g.input_keys[0]: st(data)}, g.output_keys[0], cfg.INFER.batch_size)
     vel = VelocityTransform(cfg.DATA.label_min, cfg.DATA.label_max).inverse(pred).astype(np.float32)

@@ -152,8 +152,9 @@ class Trainer:
                 self._start_from(self.init_from)
             return False
         check_config(state, self.config["network"], self.path)
-        changed = config_differences(dict((state.get("config") or {}).get("settings") or {}), self.config["settings"])
-        if changed and "config" in state and self.rank == 0:
+        recorded = (state.get("config") or {}).get("settings")
+        changed = config_differences(dict(recorded), self.config["settings"]) if recorded else []
+        if changed and self.rank == 0:
             logger.warning(f"resuming {self.path} with changed settings: " + "; ".join(changed))
         self.load_state_dict(state)
         logger.message(f"resumed from {self.path}: epoch {self.epoch}, step {self.step}")
