@@ -21,6 +21,7 @@ import functools
 import importlib.util
 import os
 import sys
+import tempfile
 import threading
 import time
 from os import path as osp
@@ -247,6 +248,16 @@ def build_if_missing(paths, build: Callable[[], object], what: str, needed=None)
     logger.message(f"{paths[0]} not found: building {what}")
     build()
     return True
+
+
+def drawn_each_epoch(build: Callable[[str, int], object], read: Callable[[str], object]) -> Callable[[int], object]:
+    """A trainer's ``redraw`` hook: epoch ``e``'s data is written by ``build(folder, e)`` into a temporary folder
+    and returned as ``read(folder)`` (which must load it into memory: the folder is deleted afterwards)."""
+    def draw(epoch: int):
+        with tempfile.TemporaryDirectory(prefix=f"epoch{epoch}_") as folder:
+            build(folder, epoch)
+            return read(folder)
+    return draw
 
 
 # ------------------------------------------------------ tests and benches

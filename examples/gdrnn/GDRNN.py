@@ -30,9 +30,7 @@ from ppsci_ext.atomic import write_npz
 from ppsci_ext.data import AVADataset
 from ppsci_ext.data import ava_file_paths
 from ppsci_ext.data import build_ava_files
-from ppsci_ext.data import family_elastic_sections
-from ppsci_ext.data import layered_elastic_section
-from ppsci_ext.data import load_marmousi_elastic
+from ppsci_ext.data import elastic_section_of
 from ppsci_ext.data import read_ava_file
 from ppsci_ext.data import read_wavelet
 from ppsci_ext.physics import AVAForward
@@ -59,20 +57,6 @@ def theta_groups(cfg):
     return [list(np.arange(a, b + step / 2, step, dtype=float)) for a, b, step in cfg.DATA.theta_groups]
 
 
-def elastic_section(cfg):
-    """(vp, vs, rho) [L, ntraces] of DATA.source and its well traces (DATA.wells, or drawn for a family)."""
-    d, s = cfg.DATA, cfg.DATA.synthetic
-    if d.source == "synthetic":
-        return (*layered_elastic_section(n_layers_range=tuple(s.n_layers_range), n_samples=s.n_samples,
-                                         n_traces=s.n_traces, seed=s.seed, vp_range=tuple(s.vp_range)), d.wells)
-    if d.source == "family":
-        f = d.family
-        return family_elastic_sections(f.n_sections, s.n_samples, s.n_traces, f.seed, f.mix, f.wells_per_section)
-    if d.source == "marmousi":
-        return (*load_marmousi_elastic(d.marmousi.path, d.marmousi.decimate_x, d.marmousi.decimate_z), d.wells)
-    raise ValueError(f"DATA.source: expected 'synthetic', 'family' or 'marmousi', found {d.source!r}")
-
-
 def prepare_data(cfg, needed=("labelled", "section", "truth")):
     """Build the AVA files from the elastic section when DATA.out_dir has none; your own files (no truth needed
     for training) are only read."""
@@ -82,16 +66,18 @@ def prepare_data(cfg, needed=("labelled", "section", "truth")):
     return paths
 
 
-def build_data(cfg):
-    vp, vs, rho, wells = elastic_section(cfg)
+def build_data(cfg, out_dir=None, draw=0):
+    """The AVA files of DATA.source in ``out_dir`` (default DATA.out_dir); ``draw`` > 0: a family's new sections,
+    wells and noise for training epoch ``draw`` (DATA.family.redraw)."""
+    vp, vs, rho, wells = elastic_section_of(cfg.DATA, draw)
     bad = [w for w in wells if not 0 <= w < vp.shape[1]]
     if bad:
         raise ValueError(f"DATA.wells: trace indices {bad} outside the section's 0..{vp.shape[1] - 1}")
-    d = cfg.DATA
-    logger.info(f"building AVA files in {d.out_dir} from a {vp.shape[0]} x {vp.shape[1]} {d.source} section")
-    build_ava_files(vp, vs, rho, d.out_dir, well_traces=list(wells), n_aug=d.n_aug, aug_noise=d.aug_noise,
+    d, out_dir = cfg.DATA, out_dir or cfg.DATA.out_dir
+    logger.info(f"building AVA files in {out_dir} from a {vp.shape[0]} x {vp.shape[1]} {d.source} section")
+    build_ava_files(vp, vs, rho, out_dir, well_traces=list(wells), n_aug=d.n_aug, aug_noise=d.aug_noise,
                     cutoff_hz=d.cutoff_hz, butter_order=d.butter_order, dt=d.dt, freq=d.freq,
-                    theta_groups=theta_groups(cfg), snr_db=d.snr_db, seed=d.seed, fmt=d.format,
+                    theta_groups=theta_groups(cfg), snr_db=d.snr_db, seed=d.seed + draw, fmt=d.format,
                     method=cfg.PHYSICS.method, wavelet=read_wavelet(cfg.DATA.wavelet_file))
 
 
@@ -119,6 +105,15 @@ def loader_cfg(path, labelled, batch_size, traces=None):
                           "label_keys": ("m",) if labelled else (), "traces": traces}, batch_size, True)
 
 
+def train_constraints(cfg, paths):
+    """(the wells, the section's traces) of the AVA files at ``paths``, as ppsci constraints."""
+    t, mse = cfg.TRAIN, ppsci.loss.MSELoss()
+    return (ppsci.constraint.SupervisedConstraint(loader_cfg(paths["labelled"], True, t.well_batch_size), mse,
+                                                  name="wells"),
+            ppsci.constraint.SupervisedConstraint(loader_cfg(paths["section"], False, t.batch_size,
+                                                             dict(t.section_traces)), mse, name="section"))
+
+
 checkpoint_path = runtime.kind_checkpoint
 
 
@@ -128,10 +123,9 @@ def train(cfg: DictConfig):
     paths = prepare_data(cfg, ("labelled", "section"))
     kind, t = cfg.MODEL.kind, cfg.TRAIN
     model = build_model(cfg, build_forward_op(cfg, paths["section"]))
-    section = loader_cfg(paths["section"], False, t.batch_size, dict(t.section_traces))
-    unlabelled = ppsci.constraint.SupervisedConstraint(section, ppsci.loss.MSELoss(), name="section")
-    labelled = ppsci.constraint.SupervisedConstraint(loader_cfg(paths["labelled"], True, t.well_batch_size),
-                                                     ppsci.loss.MSELoss(), name="wells")
+    labelled, unlabelled = train_constraints(cfg, paths)
+    redraw = runtime.drawn_each_epoch(lambda out, epoch: build_data(cfg, out, epoch), lambda out: train_constraints(
+        cfg, ava_file_paths(out, cfg.DATA.format))) if cfg.DATA.source == "family" and cfg.DATA.family.redraw else None
     if kind == "original":
         stacks = labelled.data_loader.dataset.arrays()[0]
         model.set_stack_scale(float(np.sqrt(np.mean(np.square(stacks)))))
@@ -143,7 +137,7 @@ def train(cfg: DictConfig):
     opt = paddle.optimizer.Adam(learning_rate=lr, parameters=model.parameters())
     trainer = UnrolledTrainer(model, labelled, unlabelled, ppsci.loss.FunctionalLoss(terms), terms, opt, lr,
                               dict(t.schedule, epochs=t.epochs), checkpoint_path(cfg, kind), cfg.seed,
-                              runtime.run_config(cfg, NETWORK_KEYS[kind]), t.init_from)
+                              runtime.run_config(cfg, NETWORK_KEYS[kind]), t.init_from, redraw)
     history = trainer.fit()
     write_json(osp.join(cfg.output_dir, kind, "history.json"), history)
     return history

@@ -7,6 +7,7 @@ from ppsci_ext.data.ava_dataset import AVADataset
 from ppsci_ext.data.ava_dataset import read_ava_file
 from ppsci_ext.data.ava_dataset import write_ava_file
 from ppsci_ext.data.elastic_models import castagna_vs
+from ppsci_ext.data.elastic_models import elastic_section_of
 from ppsci_ext.data.elastic_models import family_elastic_sections
 from ppsci_ext.data.elastic_models import gardner_rho
 from ppsci_ext.data.elastic_models import layered_elastic_section
@@ -32,6 +33,6 @@ from ppsci_ext.data.velocity_models import make_velocity_models
 __all__ = ["FWIDataset", "SeismicTransform", "VelocityTransform", "read_annotation", "make_velocity_models",
            "AVADataset", "read_ava_file", "write_ava_file", "build_ava_files", "read_wavelet", "ava_file_paths",
            "butterworth_background", "castagna_vs", "gardner_rho", "layered_elastic_section", "family_elastic_sections",
-           "load_marmousi_elastic", "marmousi_section",
+           "elastic_section_of", "load_marmousi_elastic", "marmousi_section",
            "SeismicSRDataset", "read_dat", "write_dat", "pair_files", "split_files", "read_split", "write_split",
            "upsample2", "synthetic_section", "degrade", "generate_pairs"]

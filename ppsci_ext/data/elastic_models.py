@@ -293,10 +293,12 @@ def _gas_wedge(rng, vp, vs, rho, thickness_range, p_class3):
 
 
 def family_elastic_sections(n_sections: int, n_samples: int, n_traces: int, seed: int, mix: dict,
-                            wells_per_section: int = 2) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+                            wells_per_section: int = 2, draw: int = 0
+                            ) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """A family of random elastic sections of varied geology, side by side, and random wells in each.
 
-    Section ``k`` is drawn from ``default_rng([seed, k])``: a :func:`layered_elastic_section` whose
+    Section ``k`` of draw 0 is drawn from ``default_rng([seed, k])``, of draw ``j > 0`` (a training epoch's
+    new sections) from ``default_rng([seed, k, j])``: a :func:`layered_elastic_section` whose
     settings are themselves drawn per section from the ranges in ``mix`` (layer count, thin-bed
     fraction, flat or dipping layers, contrast, depth trend), then, each with its probability, up to
     ``max_faults`` faults (the rock beyond a random, possibly inclined plane displaced down by a random
@@ -312,6 +314,7 @@ def family_elastic_sections(n_sections: int, n_samples: int, n_traces: int, seed
             probabilities ``p_flat``, ``p_fault``, ``p_gas``, ``p_class3``; ``max_faults``; ``vs_scatter``,
             ``rho_scatter``.
         wells_per_section: labelled traces drawn in each section (at least 5 traces from its edges).
+        draw: which family of the same settings (0 for the files a run builds, the epoch when training redraws).
 
     Returns:
         (vp m/s, vs m/s, rho g/cc) float64 [n_samples, n_sections * n_traces], and the well trace indices.
@@ -321,7 +324,7 @@ def family_elastic_sections(n_sections: int, n_samples: int, n_traces: int, seed
                          f"found n_traces={n_traces}, wells_per_section={wells_per_section}")
     parts, wells = [], []
     for k in range(int(n_sections)):
-        rng = np.random.default_rng([int(seed), k])
+        rng = np.random.default_rng([int(seed), k] + ([int(draw)] if draw else []))
         n_lo, n_hi = sorted(int(round(_uniform(rng, mix["n_layers"]))) for _ in range(2))
         vmin = _uniform(rng, mix["vp_min"])
         vmax = max(_uniform(rng, mix["vp_max"]), vmin + 500.0)
@@ -350,3 +353,21 @@ def family_elastic_sections(n_sections: int, n_samples: int, n_traces: int, seed
         wells.extend(k * n_traces + rng.choice(np.arange(5, n_traces - 5), wells_per_section, replace=False))
     vp, vs, rho = (np.concatenate([p[i] for p in parts], axis=1) for i in range(3))
     return vp, vs, rho, np.sort(np.asarray(wells, dtype=np.int64))
+
+
+def elastic_section_of(data, draw: int = 0) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(vp m/s, vs m/s, rho g/cc) [L, ntraces] and the well traces of a GDRNN config's ``DATA`` block:
+    ``DATA.source`` synthetic (one layered section, wells ``DATA.wells``), family (wells drawn per section;
+    ``draw`` as :func:`family_elastic_sections`) or marmousi."""
+    s = data.synthetic
+    if data.source == "synthetic":
+        return (*layered_elastic_section(n_layers_range=tuple(s.n_layers_range), n_samples=s.n_samples,
+                                         n_traces=s.n_traces, seed=s.seed, vp_range=tuple(s.vp_range)), data.wells)
+    if data.source == "family":
+        f = data.family
+        return family_elastic_sections(f.n_sections, s.n_samples, s.n_traces, f.seed, f.mix, f.wells_per_section,
+                                       draw)
+    if data.source == "marmousi":
+        return (*load_marmousi_elastic(data.marmousi.path, data.marmousi.decimate_x, data.marmousi.decimate_z),
+                data.wells)
+    raise ValueError(f"DATA.source: expected 'synthetic', 'family' or 'marmousi', found {data.source!r}")

@@ -19,11 +19,14 @@ Curriculum, all from the YAML: the number of unrolled steps grows from
 ``start_steps`` to the network's full count over ``grow_epochs``; noise is
 injected into the observed stacks with an SNR falling linearly from
 ``snr_start`` to ``snr_end`` dB; lambda_2 moves linearly from ``lambda2_start``
-to ``lambda2_end``. The run's one checkpoint (:mod:`ppsci_ext.train.checkpoint`)
+to ``lambda2_end``. With a ``redraw`` hook, every epoch after the first trains on
+the data it returns for that epoch (a family's new sections, wells and noise),
+drawn from the epoch number alone, so a resumed run sees the same. The run's one checkpoint (:mod:`ppsci_ext.train.checkpoint`)
 is written after every epoch; re-running resumes from it.
 """
 import math
 import time
+from typing import Callable
 from typing import Dict
 from typing import Optional
 
@@ -92,16 +95,19 @@ class UnrolledTrainer(Trainer):
         seed: the noise of epoch ``e`` is drawn after ``paddle.seed(seed + e)``.
         config, init_from: what the checkpoint records of the run's config, and a checkpoint to fine-tune
             (:class:`ppsci_ext.train.base.Trainer`).
+        redraw: ``redraw(epoch)`` -> new ``(labelled, unlabelled)`` for each epoch > 0, or None: the same data
+            every epoch.
     """
 
     def __init__(self, model, labelled, unlabelled, loss, terms, optimizer, lr_scheduler, schedule: dict,
-                 checkpoint_path: str, seed: int = 0, config: Optional[Dict] = None, init_from: Optional[str] = None):
+                 checkpoint_path: str, seed: int = 0, config: Optional[Dict] = None, init_from: Optional[str] = None,
+                 redraw: Optional[Callable[[int], tuple]] = None):
         super().__init__({"model": model}, {"model": optimizer}, checkpoint_path,
                          lr_schedulers=None if lr_scheduler is None else {"model": lr_scheduler}, config=config,
                          init_from=init_from)
         self.model, self.labelled, self.unlabelled = model, labelled, unlabelled
         self.loss, self.terms, self.opt, self.lr = loss, terms, optimizer, lr_scheduler
-        self.s, self.seed = dict(schedule), seed
+        self.s, self.seed, self.redraw = dict(schedule), seed, redraw
 
     # ------------------------------------------------------------ schedule
     def n_steps(self, epoch: int) -> int:
@@ -140,6 +146,8 @@ class UnrolledTrainer(Trainer):
         return terms
 
     def train_epoch(self, epoch: int) -> Dict[str, float]:
+        if self.redraw is not None and epoch > 0:
+            self.labelled, self.unlabelled = self.redraw(epoch)
         paddle.seed(self.seed + epoch)  # noise draws are reproducible after a resume
         snr = self.apply_schedule(epoch)
         self.model.train()

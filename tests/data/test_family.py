@@ -23,6 +23,15 @@ def test_reproducible_by_seed_and_physical():
     check_elastic(vp, vs, rho, "family")  # the checks every AVA file passes: units, vs < vp, positive
 
 
+def test_each_draw_is_a_new_reproducible_family():
+    """draw 0 is the files' family; a training epoch's draw gives other sections and wells, the same every time."""
+    first = family_elastic_sections(2, 96, 60, 101, MIX, 2, draw=0)
+    again = family_elastic_sections(2, 96, 60, 101, MIX, 2, draw=3)
+    assert np.array_equal(first[0], draw(n=2)[0])
+    assert not np.array_equal(first[0], again[0]) and not np.array_equal(first[3], again[3])
+    assert all(np.array_equal(a, b) for a, b in zip(again, family_elastic_sections(2, 96, 60, 101, MIX, 2, draw=3)))
+
+
 def test_wells_two_per_section_away_from_its_edges():
     _, _, _, wells = draw()
     assert len(wells) == 8 and len(set(wells.tolist())) == 8

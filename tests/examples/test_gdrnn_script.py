@@ -169,6 +169,42 @@ def test_family_training_then_guarded_eval_and_fine_tuning(tmp_path):
         mod.train(tiny_cfg(tmp_path / "user2", f"TRAIN.init_from={family_ckpt}", "MODEL.dims=[8,32]"))
 
 
+@pytest.mark.timeout(300)
+def test_family_epochs_draw_new_sections_and_resume_exactly(tmp_path, monkeypatch):
+    """DATA.family.redraw: epoch e > 0 trains on the family's draw e (new sections, wells and noise), built into a
+    temporary folder; killed after epoch 1 and resumed, the run ends on the same weights as one uninterrupted."""
+    from ppsci_ext.train.checkpoint import load_checkpoint
+
+    mod = load_script()
+    drawn = []
+    build = mod.build_data
+    monkeypatch.setattr(mod, "build_data", lambda cfg, out=None, draw=0: (drawn.append(draw), build(cfg, out, draw)))
+    straight = tiny_cfg(tmp_path / "a", *FAMILY, "TRAIN.epochs=3")
+    mod.train(straight)
+    assert drawn == [0, 1, 2]
+    assert sorted(os.listdir(straight.DATA.out_dir)) == ["section.npz", "train_labelled.npz", "truth.npz"]
+    save = mod.UnrolledTrainer.save
+
+    def save_then_die(trainer):
+        save(trainer)
+        if trainer.epoch == 2:
+            raise KeyboardInterrupt("killed after the checkpoint of epoch 2")
+
+    monkeypatch.setattr(mod.UnrolledTrainer, "save", save_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        mod.train(tiny_cfg(tmp_path / "b", *FAMILY, "TRAIN.epochs=3"))
+    monkeypatch.setattr(mod.UnrolledTrainer, "save", save)
+    drawn.clear()
+    mod.train(tiny_cfg(tmp_path / "b", *FAMILY, "TRAIN.epochs=3"))  # resumes at epoch 2
+    assert drawn == [2]  # the files of draw 0 exist already; only the epoch it resumes at is drawn
+    same = mod.train(tiny_cfg(tmp_path / "c", *FAMILY, "TRAIN.epochs=3", "DATA.family.redraw=false"))
+    weights = [load_checkpoint(str(tmp_path / d / "out" / "gdrnn" / "checkpoint.pdparams"))["nets"]["model"]
+               for d in "abc"]
+    assert all(np.array_equal(weights[0][k].numpy(), weights[1][k].numpy()) for k in weights[0])
+    assert not all(np.array_equal(weights[0][k].numpy(), weights[2][k].numpy()) for k in weights[0])
+    assert len(same) == 3
+
+
 @pytest.mark.timeout(120)
 def test_guard_off_reports_nothing_and_guard_on_never_raises_the_misfit(trained):
     mod, cfg, tmp, _ = trained
