@@ -20,37 +20,21 @@ iterations on every property and its data misfit <= GD's; stretch: >= GD at EVAL
 import argparse
 import json
 import os
-import shutil
-import subprocess
-import sys
 import time
 
+from common import GDRNN_HELD_OUT
 from common import compose_config
+from common import evaluate_gdrnn
 from common import load_example
 from common import timings
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SCRIPT = os.path.join(ROOT, "examples", "gdrnn", "GDRNN.py")
 PROPS = ("vp", "vs", "rho")
 ORDER = ("gdrnn", "gdrnn_unguarded", "gd", "adam", "gd_long", "adam_long", "dls", "background")
-HELD_OUT = ["DATA.family.seed=9001", "DATA.family.n_sections=3", "DATA.family.mix.p_fault=1.0",
-            "DATA.family.mix.p_gas=1.0", "DATA.family.mix.thin_bed_fraction=[0.4,0.8]",
-            "DATA.family.mix.vp_min=[1700.0,2200.0]", "DATA.family.mix.vp_max=[4500.0,5600.0]"]
 SCENARIOS = {
     "zero_shot_marmousi": ("gdrnn_marmousi", []),
-    "heldout_family": ("gdrnn_family", HELD_OUT + [f"DATA.out_dir={ROOT}/data_gen/gdrnn_family_heldout"]),
+    "heldout_family": ("gdrnn_family", GDRNN_HELD_OUT),
 }
-
-
-def evaluate(config, out, model, overrides, log):
-    """`mode=eval` in ``out`` with the checkpoint ``model`` as its GDRNN; returns eval_metrics.json."""
-    os.makedirs(os.path.join(out, "gdrnn"), exist_ok=True)
-    shutil.copy(model, os.path.join(out, "gdrnn", "checkpoint.pdparams"))
-    with open(log, "a") as f:
-        subprocess.run([sys.executable, SCRIPT, "--config-name", config, "mode=eval", f"output_dir={out}",
-                        *overrides], check=True, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT,
-                       env={**os.environ, "GLOG_minloglevel": "2"})
-    return json.load(open(os.path.join(out, "eval_metrics.json")))
 
 
 def table(name, res):
@@ -109,8 +93,8 @@ def main():
     rows = []
     for name, (config, over) in ([] if args.skip_eval else SCENARIOS.items()):
         t = time.time()
-        res = evaluate(config, os.path.join(root, name), model, over, log)
-        off = evaluate(config, os.path.join(root, name + "_unguarded"), model, over + ["MODEL.guard=false"], log)
+        res = evaluate_gdrnn(config, os.path.join(root, name), model, over, log)
+        off = evaluate_gdrnn(config, os.path.join(root, name + "_unguarded"), model, over + ["MODEL.guard=false"], log)
         res["methods"]["gdrnn_unguarded"] = off["methods"]["gdrnn"]
         table(f"{name} ({time.time() - t:.0f} s for both evaluations)", res)
         rows += targets(name, res)

@@ -3,8 +3,11 @@
 ``load_example`` and ``compose_config`` come from the package's example harness (:mod:`ppsci_ext.runtime`),
 as in the tests.
 """
+import json
 import os
+import shutil
 import statistics
+import subprocess
 import sys
 import time
 
@@ -31,3 +34,30 @@ def timings(fn, repeats, warm_up=True):
 def median_time(fn, repeats, warm_up=True):
     """Median of :func:`timings`."""
     return statistics.median(timings(fn, repeats, warm_up))
+
+
+# ------------------------------------------------------------------ GDRNN
+GDRNN_SCRIPT = os.path.join(ROOT, "examples", "gdrnn", "GDRNN.py")
+# a family drawn with another seed and another geology mix than conf/gdrnn.yaml's DATA.family: every section
+# faulted and with a gas sand, thinner beds, a wider depth trend
+GDRNN_HELD_OUT = ["DATA.family.seed=9001", "DATA.family.n_sections=3", "DATA.family.mix.p_fault=1.0",
+                  "DATA.family.mix.p_gas=1.0", "DATA.family.mix.thin_bed_fraction=[0.4,0.8]",
+                  "DATA.family.mix.vp_min=[1700.0,2200.0]", "DATA.family.mix.vp_max=[4500.0,5600.0]",
+                  f"DATA.out_dir={ROOT}/data_gen/gdrnn_family_heldout"]
+
+
+def run_gdrnn(config, mode, overrides, log):
+    """``GDRNN.py --config-name config mode=mode overrides...``, its output appended to ``log``."""
+    with open(log, "a") as f:
+        subprocess.run([sys.executable, GDRNN_SCRIPT, "--config-name", config, f"mode={mode}", *overrides],
+                       check=True, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT,
+                       env={**os.environ, "GLOG_minloglevel": "2"})
+
+
+def evaluate_gdrnn(config, out, model, overrides, log):
+    """`mode=eval` in ``out`` with the checkpoint ``model`` as its GDRNN; returns eval_metrics.json."""
+    os.makedirs(os.path.join(out, "gdrnn"), exist_ok=True)
+    shutil.copy(model, os.path.join(out, "gdrnn", "checkpoint.pdparams"))
+    run_gdrnn(config, "eval", [f"output_dir={out}", *overrides], log)
+    with open(os.path.join(out, "eval_metrics.json")) as f:
+        return json.load(f)
