@@ -33,6 +33,7 @@ from ppsci_ext.data import VelocityTransform
 from ppsci_ext.data.fwi_dataset import check_amplitudes
 from ppsci_ext.data.fwi_dataset import statistics_overrides
 from ppsci_ext.data.fwi_dataset import velocity_models
+from ppsci_ext.data.openfwi_generator import amplitude_range
 from ppsci_ext.data.openfwi_generator import generate_openfwi
 from ppsci_ext.physics import forward_model
 from ppsci_ext.train import WGANGPTrainer
@@ -121,10 +122,7 @@ def _generate(cfg):
     g = cfg.GENERATE
     annos = generate_openfwi(g.out_dir, g.n_train, g.n_test, g.file_size, g.seed, OmegaConf.to_container(
         g.models, resolve=True), modelling_kwargs(cfg), num_threads=cfg.num_threads)
-    lo = hi = 0.0
-    for k in range(g.n_train // g.file_size):
-        d = np.load(osp.join(g.out_dir, f"data{k}.npy"), mmap_mode="r")
-        lo, hi = min(lo, float(d.min())), max(hi, float(d.max()))
+    lo, hi = amplitude_range(g.out_dir, g.n_train // g.file_size)
     logger.message(f"wrote {annos}; training data amplitude range [{lo:.3g}, {hi:.3g}]")
     if lo < cfg.DATA.data_min or hi > cfg.DATA.data_max:
         logger.warning(f"the data range [{lo:.3g}, {hi:.3g}] exceeds DATA.data_min/data_max = "
@@ -169,7 +167,8 @@ def _train(cfg):
     trainer = WGANGPTrainer(generator, critic, constraint, critic_loss(cfg), adamw(cfg, cfg.TRAIN.lr_g, generator),
                             adamw(cfg, cfg.TRAIN.lr_d, critic) if critic is not None else None,
                             cfg.TRAIN, cfg.TRAIN.checkpoint, validate,
-                            runtime.run_config(cfg, GENERATOR_KEYS + ("MODEL.gan", "MODEL.critic")))
+                            runtime.run_config(cfg, GENERATOR_KEYS + ("MODEL.gan", "MODEL.critic")),
+                            cfg.TRAIN.init_from)
     history = trainer.fit()
     if paddle.distributed.get_rank() == 0:
         write_json(osp.join(cfg.output_dir, "history.json"), history)

@@ -20,7 +20,7 @@ from ppsci_ext.atomic import write_npy
 from ppsci_ext.data.velocity_models import make_velocity_models
 from ppsci_ext.physics import forward_model
 
-__all__ = ["generate_openfwi"]
+__all__ = ["generate_openfwi", "amplitude_range"]
 
 
 def _complete(path, shape):
@@ -64,3 +64,12 @@ def generate_openfwi(out_dir: str, n_train: int, n_test: int, file_size: int, se
         with atomic_open(annos[split], "w") as f:
             f.write("\n".join(rows) + "\n")
     return annos
+
+
+def amplitude_range(out_dir: str, n_files: int):
+    """(min, max) amplitude over ``data0.npy .. data{n_files - 1}.npy`` in ``out_dir`` (0 included)."""
+    lo = hi = 0.0
+    for k in range(n_files):
+        d = np.load(os.path.join(out_dir, f"data{k}.npy"), mmap_mode="r")
+        lo, hi = min(lo, float(d.min())), max(hi, float(d.max()))
+    return lo, hi

@@ -1,8 +1,9 @@
 """Random velocity models in the style of OpenFWI's FlatVel and CurveVel families.
 
 Every model is a [nz, nx] array in m/s with axis 0 = depth. Layer rules
-(number of layers, velocity range, minimum thickness, monotonic increase)
-come from the example's YAML (``GENERATE.models``); sample ``i`` of a run
+(number of layers, velocity range, minimum thickness, monotonic increase,
+the share of models with velocity inversions) come from the example's YAML
+(``GENERATE.models``); sample ``i`` of a run
 is drawn from ``numpy.random.default_rng([seed, i])`` so any slice of a
 data set can be regenerated alone, which makes generation resumable.
 """
@@ -70,20 +71,28 @@ _FAMILIES = {"flat": flat_layer_model, "curved": curved_layer_model}
 
 
 def make_velocity_models(indices: Sequence[int], seed: int, family: str, nz: int, nx: int,
-                         min_layers: int, max_layers: int, **rules) -> np.ndarray:
+                         min_layers: int, max_layers: int, p_inversion: float = 0.0, **rules) -> np.ndarray:
     """Models for the given sample indices, float32 [len(indices), 1, nz, nx] (m/s).
 
     ``family`` is ``"flat"`` (FlatVel-like) or ``"curved"`` (CurveVel-like);
-    ``rules`` go to the family function (vmin, vmax, min_thickness, ...).
+    ``rules`` go to the family function (vmin, vmax, min_thickness, increasing, ...).
+    ``p_inversion``: with ``increasing``, the probability that a model's layer velocities are left in
+    random order (velocity inversions, as real sections have); 0 draws nothing more, so the models of
+    a seed are unchanged.
     """
     if family not in _FAMILIES:
         raise ValueError(f"GENERATE.models.family: expected one of {sorted(_FAMILIES)}, found {family!r}")
     if not 1 <= min_layers <= max_layers:
         raise ValueError(f"GENERATE.models: need 1 <= min_layers <= max_layers, found {min_layers}, {max_layers}")
+    if not 0.0 <= p_inversion <= 1.0:
+        raise ValueError(f"GENERATE.models.p_inversion: expected a probability in [0, 1], found {p_inversion}")
     fn = _FAMILIES[family]
     out = np.empty((len(indices), 1, nz, nx), dtype=np.float32)
     for j, i in enumerate(indices):
         rng = np.random.default_rng([seed, int(i)])
         n_layers = int(rng.integers(min_layers, max_layers + 1))
-        out[j, 0] = fn(rng, nz, nx, n_layers, **rules)
+        own = dict(rules)
+        if p_inversion > 0 and rng.random() < p_inversion:
+            own["increasing"] = False
+        out[j, 0] = fn(rng, nz, nx, n_layers, **own)
     return out

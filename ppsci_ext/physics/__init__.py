@@ -1,6 +1,6 @@
 """Forward operators: pure numerics, no networks, no config."""
 
-from .acoustic import CFL_LIMIT, DEFAULT_PAD, cfl_number, forward_model
+from .acoustic import CFL_LIMIT, CONVENTIONS, DEFAULT_PAD, cfl_number, forward_model
 from .ava import (
     AVAForward,
     aki_richards_rpp,
@@ -11,13 +11,15 @@ from .ava import (
     wavelet_matrix,
     zoeppritz_rpp,
 )
-from .wavelets import ricker, ricker_length
+from .wavelets import openfwi_ricker, ricker, ricker_length
 
 __all__ = [
     "CFL_LIMIT",
     "DEFAULT_PAD",
     "cfl_number",
     "forward_model",
+    "CONVENTIONS",
+    "openfwi_ricker",
     "ricker",
     "ricker_length",
     "AVAForward",

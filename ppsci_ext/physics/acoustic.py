@@ -33,6 +33,15 @@ error vs. a boundary-free reference, pad 10: ~1%, pad 20: ~0.1%).  pad=0 gives r
 Stability: for leapfrog in time, v dt sqrt(sum over axes of max|symbol|) <= 2; the
 4th-order stencil's symbol peaks at k dx = pi with magnitude 5/2 + 8/3 + 1/6 = 16/3
 per axis, so in 2D  v dt / dx <= 2 / sqrt(2 * 16/3) = sqrt(3/8) ~= 0.612 (``CFL_LIMIT``).
+
+Conventions (``convention``): "ours" is the above. "openfwi" follows OpenFWI's published modelling
+settings, so that the data have its amplitudes and timing: the source adds v^2 dt^2 w(n dt) to its
+cell (no 1/dx^2: amplitudes are dx^2 times ours, 100x at dx = 10 m), the wavelet is
+:func:`~ppsci_ext.physics.wavelets.openfwi_ricker` (peak at 73 ms for 15 Hz at 1 ms, not 1/freq), and
+sample k records u^{k+1} (the field just after the k-th source sample; ours records u^k, so sample 0
+is not zero). Same stencil, time stepping, polarity and acquisition. OpenFWI damps the outgoing
+waves with a 120-cell sponge; here the C-PML of ``pad`` cells does it (the difference is measured in
+bench/bench_modelling.py).
 """
 
 import math
@@ -45,9 +54,11 @@ from llvmlite import ir
 from numba.core import cgutils, types
 from numba.extending import intrinsic
 
+from .wavelets import openfwi_ricker
 from .wavelets import ricker
 
 CFL_LIMIT = math.sqrt(3.0 / 8.0)
+CONVENTIONS = ("ours", "openfwi")
 # C-PML width (cells) on each side, chosen from Table A of bench/bench_modelling.py.
 DEFAULT_PAD = 15
 # Target (continuous, normal-incidence) reflection coefficient of the C-PML.
@@ -353,6 +364,7 @@ def forward_model(
     pad=DEFAULT_PAD,
     wavelet=None,
     num_threads=None,
+    convention="ours",
 ):
     """Shot gathers of the 2D constant-density acoustic wave equation (see module docstring).
 
@@ -366,8 +378,11 @@ def forward_model(
         rec_x, rec_z: receiver column indices (None: every column 0..nx-1) and depth index.
             All positions are indices of the unpadded model grid.
         pad: absorbing-layer width in cells on each of the four sides (no free surface).
-        wavelet: source time function [nt] (default ``ricker(freq, nt, dt)``).
+        wavelet: source time function [nt] (default ``ricker(freq, nt, dt)``, or ``openfwi_ricker`` with
+            ``convention="openfwi"``).
         num_threads: numba threads for this call (default: numba's current setting).
+        convention: "ours" or "openfwi": source scaling, default wavelet and the time of sample 0
+            (module docstring).
 
     Returns:
         [N, n_src, nt, n_rec] (or [n_src, nt, n_rec] for 2D vel), float64 for float64
@@ -379,6 +394,8 @@ def forward_model(
     Warns:
         RuntimeWarning: dx > vmin / (5 * 2 * freq) (fewer than 5 points per wavelength).
     """
+    if convention not in CONVENTIONS:
+        raise ValueError(f"forward_model: convention must be one of {list(CONVENTIONS)}, found {convention!r}")
     vel = np.asarray(vel)
     squeeze = vel.ndim == 2
     _check_model(vel, dx, dt, freq, pad)
@@ -389,20 +406,23 @@ def forward_model(
     src_iz = np.full_like(src_ix, _index_array("src_z", src_z, nz, "rows")[0])
     rec_ix = np.arange(nx) if rec_x is None else _index_array("rec_x", rec_x, nx, "columns")
     rec_iz = np.full_like(rec_ix, _index_array("rec_z", rec_z, nz, "rows")[0])
+    openfwi = convention == "openfwi"
     if wavelet is None:
-        wavelet = ricker(freq, nt, dt)
+        wavelet = openfwi_ricker(freq, nt, dt) if openfwi else ricker(freq, nt, dt)
     wavelet = np.ascontiguousarray(wavelet, dtype=dtype)
     if wavelet.shape != (nt,):
         raise ValueError(f"forward_model: wavelet must have shape ({nt},) (nt,), found {wavelet.shape}")
+    if openfwi:  # one more step, so that sample k holds u^{k+1}; w(nt dt) is never recorded
+        wavelet = np.append(wavelet, dtype(0))
     pad = int(pad)
     coef = np.ascontiguousarray(np.pad(vel, ((0, 0), (pad, pad), (pad, pad)), mode="edge") ** 2 * (dt / dx) ** 2)
     vmax = vel.reshape(vel.shape[0], -1).max(axis=1)
     prof_x = [_cpml_profiles(nx, pad, dx, dt, float(v), freq, dtype) for v in vmax]
     prof_z = [_cpml_profiles(nz, pad, dx, dt, float(v), freq, dtype) for v in vmax]
     profiles = [np.stack([p[k] for p in prof]) for prof in (prof_x, prof_z) for k in range(3)]
-    # Source cells are inside the model: delta_h = 1/dx^2, so the factor is v^2 dt^2 / dx^2.
-    src_scale = np.ascontiguousarray(coef[:, src_iz + pad, src_ix + pad])
-    out = np.zeros((vel.shape[0], src_ix.size, nt, rec_ix.size), dtype=dtype)
+    # Source cells are inside the model: delta_h = 1/dx^2, so the factor is v^2 dt^2 / dx^2 (OpenFWI: v^2 dt^2).
+    src_scale = np.ascontiguousarray(coef[:, src_iz + pad, src_ix + pad] * dtype(dx * dx if openfwi else 1.0))
+    out = np.zeros((vel.shape[0], src_ix.size, wavelet.shape[0], rec_ix.size), dtype=dtype)
     previous = numba.get_num_threads()
     if num_threads is not None:
         numba.set_num_threads(int(num_threads))
@@ -410,4 +430,6 @@ def forward_model(
         _propagate(coef, *profiles, pad, src_scale, wavelet, src_iz + pad, src_ix + pad, rec_iz + pad, rec_ix + pad, out)
     finally:
         numba.set_num_threads(previous)
+    if openfwi:
+        out = np.ascontiguousarray(out[:, :, 1:])
     return out[0] if squeeze else out

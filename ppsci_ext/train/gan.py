@@ -88,16 +88,17 @@ class WGANGPTrainer(Trainer):
         cfg: TRAIN section (epochs, n_critic, lr_g, lr_d, warmup_steps, final_lr_ratio, log_freq).
         checkpoint_path: where the one checkpoint lives.
         validate: optional ``fn(generator) -> dict of floats`` run after each epoch.
-        config: what the checkpoint records of the run's config (:class:`ppsci_ext.train.base.Trainer`).
+        config, init_from: what the checkpoint records of the run's config, and a checkpoint whose networks
+            start the run (fine-tuning, e.g. on another model family; :class:`ppsci_ext.train.base.Trainer`).
     """
 
     def __init__(self, generator, critic, constraint, critic_loss, opt_g, opt_d, cfg,
                  checkpoint_path: str, validate: Optional[Callable[..., Dict[str, float]]] = None,
-                 config: Optional[Dict] = None):
+                 config: Optional[Dict] = None, init_from: Optional[str] = None):
         nets, opts = {"generator": generator}, {"generator": opt_g}
         if critic is not None:
             nets["critic"], opts["critic"] = critic, opt_d
-        super().__init__(nets, opts, checkpoint_path, config=config)
+        super().__init__(nets, opts, checkpoint_path, config=config, init_from=init_from)
         self.g, self.d = generator, critic
         self.constraint, self.critic_loss = constraint, critic_loss
         self.opt_g, self.opt_d = opt_g, opt_d

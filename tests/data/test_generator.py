@@ -27,6 +27,17 @@ def test_models_follow_the_rules(family):
         assert np.all(flat == flat[:, :, :1])  # flat layers
 
 
+def test_a_share_of_models_has_velocity_inversions():
+    base = make_velocity_models(range(200), 3, **MODELS)
+    mixed = make_velocity_models(range(200), 3, p_inversion=0.5, **MODELS)
+    assert np.array_equal(make_velocity_models(range(5), 3, p_inversion=0.0, **MODELS), base[:5])
+    inverted = [bool((np.diff(v[0, :, 0]) < 0).any()) for v in mixed]
+    assert not any((np.diff(v[0, :, 0]) < 0).any() for v in base)
+    assert 0.2 < np.mean(inverted) < 0.5  # half unsorted, and a random order of 2-4 layers may still increase
+    with pytest.raises(ValueError, match=r"p_inversion: expected a probability in \[0, 1\], found 1.5"):
+        make_velocity_models([0], 0, p_inversion=1.5, **MODELS)
+
+
 def test_models_are_deterministic_per_index():
     a = make_velocity_models([5, 6, 7], 11, **MODELS)
     b = make_velocity_models([7], 11, **MODELS)
