@@ -206,3 +206,26 @@ def test_eval_data_misfit_across_amplitude_conventions(trained, tmp_path):
                                f"EVAL.checkpoint={cfg.TRAIN.checkpoint}"))
     assert res["data_misfit"] > 0.95
     assert res["amplitude_factor"] > 20.0 and res["data_misfit_scaled"] < 0.95
+
+
+@pytest.mark.timeout(300)
+def test_transfer_learning_starts_from_another_run(trained, tmp_path):
+    """TRAIN.init_from: a new run (here on CurveVel-like data) starts from a trained run's generator and critic;
+    a checkpoint of other widths is refused, naming the key."""
+    from ppsci_ext.train.checkpoint import load_checkpoint
+
+    vg, cfg, tmp = trained
+    curved = tiny_cfg(tmp_path, "GENERATE.models.family=curved", "TRAIN.epochs=1", "TRAIN.lr_g=0.0",
+                      "TRAIN.lr_d=0.0", "TRAIN.weight_decay=0.0", f"TRAIN.init_from={cfg.TRAIN.checkpoint}")
+    vg.generate(curved)
+    vg.train(curved)
+    log = open(os.path.join(curved.output_dir, "train.log")).read()
+    assert f"starting from the networks of {cfg.TRAIN.checkpoint}" in log
+    start, end = (load_checkpoint(p)["nets"] for p in (cfg.TRAIN.checkpoint, curved.TRAIN.checkpoint))
+    for net in ("generator", "critic"):  # lr 0: the weights are those it started from
+        for k, v in start[net].items():
+            if not k.endswith(("_mean", "_variance")):  # BatchNorm statistics move without a learning rate
+                assert np.array_equal(np.asarray(v), np.asarray(end[net][k])), (net, k)
+    with pytest.raises(ValueError, match=r"MODEL.generator.dims: \[4, 8, 8, 16, 16\] in the checkpoint"):
+        vg.train(tiny_cfg(tmp_path / "other", "MODEL.generator.dims=[4,8,8,16,32]",
+                          f"TRAIN.init_from={cfg.TRAIN.checkpoint}"))
