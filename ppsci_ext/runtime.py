@@ -45,11 +45,12 @@ __all__ = ["PROJECT_ROOT", "mode", "dispatch", "setup_run", "data_parallel", "ne
 
 
 def _project_root() -> str:
-    """The folder holding ``conf/``: the package's parent in a checkout (also an editable install), else
-    two folders above the running example script, else the current folder."""
+    """The folder holding ``conf/``: two folders above the running example script (the checkout whose
+    ``conf/`` Hydra reads, even where the package is installed from another one), else the package's parent
+    in a checkout (also an editable install), else the current folder."""
     here = osp.dirname(osp.dirname(osp.abspath(__file__)))
     script = osp.dirname(osp.dirname(osp.dirname(osp.abspath(sys.argv[0])))) if sys.argv and sys.argv[0] else ""
-    for cand in (here, script):
+    for cand in (script, here):
         if cand and osp.isdir(osp.join(cand, "conf")):
             return cand
     return os.getcwd()

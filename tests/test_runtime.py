@@ -79,17 +79,19 @@ def test_build_if_missing_builds_once(tmp_path):
     assert len(calls) == 1
 
 
-def test_example_runs_from_its_own_folder_on_a_fresh_copy(tmp_path):
+@pytest.mark.parametrize("own_package", [True, False])
+def test_example_runs_from_its_own_folder_on_a_fresh_copy(tmp_path, own_package):
     """`cd examples/gdrnn && python GDRNN.py mode=train` in a copy with nothing generated: the data is built and
-    the outputs land under the copy's root, as the YAML's ${root:...} paths say."""
+    the outputs land under the copy's root, as the YAML's ${root:...} paths say, also when the package imported
+    is installed from another checkout (own_package False), never under that checkout."""
     copy = tmp_path / "project"
-    for name in ("conf", "examples", "ppsci_ext"):
+    for name in ("conf", "examples") + (("ppsci_ext",) if own_package else ()):
         shutil.copytree(os.path.join(PROJECT_ROOT, name), copy / name,
                         ignore=shutil.ignore_patterns("__pycache__", "outputs*", "data_gen"))
     over = ["DATA.synthetic.n_samples=32", "DATA.synthetic.n_traces=16", "DATA.synthetic.n_layers_range=[6,8]",
             "DATA.wells=[3,12]", "DATA.n_aug=4", "MODEL.dims=[4,8]", "MODEL.n_steps=2", "TRAIN.epochs=1",
             "TRAIN.batch_size=4", "TRAIN.well_batch_size=2", "num_threads=1"]
-    env = {**os.environ, "PYTHONPATH": str(copy), "GLOG_minloglevel": "2"}
+    env = {**os.environ, "PYTHONPATH": str(copy) if own_package else PROJECT_ROOT, "GLOG_minloglevel": "2"}
     res = subprocess.run([sys.executable, "GDRNN.py", "mode=train", *over], cwd=copy / "examples" / "gdrnn",
                          env=env, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr[-3000:]
