@@ -1,0 +1,99 @@
+"""Weights of OpenFWI's PyTorch InversionNet (a ``.pth`` checkpoint or state dict) into a
+:class:`~ppsci_ext.arch.VelocityGenerator` built with the same layout: ``dims`` as the checkpoint's widths,
+``upsample: deconv``, ``head_norm: true``, ``sample_ratio: 1`` (5 x 1000 x 70 input) and 70 x 70 output, the
+paper config's generator.
+
+OpenFWI's blocks, in order, are ``convblock1, convblock2_1 ... convblock8, deconv1_1 ... deconv5_2, deconv6``,
+each ``<block>.layers.0`` a (transposed) convolution and ``<block>.layers.1`` its BatchNorm (older
+checkpoints name ``layers`` after the block's class, e.g. ``Conv2DwithBN``); ours are the convolutions and
+BatchNorms of ``encoder``, ``decoder`` and ``head`` in the same order. Both frameworks store convolution
+kernels as [out, in, kh, kw] and transposed ones as [in, out, kh, kw]; BatchNorm's running mean and variance
+are Paddle's ``_mean`` and ``_variance``.
+
+    python -m ppsci_ext.arch.openfwi_weights openfwi.pth generator.pdparams --dims 32 64 128 256 512
+"""
+import argparse
+import re
+from collections import OrderedDict
+from typing import Dict
+
+import numpy as np
+import paddle
+
+__all__ = ["openfwi_generator_state", "load_openfwi_generator", "OPENFWI_GENERATOR_BLOCKS"]
+
+OPENFWI_GENERATOR_BLOCKS = (["convblock1"] + [f"convblock{k}_{j}" for k in range(2, 8) for j in (1, 2)]
+                            + ["convblock8"] + [f"deconv{k}_{j}" for k in range(1, 6) for j in (1, 2)] + ["deconv6"])
+_LEGACY = re.compile(r"\.(Conv2DwithBN_Tanh|Conv2DwithBN|Deconv2DwithBN|ResizeConv2DwithBN)\.")
+_BN = {"weight": "weight", "bias": "bias", "running_mean": "_mean", "running_var": "_variance"}
+
+
+def _numpy(v):
+    return v.detach().cpu().numpy() if hasattr(v, "detach") else np.asarray(v)
+
+
+def _ours_in_order(generator):
+    """(conv, batchnorm) pairs of our generator, in forward order."""
+    layers = [m for m in generator.sublayers() if isinstance(m, (paddle.nn.Conv2D, paddle.nn.Conv2DTranspose,
+                                                                 paddle.nn.BatchNorm2D))]
+    pairs, k = [], 0
+    while k < len(layers):
+        conv, norm = layers[k], layers[k + 1] if k + 1 < len(layers) else None
+        if not isinstance(norm, paddle.nn.BatchNorm2D):
+            raise ValueError("the generator has a convolution without BatchNorm: build it with head_norm=true")
+        pairs.append((conv, norm))
+        k += 2
+    return pairs
+
+
+def openfwi_generator_state(state: Dict, generator, source: str = "the checkpoint") -> Dict[str, np.ndarray]:
+    """Our generator's state dict (name -> array of the parameter's dtype) from OpenFWI's InversionNet
+    ``state``; every shape is checked and a mismatch names both keys."""
+    state = {_LEGACY.sub(".layers.", k.replace("module.", "", 1)): v for k, v in state.items()}
+    pairs = _ours_in_order(generator)
+    if len(pairs) != len(OPENFWI_GENERATOR_BLOCKS):
+        raise ValueError(f"the generator has {len(pairs)} conv+BatchNorm blocks, OpenFWI's InversionNet "
+                         f"{len(OPENFWI_GENERATOR_BLOCKS)}: build it with upsample=deconv and 5 x 1000 x 70 input")
+    names = {id(p): n for n, p in generator.named_parameters()}
+    names.update({id(b): n for n, b in generator.named_buffers()})
+    out = OrderedDict()
+    for block, (conv, norm) in zip(OPENFWI_GENERATOR_BLOCKS, pairs):
+        todo = [(f"{block}.layers.0.{a}", getattr(conv, a)) for a in ("weight", "bias")]
+        todo += [(f"{block}.layers.1.{a}", getattr(norm, b)) for a, b in _BN.items()]
+        for key, target in todo:
+            if key not in state:
+                raise KeyError(f"{source}: key {key!r} not found (an InversionNet checkpoint has "
+                               f"{OPENFWI_GENERATOR_BLOCKS[0]}.layers.0.weight ...)")
+            value = _numpy(state[key]).astype(target.numpy().dtype)
+            if tuple(value.shape) != tuple(target.shape):
+                raise ValueError(f"{source}: {key} has shape {list(value.shape)}, our {names[id(target)]} "
+                                 f"{list(target.shape)}: build the generator with the checkpoint's widths")
+            out[names[id(target)]] = value
+    return out
+
+
+def load_openfwi_generator(path: str, generator) -> None:
+    """Load OpenFWI's ``.pth`` (a state dict, or a dict holding it under ``model``) into ``generator``."""
+    import torch
+
+    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    state = ckpt.get("model", ckpt) if isinstance(ckpt, dict) else ckpt
+    generator.set_state_dict({k: paddle.to_tensor(v) for k, v in openfwi_generator_state(state, generator,
+                                                                                          path).items()})
+
+
+def main():
+    from ppsci_ext.arch.velocitygan import VelocityGenerator
+
+    ap = argparse.ArgumentParser(description="OpenFWI InversionNet .pth -> VelocityGenerator .pdparams")
+    ap.add_argument("src"), ap.add_argument("dst")
+    ap.add_argument("--dims", type=int, nargs=5, default=[32, 64, 128, 256, 512], help="the checkpoint's widths")
+    args = ap.parse_args()
+    gen = VelocityGenerator(("data",), ("velocity",), dims=args.dims, upsample="deconv", head_norm=True)
+    load_openfwi_generator(args.src, gen)
+    paddle.save(gen.state_dict(), args.dst)
+    print(f"wrote {args.dst}: {len(gen.state_dict())} tensors")
+
+
+if __name__ == "__main__":
+    main()
