@@ -20,10 +20,12 @@ from typing import Dict
 import numpy as np
 import paddle
 
-__all__ = ["openfwi_generator_state", "load_openfwi_generator", "OPENFWI_GENERATOR_BLOCKS"]
+__all__ = ["openfwi_generator_state", "openfwi_critic_state", "load_openfwi_generator", "OPENFWI_GENERATOR_BLOCKS",
+           "OPENFWI_CRITIC_BLOCKS"]
 
 OPENFWI_GENERATOR_BLOCKS = (["convblock1"] + [f"convblock{k}_{j}" for k in range(2, 8) for j in (1, 2)]
                             + ["convblock8"] + [f"deconv{k}_{j}" for k in range(1, 6) for j in (1, 2)] + ["deconv6"])
+OPENFWI_CRITIC_BLOCKS = [f"convblock{k}_{j}" for k in range(1, 5) for j in (1, 2)] + ["convblock5"]
 _LEGACY = re.compile(r"\.(Conv2DwithBN_Tanh|Conv2DwithBN|Deconv2DwithBN|ResizeConv2DwithBN)\.")
 _BN = {"weight": "weight", "bias": "bias", "running_mean": "_mean", "running_var": "_variance"}
 
@@ -32,15 +34,16 @@ def _numpy(v):
     return v.detach().cpu().numpy() if hasattr(v, "detach") else np.asarray(v)
 
 
-def _ours_in_order(generator):
-    """(conv, batchnorm) pairs of our generator, in forward order."""
-    layers = [m for m in generator.sublayers() if isinstance(m, (paddle.nn.Conv2D, paddle.nn.Conv2DTranspose,
+def _ours_in_order(net):
+    """(conv, batchnorm) pairs of our network, in forward order."""
+    layers = [m for m in net.sublayers() if isinstance(m, (paddle.nn.Conv2D, paddle.nn.Conv2DTranspose,
                                                                  paddle.nn.BatchNorm2D))]
     pairs, k = [], 0
     while k < len(layers):
         conv, norm = layers[k], layers[k + 1] if k + 1 < len(layers) else None
         if not isinstance(norm, paddle.nn.BatchNorm2D):
-            raise ValueError("the generator has a convolution without BatchNorm: build it with head_norm=true")
+            raise ValueError("the network has a convolution without BatchNorm: build the generator with "
+                             "head_norm=true, the critic with norm=true")
         pairs.append((conv, norm))
         k += 2
     return pairs
@@ -49,25 +52,34 @@ def _ours_in_order(generator):
 def openfwi_generator_state(state: Dict, generator, source: str = "the checkpoint") -> Dict[str, np.ndarray]:
     """Our generator's state dict (name -> array of the parameter's dtype) from OpenFWI's InversionNet
     ``state``; every shape is checked and a mismatch names both keys."""
+    return _convert(state, generator, OPENFWI_GENERATOR_BLOCKS, source,
+                    "build it with upsample=deconv and 5 x 1000 x 70 input")
+
+
+def openfwi_critic_state(state: Dict, critic, source: str = "the checkpoint") -> Dict[str, np.ndarray]:
+    """Our critic's state dict from OpenFWI's Discriminator ``state`` (build the critic with norm=true)."""
+    return _convert(state, critic, OPENFWI_CRITIC_BLOCKS, source, "build it with norm=true and 70 x 70 input")
+
+
+def _convert(state, net, blocks, source, hint):
     state = {_LEGACY.sub(".layers.", k.replace("module.", "", 1)): v for k, v in state.items()}
-    pairs = _ours_in_order(generator)
-    if len(pairs) != len(OPENFWI_GENERATOR_BLOCKS):
-        raise ValueError(f"the generator has {len(pairs)} conv+BatchNorm blocks, OpenFWI's InversionNet "
-                         f"{len(OPENFWI_GENERATOR_BLOCKS)}: build it with upsample=deconv and 5 x 1000 x 70 input")
-    names = {id(p): n for n, p in generator.named_parameters()}
-    names.update({id(b): n for n, b in generator.named_buffers()})
+    pairs = _ours_in_order(net)
+    if len(pairs) != len(blocks):
+        raise ValueError(f"the network has {len(pairs)} conv+BatchNorm blocks, OpenFWI's {len(blocks)}: {hint}")
+    names = {id(p): n for n, p in net.named_parameters()}
+    names.update({id(b): n for n, b in net.named_buffers()})
     out = OrderedDict()
-    for block, (conv, norm) in zip(OPENFWI_GENERATOR_BLOCKS, pairs):
+    for block, (conv, norm) in zip(blocks, pairs):
         todo = [(f"{block}.layers.0.{a}", getattr(conv, a)) for a in ("weight", "bias")]
         todo += [(f"{block}.layers.1.{a}", getattr(norm, b)) for a, b in _BN.items()]
         for key, target in todo:
             if key not in state:
-                raise KeyError(f"{source}: key {key!r} not found (an InversionNet checkpoint has "
-                               f"{OPENFWI_GENERATOR_BLOCKS[0]}.layers.0.weight ...)")
+                raise KeyError(f"{source}: key {key!r} not found (OpenFWI's checkpoint of this network has "
+                               f"{blocks[0]}.layers.0.weight ...)")
             value = _numpy(state[key]).astype(target.numpy().dtype)
             if tuple(value.shape) != tuple(target.shape):
                 raise ValueError(f"{source}: {key} has shape {list(value.shape)}, our {names[id(target)]} "
-                                 f"{list(target.shape)}: build the generator with the checkpoint's widths")
+                                 f"{list(target.shape)}: build the network with the checkpoint's widths")
             out[names[id(target)]] = value
     return out
 

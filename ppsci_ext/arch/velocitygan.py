@@ -127,16 +127,19 @@ class VelocityGenerator(base.Arch):
 
 
 class VelocityDiscriminator(base.Arch):
-    """WGAN critic: velocity map [B, 1, nz, nx] -> score [B, 1] (no normalisation layers).
+    """WGAN critic: velocity map [B, 1, nz, nx] -> score [B, 1].
 
     Args:
         input_keys, output_keys: one key each, e.g. ("velocity",), ("score",).
         in_shape: (nz, nx) of the velocity map.
         dims: four channel widths.
+        norm: False (default): no normalisation layers, the score a plain convolution; True: OpenFWI's
+            critic, BatchNorm and LeakyReLU after every convolution, the score's included (its gradient
+            penalty then needs BatchNorm's double backward: slow on Paddle's CPU kernels).
     """
 
     def __init__(self, input_keys: Tuple[str, ...], output_keys: Tuple[str, ...],
-                 in_shape: Sequence[int] = (70, 70), dims: Sequence[int] = (32, 64, 128, 256)):
+                 in_shape: Sequence[int] = (70, 70), dims: Sequence[int] = (32, 64, 128, 256), norm: bool = False):
         super().__init__()
         self.input_keys, self.output_keys = tuple(input_keys), tuple(output_keys)
         if len(dims) != 4:
@@ -144,9 +147,9 @@ class VelocityDiscriminator(base.Arch):
         nz, nx = in_shape
         layers, cin = [], 1
         for cout in dims:
-            layers += [conv_block(cin, cout, stride=2, norm=False), conv_block(cout, cout, norm=False)]
+            layers += [conv_block(cin, cout, stride=2, norm=norm), conv_block(cout, cout, norm=norm)]
             nz, nx, cin = _half(nz), _half(nx), cout
-        layers.append(nn.Conv2D(cin, 1, (nz, nx)))
+        layers.append(conv_block(cin, 1, (nz, nx), 1, 0, norm=True) if norm else nn.Conv2D(cin, 1, (nz, nx)))
         self.net = nn.Sequential(*layers)
 
     def forward(self, x):

@@ -86,3 +86,24 @@ def test_converter_names_a_width_mismatch():
         openfwi_generator_state(theirs.state_dict(), bilinear)
     with pytest.raises(KeyError, match=r"key 'convblock1.layers.0.weight' not found"):
         openfwi_generator_state({}, VelocityGenerator(("data",), ("velocity",), dims=DIMS, upsample="deconv"))
+
+
+@pytest.mark.parametrize("train, dtype, tol", [(False, "float32", 1e-5), (True, "float64", 1e-8)])
+def test_critic_with_openfwi_norm_layers_agrees(train, dtype, tol):
+    from ppsci_ext.arch import VelocityDiscriminator
+    from ppsci_ext.arch.openfwi_weights import openfwi_critic_state
+    from ppsci_ext.reference.openfwi_nets import discriminator
+
+    torch.manual_seed(3)
+    paddle.set_default_dtype(dtype)
+    theirs = discriminator((4, 8, 8, 16)).to(getattr(torch, dtype))
+    ours = VelocityDiscriminator(("velocity",), ("score",), dims=(4, 8, 8, 16), norm=True)
+    paddle.set_default_dtype("float32")
+    ours.set_state_dict({k: paddle.to_tensor(v) for k, v in openfwi_critic_state(theirs.state_dict(), ours).items()})
+    theirs.train(train), ours.train() if train else ours.eval()
+    x = np.random.default_rng(4).uniform(-1, 1, (4, 1, 70, 70)).astype(dtype)
+    want = theirs(torch.from_numpy(x))
+    got = ours({"velocity": paddle.to_tensor(x)})["score"]
+    assert got.shape == [4, 1] and np.abs(got.numpy() - want.detach().numpy()).max() <= tol
+    with pytest.raises(ValueError, match="norm=true"):
+        openfwi_critic_state(theirs.state_dict(), VelocityDiscriminator(("v",), ("s",), dims=(4, 8, 8, 16)))
