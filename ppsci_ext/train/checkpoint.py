@@ -89,11 +89,13 @@ def config_differences(recorded: Dict[str, Any], current: Dict[str, Any]) -> Lis
 def check_config(state: Dict[str, Any], network: Dict[str, Any], path: str) -> None:
     """A ValueError naming every network setting (flat dotted key -> value) that differs from the one
     ``state``, the checkpoint at ``path``, was trained with; a checkpoint that records none is checked by
-    its parameters' names and shapes alone (:func:`set_state_strict`)."""
+    its parameters' names and shapes alone (:func:`set_state_strict`). A setting the checkpoint does not
+    record was added after it was written, with a default that keeps the earlier network: it is not compared
+    (a value that changes the parameters is still caught by :func:`set_state_strict`)."""
     recorded = (state.get("config") or {}).get("network")
     if recorded is None:
         return
-    diff = config_differences(dict(recorded), network)
+    diff = config_differences(dict(recorded), {k: v for k, v in network.items() if k in recorded})
     if diff:
         raise ValueError(f"checkpoint {path} was trained with another network config:\n  " + "\n  ".join(diff)
                          + "\nset these keys back to the checkpoint's values, or give another output folder "
