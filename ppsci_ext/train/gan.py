@@ -1,8 +1,10 @@
 """WGAN-GP training loop for a generator (supervised + adversarial) and a critic.
 
-One data loader feeds both networks (OpenFWI's scheme): for every batch the
-critic takes ``n_critic`` steps on (real labels, generated maps), then the
-generator takes one step on the same batch. With ``critic=None`` it trains
+One data loader feeds both networks, in one of two schedules (TRAIN.gan_schedule,
+see :meth:`WGANGPTrainer.train_epoch`): OpenFWI's own ("openfwi": a critic step on
+every batch, a generator step on every ``n_critic``-th), or "same_batch": ``n_critic``
+critic steps then one generator step on every batch (at ``n_critic: 1`` the same
+updates as OpenFWI's, one generator forward less). With ``critic=None`` it trains
 the generator alone (plain supervised InversionNet).
 
 - The critic steps see the generator's output detached, and the critic's
@@ -85,7 +87,7 @@ class WGANGPTrainer(Trainer):
             ``"score_fake"``); its loader is shared by both networks.
         critic_loss: ``ppsci.loss.FunctionalLoss`` on ``{"score_real", "score_fake", "gp"}``.
         opt_g, opt_d: optimisers of the generator and critic.
-        cfg: TRAIN section (epochs, n_critic, lr_g, lr_d, warmup_steps, final_lr_ratio, log_freq).
+        cfg: TRAIN section (epochs, n_critic, gan_schedule, lr_g, lr_d, warmup_steps, final_lr_ratio, log_freq).
         checkpoint_path: where the one checkpoint lives.
         validate: optional ``fn(generator) -> dict of floats`` run after each epoch.
         config, init_from: what the checkpoint records of the run's config, and a checkpoint whose networks
@@ -146,27 +148,43 @@ class WGANGPTrainer(Trainer):
 
     # ---------------------------------------------------------------- loop
     def train_epoch(self) -> Dict[str, float]:
-        """One pass over the loader; returns the epoch's mean losses."""
+        """One pass over the loader; returns the epoch's mean losses (each over the batches that computed it).
+
+        ``cfg.gan_schedule`` "same_batch" (default): on every batch ``n_critic`` critic steps, then one generator
+        step, one generator forward serving both (its weights do not change in between, so this equals
+        recomputing it, at one forward less). "openfwi", OpenFWI's own loop: one critic step on every batch
+        (the generator's output computed without gradient), and a generator step, with its own forward, on
+        every ``n_critic``-th batch and the epoch's last: 1/n_critic as many generator steps.
+        """
         for net in self.nets.values():
             net.train()
-        sums = {}
+        schedule = self.cfg.get("gan_schedule", "same_batch")
+        if schedule not in ("same_batch", "openfwi"):
+            raise ValueError(f"TRAIN.gan_schedule: expected 'same_batch' or 'openfwi', found {schedule!r}")
+        sums, counts = {}, {}
         for it, (inputs, labels, weights) in enumerate(loader_pass(self.constraint.data_loader, self.epoch)):
-            # One generator forward serves both: the critic steps see it detached, and
-            # the generator step back-propagates through it (its weights have not
-            # changed in between, so this equals recomputing it, at one forward less).
-            logs, out = {}, self.g(inputs)
-            if self.d is not None:
+            logs, real = {}, labels[self.label_key]
+            if self.d is None:
+                logs.update(self.generator_step(inputs, labels, weights))
+            elif schedule == "openfwi":
+                with paddle.no_grad():
+                    fake = self.g(inputs)[self.label_key]
+                logs.update(self.critic_step(fake, real))
+                if (it + 1) % self.cfg.n_critic == 0 or it == self.steps_per_epoch - 1:
+                    logs.update(self.generator_step(inputs, labels, weights))
+            else:
+                out = self.g(inputs)
                 fake = out[self.label_key].detach()
                 for _ in range(self.cfg.n_critic):
-                    logs.update(self.critic_step(fake, labels[self.label_key]))
-            logs.update(self.generator_step(inputs, labels, weights, out))
+                    logs.update(self.critic_step(fake, real))
+                logs.update(self.generator_step(inputs, labels, weights, out))
             self.step += 1
             for name, v in logs.items():
-                sums[name] = sums.get(name, 0.0) + v
+                sums[name], counts[name] = sums.get(name, 0.0) + v, counts.get(name, 0) + 1
             if self.rank == 0 and (it + 1) % self.cfg.get("log_freq", 20) == 0:
                 msg = ", ".join(f"{n}={v:.4f}" for n, v in logs.items())
                 logger.message(f"epoch {self.epoch + 1}/{self.cfg.epochs} iter {it + 1}/{self.steps_per_epoch} {msg}")
-        return {n: v / self.steps_per_epoch for n, v in sums.items()}
+        return {n: v / counts[n] for n, v in sums.items()}
 
     def fit(self) -> list:
         self.resume()

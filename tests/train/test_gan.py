@@ -116,3 +116,27 @@ def test_save_checkpoint_keeps_old_file_when_writing_fails(tmp_path, monkeypatch
     assert os.listdir(tmp_path) == ["c.pdparams"]
     monkeypatch.undo()
     np.testing.assert_array_equal(load_checkpoint(path)["a"].numpy(), [1, 1])
+
+
+@pytest.mark.parametrize("schedule, n_critic, want", [
+    ("same_batch", 2, ["d", "d", "g"] * 5),                                 # n_critic critic steps, then G, each batch
+    ("openfwi", 2, ["d", "d", "g", "d", "d", "g", "d", "g"]),  # critic every batch, G on batches 2, 4 and the last
+    ("openfwi", 3, ["d", "d", "d", "g", "d", "d", "g"]),       # G on batch 3 and the last (5)
+])
+def test_gan_schedules_order_critic_and_generator_steps(tmp_path, schedule, n_critic, want):
+    """OpenFWI's loop: one critic step per batch and a generator step on every n_critic-th batch and the last
+    (5 batches here); the same-batch scheme: n_critic critic steps and a generator step on every batch."""
+    anno = write_fwi_files(tmp_path, n_files=1, n=10, shape=(5, 100, 70))
+    t = build(tmp_path)
+    assert anno == os.path.join(tmp_path, "train.txt")
+    t.cfg = OmegaConf.merge(CFG, {"n_critic": n_critic, "gan_schedule": schedule})
+    order = []
+    for name in ("critic_step", "generator_step"):
+        step = getattr(t, name)
+        setattr(t, name, lambda *a, _s=step, _n=name, **k: (order.append(_n[0] if _n[0] == "g" else "d"), _s(*a, **k))[1])
+    losses = t.train_epoch()
+    assert t.steps_per_epoch == 5 and order == want
+    assert set(losses) == {"critic", "gp", "l1", "adv"} and all(np.isfinite(list(losses.values())))
+    t.cfg = OmegaConf.merge(CFG, {"gan_schedule": "every_batch"})
+    with pytest.raises(ValueError, match="TRAIN.gan_schedule: expected 'same_batch' or 'openfwi', found 'every_batch'"):
+        t.train_epoch()
