@@ -13,6 +13,10 @@ One iteration is n_critic critic steps + 1 generator step.
   ``solver_dis.train(); solver_gen.train()``. The critic Solver is built with the *generator* as its
   model, as in the example; every ``train()`` call writes the "latest" checkpoint (to a temp dir here).
 
+- torch: OpenFWI's InversionNet and critic layouts in PyTorch on CPU (ppsci_ext/reference/openfwi_nets.py,
+  BatchNorm everywhere as OpenFWI), the same sizes, batch, losses, AdamW and thread count: the framework a
+  user would otherwise pick. Skipped (said so) without torch; ``--no-torch`` leaves it out.
+
 Each loop runs in its own subprocess so that ``ru_maxrss`` is the peak of that loop alone.
 Random OpenFWI-format data ([N, 5, 1000, 70] gathers, [N, 1, 70, 70] models) go to a temp dir.
 Usage: python bench/bench_gan_loop.py [--batch B] [--iters N] [--n-critic K]
@@ -158,6 +162,46 @@ def run_ours(args, sizes):
     return {"times": times, "peak_rss_mib": peak_rss_mib(), "leaks": leaks, "sizes": describe(sizes)}
 
 
+def run_torch(args):
+    """One WGAN-GP iteration of OpenFWI's layout in PyTorch: n_critic critic steps + 1 generator step."""
+    import numpy as np
+    import torch
+
+    from ppsci_ext.reference.openfwi_nets import discriminator
+    from ppsci_ext.reference.openfwi_nets import inversion_net
+
+    torch.set_num_threads(THREADS)
+    torch.manual_seed(0)
+    g, d = inversion_net(FULL["generator"]["dims"]), discriminator(FULL["critic"]["dims"])
+    opt_g = torch.optim.AdamW(g.parameters(), lr=LR, weight_decay=WEIGHT_DECAY)
+    opt_d = torch.optim.AdamW(d.parameters(), lr=LR, weight_decay=WEIGHT_DECAY)
+    rng = np.random.default_rng(0)
+    x = torch.from_numpy(rng.uniform(-1, 1, (args.batch, 5, 1000, 70)).astype(np.float32))
+    y = torch.from_numpy(rng.uniform(-1, 1, (args.batch, 1, 70, 70)).astype(np.float32))
+
+    def iteration():
+        with torch.no_grad():
+            fake = g(x)
+        for _ in range(args.n_critic):
+            alpha = torch.rand(args.batch, 1, 1, 1)
+            mixed = (alpha * y + (1 - alpha) * fake).requires_grad_(True)
+            grad, = torch.autograd.grad(d(mixed).sum(), mixed, create_graph=True)
+            gp = (grad.flatten(1).norm(dim=1) - 1).square().mean()
+            loss_d = d(fake).mean() - d(y).mean() + LAMBDA_GP * gp
+            opt_d.zero_grad()
+            loss_d.backward()
+            opt_d.step()
+        pred = g(x)
+        diff = pred - y
+        loss_g = LAMBDA_L1 * diff.abs().mean() + LAMBDA_L2 * diff.square().mean() - LAMBDA_ADV * d(pred).mean()
+        opt_g.zero_grad()
+        loss_g.backward()
+        opt_g.step()
+
+    times = timings(iteration, args.iters)
+    return {"times": times, "peak_rss_mib": peak_rss_mib(), "leaks": {}, "sizes": describe(FULL)}
+
+
 # ------------------------------------------------------------------ PaddleScience 1.4.0's example loop
 def ppsci_losses(critic):
     """The example's generator and critic losses (functions.py GenFuncs / DisFuncs), rewritten."""
@@ -281,6 +325,8 @@ def run_ppsci(args):
 def child(args):
     if args.side == "ppsci":
         result = run_ppsci(args)
+    elif args.side == "torch":
+        result = run_torch(args)
     else:
         result = run_ours(args, FULL if args.side == "ours" else cpu_sizes())
     with open(os.path.join(args.workdir, f"{args.side}.json"), "w") as f:
@@ -311,7 +357,7 @@ def row(name, r, args):
             f"({min(r['times']):.2f}-{max(r['times']):.2f}) | {1 / sec:.3f} | {r['peak_rss_mib']:.0f} |")
 
 
-def report(args, ours, theirs, ours_cpu):
+def report(args, ours, theirs, ours_cpu, torch_row=None):
     it_ours, it_theirs = 1 / statistics.median(ours["times"]), 1 / statistics.median(theirs["times"])
     print(f"\n### VelocityGAN training loop, {THREADS} threads, batch {args.batch}, n_critic {args.n_critic}, "
           f"median of {args.iters} iterations after 1 warm-up\n")
@@ -321,6 +367,10 @@ def report(args, ours, theirs, ours_cpu):
     print(row("PaddleScience 1.4.0 example (2 Solvers)", theirs, args))
     print(f"| **ratio ours / ppsci** | same | | | | **{it_ours / it_theirs:.2f}x** | "
           f"**{ours['peak_rss_mib'] / theirs['peak_rss_mib']:.2f}x** |")
+    if torch_row is not None:
+        print(row("OpenFWI's layout in PyTorch (BatchNorm critic)", torch_row, args))
+        print(f"| **ratio ours / PyTorch** | same | | | | **{it_ours * statistics.median(torch_row['times']):.2f}x** | "
+              f"**{ours['peak_rss_mib'] / torch_row['peak_rss_mib']:.2f}x** |")
     if ours_cpu is not None:
         print(row("ppsci_ext WGANGPTrainer, default CPU sizes", ours_cpu, args))
         print("| PaddleScience 1.4.0 example, same CPU sizes | cannot run | | | - | - | - |")
@@ -353,7 +403,8 @@ def main():
     parser.add_argument("--n-critic", type=int, default=3,
                         help="critic steps per generator step, both loops (3: the ppsci example's iters_per_epoch_dis)")
     parser.add_argument("--no-cpu-row", action="store_true", help="skip our loop at the default CPU sizes")
-    parser.add_argument("--side", choices=("ours", "ours_cpu", "ppsci"), help=argparse.SUPPRESS)
+    parser.add_argument("--no-torch", action="store_true", help="skip OpenFWI's layout in PyTorch")
+    parser.add_argument("--side", choices=("ours", "ours_cpu", "ppsci", "torch"), help=argparse.SUPPRESS)
     parser.add_argument("--workdir", help=argparse.SUPPRESS)
     parser.add_argument("--anno", help=argparse.SUPPRESS)
     parser.add_argument("--file-size", type=int, help=argparse.SUPPRESS)
@@ -367,7 +418,14 @@ def main():
         ours = spawn(args, "ours", workdir, anno, file_size)
         theirs = spawn(args, "ppsci", workdir, anno, file_size)
         ours_cpu = None if args.no_cpu_row else spawn(args, "ours_cpu", workdir, anno, file_size)
-        report(args, ours, theirs, ours_cpu)
+        torch_row = None
+        if not args.no_torch:
+            try:
+                import torch  # noqa: F401
+                torch_row = spawn(args, "torch", workdir, anno, file_size)
+            except ImportError:
+                print("(PyTorch row skipped: torch is not installed)", file=sys.stderr)
+        report(args, ours, theirs, ours_cpu, torch_row)
 
 
 if __name__ == "__main__":
