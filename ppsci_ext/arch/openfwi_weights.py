@@ -11,6 +11,9 @@ kernels as [out, in, kh, kw] and transposed ones as [in, out, kh, kw]; BatchNorm
 are Paddle's ``_mean`` and ``_variance``.
 
     python -m ppsci_ext.arch.openfwi_weights openfwi.pth generator.pdparams --dims 32 64 128 256 512
+
+writes a checkpoint that ``EVAL.checkpoint`` / ``INFER.checkpoint`` of ``conf/velocitygan_paper.yaml`` load (its
+generator settings are this layout; its data statistics are FlatVel-A's, OpenFWI's k = 1 log transform).
 """
 import argparse
 import re
@@ -103,8 +106,8 @@ def main():
     args = ap.parse_args()
     gen = VelocityGenerator(("data",), ("velocity",), dims=args.dims, upsample="deconv", head_norm=True)
     load_openfwi_generator(args.src, gen)
-    paddle.save(gen.state_dict(), args.dst)
-    print(f"wrote {args.dst}: {len(gen.state_dict())} tensors")
+    paddle.save({"nets": {"generator": gen.state_dict()}}, args.dst)  # the checkpoint layout eval/infer read
+    print(f"wrote {args.dst}: the generator's {len(gen.state_dict())} tensors")
 
 
 if __name__ == "__main__":

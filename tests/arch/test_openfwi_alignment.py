@@ -133,3 +133,25 @@ def test_twenty_training_steps_follow_the_same_loss_curve():
     theirs_c, ours_c = map(np.asarray, curves)
     assert theirs_c[-1] < theirs_c[0]  # it trains
     assert np.abs(ours_c - theirs_c).max() <= 1e-3 * np.abs(theirs_c).max()
+
+
+def test_converted_pth_loads_as_an_eval_checkpoint(tmp_path, monkeypatch):
+    """OpenFWI-style .pth ({'model': state_dict}) -> python -m ppsci_ext.arch.openfwi_weights -> a checkpoint that
+    the example's loader reads into the same generator, giving the PyTorch network's output."""
+    import sys
+
+    from ppsci_ext import runtime
+    from ppsci_ext.arch import openfwi_weights
+
+    theirs, _ = pair()
+    theirs.eval()
+    torch.save({"model": theirs.state_dict(), "epoch": 3}, tmp_path / "openfwi.pth")
+    monkeypatch.setattr(sys, "argv", ["x", str(tmp_path / "openfwi.pth"), str(tmp_path / "g.pdparams"),
+                                      "--dims", *map(str, DIMS)])
+    openfwi_weights.main()
+    build = lambda: VelocityGenerator(("data",), ("velocity",), dims=DIMS, upsample="deconv")  # noqa: E731
+    ours = runtime.load_trained(str(tmp_path / "g.pdparams"), build, "-", lambda s: s["nets"]["generator"])
+    x = data(2)
+    with torch.no_grad():
+        want = theirs(torch.from_numpy(x)).numpy()
+    assert np.abs(ours({"data": paddle.to_tensor(x)})["velocity"].numpy() - want).max() <= 1e-5
