@@ -14,22 +14,17 @@ About 20 min for the source run if missing, 3 min for the target data, then 1-6 
 import argparse
 import json
 import os
-import subprocess
-import sys
-import time
 
 from common import ROOT
+from common import run_example
 
 SCRIPT = os.path.join(ROOT, "examples", "velocitygan", "VelocityGAN.py")
 FILE_SIZE, FULL = 20, 2400
 
 
 def run(mode, overrides, log):
-    t = time.time()
-    with open(log, "a") as f:
-        subprocess.run([sys.executable, SCRIPT, f"mode={mode}", *overrides], check=True, cwd=ROOT, stdout=f,
-                       stderr=subprocess.STDOUT, env={**os.environ, "GLOG_minloglevel": "2"})
-    return (time.time() - t) / 60
+    """``VelocityGAN.py mode=mode overrides...``; returns minutes taken."""
+    return run_example(SCRIPT, [f"mode={mode}", *overrides], log)
 
 
 def scores(folder):

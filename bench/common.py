@@ -46,12 +46,18 @@ GDRNN_HELD_OUT = ["DATA.family.seed=9001", "DATA.family.n_sections=3", "DATA.fam
                   f"DATA.out_dir={ROOT}/data_gen/gdrnn_family_heldout"]
 
 
-def run_gdrnn(config, mode, overrides, log):
-    """``GDRNN.py --config-name config mode=mode overrides...``, its output appended to ``log``."""
+def run_example(script, args, log):
+    """``python script args...`` from the project root, its output appended to ``log``; returns minutes taken."""
+    start = time.time()
     with open(log, "a") as f:
-        subprocess.run([sys.executable, GDRNN_SCRIPT, "--config-name", config, f"mode={mode}", *overrides],
-                       check=True, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT,
+        subprocess.run([sys.executable, script, *args], check=True, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT,
                        env={**os.environ, "GLOG_minloglevel": "2"})
+    return (time.time() - start) / 60
+
+
+def run_gdrnn(config, mode, overrides, log):
+    """``GDRNN.py --config-name config mode=mode overrides...``, its output appended to ``log``; minutes."""
+    return run_example(GDRNN_SCRIPT, ["--config-name", config, f"mode={mode}", *overrides], log)
 
 
 def evaluate_gdrnn(config, out, model, overrides, log):
