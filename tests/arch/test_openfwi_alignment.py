@@ -20,15 +20,17 @@ DIMS = (4, 8, 8, 16, 16)
 
 def pair(seed=0, dtype="float32"):
     torch.manual_seed(seed)
-    paddle.set_default_dtype(dtype)
     theirs = inversion_net(DIMS).to(getattr(torch, dtype))
     with torch.no_grad():  # non-trivial BatchNorm statistics and affine parameters
         for m in theirs.modules():
             if isinstance(m, torch.nn.BatchNorm2d):
                 m.running_mean.uniform_(-0.1, 0.1), m.running_var.uniform_(0.5, 1.5)
                 m.weight.uniform_(0.5, 1.5), m.bias.uniform_(-0.1, 0.1)
-    ours = VelocityGenerator(("data",), ("velocity",), dims=DIMS, upsample="deconv", head_norm=True)
-    paddle.set_default_dtype("float32")
+    paddle.set_default_dtype(dtype)
+    try:
+        ours = VelocityGenerator(("data",), ("velocity",), dims=DIMS, upsample="deconv", head_norm=True)
+    finally:
+        paddle.set_default_dtype("float32")
     state = openfwi_generator_state(theirs.state_dict(), ours)
     assert set(state) == set(ours.state_dict())
     ours.set_state_dict({k: paddle.to_tensor(v) for k, v in state.items()})
@@ -95,10 +97,12 @@ def test_critic_with_openfwi_norm_layers_agrees(train, dtype, tol):
     from ppsci_ext.reference.openfwi_nets import discriminator
 
     torch.manual_seed(3)
-    paddle.set_default_dtype(dtype)
     theirs = discriminator((4, 8, 8, 16)).to(getattr(torch, dtype))
-    ours = VelocityDiscriminator(("velocity",), ("score",), dims=(4, 8, 8, 16), norm=True)
-    paddle.set_default_dtype("float32")
+    paddle.set_default_dtype(dtype)
+    try:
+        ours = VelocityDiscriminator(("velocity",), ("score",), dims=(4, 8, 8, 16), norm=True)
+    finally:
+        paddle.set_default_dtype("float32")
     ours.set_state_dict({k: paddle.to_tensor(v) for k, v in openfwi_critic_state(theirs.state_dict(), ours).items()})
     theirs.train(train), ours.train() if train else ours.eval()
     x = np.random.default_rng(4).uniform(-1, 1, (4, 1, 70, 70)).astype(dtype)
