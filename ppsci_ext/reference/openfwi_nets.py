@@ -96,3 +96,38 @@ def discriminator(dims=(32, 64, 128, 256), norm=True):
             return self.convblock5(x).flatten(1)
 
     return Discriminator()
+
+
+def openfwi_gan_pass(g, d, batches, opt_g, opt_d, n_critic, lambda_g1v, lambda_g2v, lambda_adv, lambda_gp,
+                     alphas=None):
+    """One pass of OpenFWI's WGAN-GP loop (VelocityGAN) over ``batches`` of (data, label) tensors: on every batch
+    a critic step on the generator's output computed without gradient, and on every ``n_critic``-th batch and
+    the last a generator step with its own forward (L1 + L2 + adversarial). ``alphas``: the gradient penalty's
+    interpolation weights [B, 1, 1, 1] per batch (default: ``torch.rand``). Returns a list of per-batch dicts of
+    loss values: critic (fake - real), gp, and, on generator batches, l1, l2, adv (weighted as in the sum)."""
+    import torch
+
+    log = []
+    for i, (x, y) in enumerate(batches):
+        with torch.no_grad():
+            fake = g(x)
+        alpha = alphas[i] if alphas is not None else torch.rand(x.shape[0], 1, 1, 1, dtype=y.dtype)
+        mixed = (alpha * y + (1 - alpha) * fake).requires_grad_(True)
+        grad, = torch.autograd.grad(d(mixed).sum(), mixed, create_graph=True)
+        gp = (grad.flatten(1).norm(dim=1) - 1).square().mean()
+        critic = d(fake).mean() - d(y).mean()
+        opt_d.zero_grad()
+        (critic + lambda_gp * gp).backward()
+        opt_d.step()
+        row = {"critic": critic.item(), "gp": lambda_gp * gp.item()}
+        if (i + 1) % n_critic == 0 or i == len(batches) - 1:
+            pred = g(x)
+            diff = pred - y
+            losses = {"l1": lambda_g1v * diff.abs().mean(), "l2": lambda_g2v * diff.square().mean(),
+                      "adv": -lambda_adv * d(pred).mean()}
+            opt_g.zero_grad()
+            sum(losses.values()).backward()
+            opt_g.step()
+            row.update({k: v.item() for k, v in losses.items()})
+        log.append(row)
+    return log
