@@ -10,8 +10,8 @@ from ppsci_ext.runtime import compose_config
 
 CONF = os.path.join(PROJECT_ROOT, "conf")
 FILES = sorted(glob.glob(os.path.join(CONF, "**", "*.yaml"), recursive=True))
-EXAMPLES = ["velocitygan", "velocitygan_paper", "velocitygan_openfwi", "gdrnn", "gdrnn_marmousi", "gdrnn_family", "md_diffusion",
-            "md_diffusion_paper"]
+EXAMPLES = ["velocitygan", "velocitygan_paper", "velocitygan_openfwi", "velocitygan_cpu_long", "gdrnn",
+            "gdrnn_marmousi", "gdrnn_family", "md_diffusion", "md_diffusion_paper"]
 
 
 def uncommented_keys(path):
