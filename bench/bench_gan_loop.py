@@ -16,6 +16,8 @@ One iteration is n_critic critic steps + 1 generator step.
 - torch: OpenFWI's InversionNet and critic layouts in PyTorch on CPU (ppsci_ext/reference/openfwi_nets.py,
   BatchNorm everywhere as OpenFWI), the same sizes, batch, losses, AdamW and thread count: the framework a
   user would otherwise pick. Skipped (said so) without torch; ``--no-torch`` leaves it out.
+- InversionNet rows (``--no-inversionnet`` leaves them out): the baseline without a critic, one supervised
+  generator step per iteration, ours and (with torch) PyTorch's.
 
 Each loop runs in its own subprocess so that ``ru_maxrss`` is the peak of that loop alone.
 Random OpenFWI-format data ([N, 5, 1000, 70] gathers, [N, 1, 70, 70] models) go to a temp dir.
@@ -99,7 +101,7 @@ def cycle(loader):
 
 
 # ------------------------------------------------------------------ ours
-def build_ours(args, sizes):
+def build_ours(args, sizes, gan=True):
     import paddle
     import ppsci
     from omegaconf import OmegaConf
@@ -128,9 +130,9 @@ def build_ours(args, sizes):
 
     constraint = ppsci.constraint.SupervisedConstraint(loader, ppsci.loss.FunctionalLoss(gen_loss), name="fwi")
     g = VelocityGenerator(("data",), ("velocity",), **g_kw)
-    d = VelocityDiscriminator(("velocity",), ("score",), **sizes["critic"])
+    d = VelocityDiscriminator(("velocity",), ("score",), **sizes["critic"]) if gan else None
     opt_g = paddle.optimizer.AdamW(LR, parameters=g.parameters(), weight_decay=WEIGHT_DECAY)
-    opt_d = paddle.optimizer.AdamW(LR, parameters=d.parameters(), weight_decay=WEIGHT_DECAY)
+    opt_d = paddle.optimizer.AdamW(LR, parameters=d.parameters(), weight_decay=WEIGHT_DECAY) if gan else None
     cfg = OmegaConf.create(dict(epochs=1, n_critic=args.n_critic, lr_g=LR, lr_d=LR, warmup_steps=0))
     trainer = WGANGPTrainer(g, d, constraint, ppsci.loss.FunctionalLoss(crit_loss), opt_g, opt_d, cfg,
                             os.path.join(args.workdir, "ours.pdparams"))
@@ -138,17 +140,20 @@ def build_ours(args, sizes):
     return trainer
 
 
-def run_ours(args, sizes):
+def run_ours(args, sizes, gan=True):
     import paddle
 
     paddle.base.core.set_num_threads(THREADS)
     paddle.seed(0)
-    t = build_ours(args, sizes)
+    t = build_ours(args, sizes, gan)
     batches = cycle(t.constraint.data_loader)
     leaks = {}
 
     def iteration():
         inputs, labels, weights = next(batches)
+        if not gan:  # the InversionNet baseline: one supervised generator step
+            t.generator_step(inputs, labels, weights)
+            return
         with paddle.no_grad():
             fake = t.g(inputs)[t.label_key]
         for _ in range(args.n_critic):
@@ -162,8 +167,9 @@ def run_ours(args, sizes):
     return {"times": times, "peak_rss_mib": peak_rss_mib(), "leaks": leaks, "sizes": describe(sizes)}
 
 
-def run_torch(args):
-    """One WGAN-GP iteration of OpenFWI's layout in PyTorch: n_critic critic steps + 1 generator step."""
+def run_torch(args, gan=True):
+    """One WGAN-GP iteration of OpenFWI's layout in PyTorch: n_critic critic steps + 1 generator step
+    (``gan=False``: InversionNet's supervised step alone)."""
     import numpy as np
     import torch
 
@@ -180,6 +186,13 @@ def run_torch(args):
     y = torch.from_numpy(rng.uniform(-1, 1, (args.batch, 1, 70, 70)).astype(np.float32))
 
     def iteration():
+        if not gan:
+            diff = g(x) - y
+            loss_g = LAMBDA_L1 * diff.abs().mean() + LAMBDA_L2 * diff.square().mean()
+            opt_g.zero_grad()
+            loss_g.backward()
+            opt_g.step()
+            return
         with torch.no_grad():
             fake = g(x)
         for _ in range(args.n_critic):
@@ -325,10 +338,10 @@ def run_ppsci(args):
 def child(args):
     if args.side == "ppsci":
         result = run_ppsci(args)
-    elif args.side == "torch":
-        result = run_torch(args)
+    elif args.side in ("torch", "torch_inv"):
+        result = run_torch(args, gan=args.side == "torch")
     else:
-        result = run_ours(args, FULL if args.side == "ours" else cpu_sizes())
+        result = run_ours(args, cpu_sizes() if args.side == "ours_cpu" else FULL, gan=args.side != "ours_inv")
     with open(os.path.join(args.workdir, f"{args.side}.json"), "w") as f:
         json.dump(result, f)
 
@@ -357,7 +370,7 @@ def row(name, r, args):
             f"({min(r['times']):.2f}-{max(r['times']):.2f}) | {1 / sec:.3f} | {r['peak_rss_mib']:.0f} |")
 
 
-def report(args, ours, theirs, ours_cpu, torch_row=None):
+def report(args, ours, theirs, ours_cpu, torch_row=None, inv=None):
     it_ours, it_theirs = 1 / statistics.median(ours["times"]), 1 / statistics.median(theirs["times"])
     print(f"\n### VelocityGAN training loop, {THREADS} threads, batch {args.batch}, n_critic {args.n_critic}, "
           f"median of {args.iters} iterations after 1 warm-up\n")
@@ -371,6 +384,16 @@ def report(args, ours, theirs, ours_cpu, torch_row=None):
         print(row("OpenFWI's layout in PyTorch (BatchNorm critic)", torch_row, args))
         print(f"| **ratio ours / PyTorch** | same | | | | **{it_ours * statistics.median(torch_row['times']):.2f}x** | "
               f"**{ours['peak_rss_mib'] / torch_row['peak_rss_mib']:.2f}x** |")
+    if inv is not None:  # the InversionNet baseline: one supervised step per iteration, no critic
+        ours_inv, torch_inv = inv
+        print(row("InversionNet baseline, ours (generator step only)", ours_inv, args).replace(
+            f"| {args.n_critic} |", "| - |"))
+        if torch_inv is not None:
+            print(row("InversionNet, OpenFWI's layout in PyTorch", torch_inv, args).replace(
+                f"| {args.n_critic} |", "| - |"))
+            print(f"| **ratio ours / PyTorch, InversionNet** | same | | | | "
+                  f"**{statistics.median(torch_inv['times']) / statistics.median(ours_inv['times']):.2f}x** | "
+                  f"**{ours_inv['peak_rss_mib'] / torch_inv['peak_rss_mib']:.2f}x** |")
     if ours_cpu is not None:
         print(row("ppsci_ext WGANGPTrainer, default CPU sizes", ours_cpu, args))
         print("| PaddleScience 1.4.0 example, same CPU sizes | cannot run | | | - | - | - |")
@@ -404,7 +427,9 @@ def main():
                         help="critic steps per generator step, both loops (3: the ppsci example's iters_per_epoch_dis)")
     parser.add_argument("--no-cpu-row", action="store_true", help="skip our loop at the default CPU sizes")
     parser.add_argument("--no-torch", action="store_true", help="skip OpenFWI's layout in PyTorch")
-    parser.add_argument("--side", choices=("ours", "ours_cpu", "ppsci", "torch"), help=argparse.SUPPRESS)
+    parser.add_argument("--no-inversionnet", action="store_true", help="skip the InversionNet (no critic) rows")
+    parser.add_argument("--side", choices=("ours", "ours_cpu", "ours_inv", "ppsci", "torch", "torch_inv"),
+                        help=argparse.SUPPRESS)
     parser.add_argument("--workdir", help=argparse.SUPPRESS)
     parser.add_argument("--anno", help=argparse.SUPPRESS)
     parser.add_argument("--file-size", type=int, help=argparse.SUPPRESS)
@@ -418,14 +443,19 @@ def main():
         ours = spawn(args, "ours", workdir, anno, file_size)
         theirs = spawn(args, "ppsci", workdir, anno, file_size)
         ours_cpu = None if args.no_cpu_row else spawn(args, "ours_cpu", workdir, anno, file_size)
-        torch_row = None
+        torch_row = torch_inv = None
         if not args.no_torch:
             try:
                 import torch  # noqa: F401
                 torch_row = spawn(args, "torch", workdir, anno, file_size)
             except ImportError:
                 print("(PyTorch row skipped: torch is not installed)", file=sys.stderr)
-        report(args, ours, theirs, ours_cpu, torch_row)
+        inv = None
+        if not args.no_inversionnet:
+            if torch_row is not None:
+                torch_inv = spawn(args, "torch_inv", workdir, anno, file_size)
+            inv = (spawn(args, "ours_inv", workdir, anno, file_size), torch_inv)
+        report(args, ours, theirs, ours_cpu, torch_row, inv)
 
 
 if __name__ == "__main__":
