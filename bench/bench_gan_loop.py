@@ -16,6 +16,8 @@ One iteration is n_critic critic steps + 1 generator step.
 - torch: OpenFWI's InversionNet and critic layouts in PyTorch on CPU (ppsci_ext/reference/openfwi_nets.py,
   BatchNorm everywhere as OpenFWI), the same sizes, batch, losses, AdamW and thread count: the framework a
   user would otherwise pick. Skipped (said so) without torch; ``--no-torch`` leaves it out.
+- ours, THREADS processes x 1 thread: how ``mode=train`` runs on CPU (TRAIN.nprocs), each process on its shard
+  of the same global batch, gradients all-reduced (gloo) every step.
 - InversionNet rows (``--no-inversionnet`` leaves them out): the baseline without a critic, one supervised
   generator step per iteration, ours and (with torch) PyTorch's.
 
@@ -140,10 +142,10 @@ def build_ours(args, sizes, gan=True):
     return trainer
 
 
-def run_ours(args, sizes, gan=True):
+def run_ours(args, sizes, gan=True, threads=THREADS):
     import paddle
 
-    paddle.base.core.set_num_threads(THREADS)
+    paddle.base.core.set_num_threads(threads)
     paddle.seed(0)
     t = build_ours(args, sizes, gan)
     batches = cycle(t.constraint.data_loader)
@@ -213,6 +215,27 @@ def run_torch(args, gan=True):
 
     times = timings(iteration, args.iters)
     return {"times": times, "peak_rss_mib": peak_rss_mib(), "leaks": {}, "sizes": describe(FULL)}
+
+
+def _dp_worker(args, gan):
+    import paddle.distributed as dist
+
+    dist.init_parallel_env()
+    args.batch //= THREADS  # per process: the same global batch
+    result = run_ours(args, FULL, gan=gan, threads=1)
+    if dist.get_rank() == 0:
+        with open(os.path.join(args.workdir, f"{args.side}.json"), "w") as f:
+            json.dump(result, f)
+
+
+def run_ours_dp(args, gan=True):
+    """Our loop as ``mode=train`` runs it on CPU (TRAIN.nprocs: 2): THREADS single-thread data-parallel
+    processes (gloo), each on its shard of the batch, gradients all-reduced every step; rank 0's times."""
+    import paddle.distributed as dist
+
+    dist.spawn(_dp_worker, args=(args, gan), nprocs=THREADS, backend="gloo")
+    with open(os.path.join(args.workdir, f"{args.side}.json")) as f:
+        return json.load(f)
 
 
 # ------------------------------------------------------------------ PaddleScience 1.4.0's example loop
@@ -338,6 +361,8 @@ def run_ppsci(args):
 def child(args):
     if args.side == "ppsci":
         result = run_ppsci(args)
+    elif args.side in ("ours_dp", "ours_inv_dp"):
+        result = run_ours_dp(args, gan=args.side == "ours_dp")
     elif args.side in ("torch", "torch_inv"):
         result = run_torch(args, gan=args.side == "torch")
     else:
@@ -370,30 +395,39 @@ def row(name, r, args):
             f"({min(r['times']):.2f}-{max(r['times']):.2f}) | {1 / sec:.3f} | {r['peak_rss_mib']:.0f} |")
 
 
-def report(args, ours, theirs, ours_cpu, torch_row=None, inv=None):
+def report(args, ours, theirs, ours_cpu, torch_row=None, inv=None, ours_dp=None):
     it_ours, it_theirs = 1 / statistics.median(ours["times"]), 1 / statistics.median(theirs["times"])
     print(f"\n### VelocityGAN training loop, {THREADS} threads, batch {args.batch}, n_critic {args.n_critic}, "
           f"median of {args.iters} iterations after 1 warm-up\n")
     print("| loop | sizes | B | n_critic | s / iteration (min-max) | iterations / s | peak RSS (MiB) |")
     print("|---|---|---|---|---|---|---|")
-    print(row("ppsci_ext WGANGPTrainer", ours, args))
+    print(row(f"ppsci_ext WGANGPTrainer, 1 process x {THREADS} threads", ours, args))
+    if ours_dp is not None:
+        print(row(f"ppsci_ext WGANGPTrainer, {THREADS} processes x 1 thread (mode=train on CPU), RSS per process",
+                  ours_dp, args))
     print(row("PaddleScience 1.4.0 example (2 Solvers)", theirs, args))
-    print(f"| **ratio ours / ppsci** | same | | | | **{it_ours / it_theirs:.2f}x** | "
+    print(f"| **ratio ours / ppsci** (1 process) | same | | | | **{it_ours / it_theirs:.2f}x** | "
           f"**{ours['peak_rss_mib'] / theirs['peak_rss_mib']:.2f}x** |")
+
+    def vs_torch(name, mine, other):
+        return (f"| **ratio ours / PyTorch**, {name} | same | | | | "
+                f"**{statistics.median(other['times']) / statistics.median(mine['times']):.2f}x** | |")
+
     if torch_row is not None:
-        print(row("OpenFWI's layout in PyTorch (BatchNorm critic)", torch_row, args))
-        print(f"| **ratio ours / PyTorch** | same | | | | **{it_ours * statistics.median(torch_row['times']):.2f}x** | "
-              f"**{ours['peak_rss_mib'] / torch_row['peak_rss_mib']:.2f}x** |")
+        print(row(f"OpenFWI's layout in PyTorch, {THREADS} threads (BatchNorm critic)", torch_row, args))
+        print(vs_torch(f"1 process x {THREADS} threads", ours, torch_row))
+        if ours_dp is not None:
+            print(vs_torch(f"{THREADS} processes x 1 thread", ours_dp, torch_row))
     if inv is not None:  # the InversionNet baseline: one supervised step per iteration, no critic
-        ours_inv, torch_inv = inv
-        print(row("InversionNet baseline, ours (generator step only)", ours_inv, args).replace(
-            f"| {args.n_critic} |", "| - |"))
+        ours_inv, inv_dp, torch_inv = inv
+        no_critic = f"| {args.batch} | {args.n_critic} |", f"| {args.batch} | - |"
+        print(row(f"InversionNet baseline, ours, 1 process x {THREADS} threads", ours_inv, args).replace(*no_critic))
+        print(row(f"InversionNet baseline, ours, {THREADS} processes x 1 thread", inv_dp, args).replace(*no_critic))
         if torch_inv is not None:
-            print(row("InversionNet, OpenFWI's layout in PyTorch", torch_inv, args).replace(
-                f"| {args.n_critic} |", "| - |"))
-            print(f"| **ratio ours / PyTorch, InversionNet** | same | | | | "
-                  f"**{statistics.median(torch_inv['times']) / statistics.median(ours_inv['times']):.2f}x** | "
-                  f"**{ours_inv['peak_rss_mib'] / torch_inv['peak_rss_mib']:.2f}x** |")
+            print(row(f"InversionNet, OpenFWI's layout in PyTorch, {THREADS} threads", torch_inv, args).replace(
+                *no_critic))
+            print(vs_torch(f"InversionNet, 1 process x {THREADS} threads", ours_inv, torch_inv))
+            print(vs_torch(f"InversionNet, {THREADS} processes x 1 thread", inv_dp, torch_inv))
     if ours_cpu is not None:
         print(row("ppsci_ext WGANGPTrainer, default CPU sizes", ours_cpu, args))
         print("| PaddleScience 1.4.0 example, same CPU sizes | cannot run | | | - | - | - |")
@@ -428,7 +462,8 @@ def main():
     parser.add_argument("--no-cpu-row", action="store_true", help="skip our loop at the default CPU sizes")
     parser.add_argument("--no-torch", action="store_true", help="skip OpenFWI's layout in PyTorch")
     parser.add_argument("--no-inversionnet", action="store_true", help="skip the InversionNet (no critic) rows")
-    parser.add_argument("--side", choices=("ours", "ours_cpu", "ours_inv", "ppsci", "torch", "torch_inv"),
+    parser.add_argument("--side", choices=("ours", "ours_dp", "ours_cpu", "ours_inv", "ours_inv_dp", "ppsci", "torch",
+                                            "torch_inv"),
                         help=argparse.SUPPRESS)
     parser.add_argument("--workdir", help=argparse.SUPPRESS)
     parser.add_argument("--anno", help=argparse.SUPPRESS)
@@ -441,6 +476,7 @@ def main():
         anno = write_fwi_files(workdir, n_files=2, n=file_size)
         print(f"running the loops one after the other in {workdir} ...", file=sys.stderr)
         ours = spawn(args, "ours", workdir, anno, file_size)
+        ours_dp = spawn(args, "ours_dp", workdir, anno, file_size)
         theirs = spawn(args, "ppsci", workdir, anno, file_size)
         ours_cpu = None if args.no_cpu_row else spawn(args, "ours_cpu", workdir, anno, file_size)
         torch_row = torch_inv = None
@@ -454,8 +490,9 @@ def main():
         if not args.no_inversionnet:
             if torch_row is not None:
                 torch_inv = spawn(args, "torch_inv", workdir, anno, file_size)
-            inv = (spawn(args, "ours_inv", workdir, anno, file_size), torch_inv)
-        report(args, ours, theirs, ours_cpu, torch_row, inv)
+            inv = (spawn(args, "ours_inv", workdir, anno, file_size),
+                   spawn(args, "ours_inv_dp", workdir, anno, file_size), torch_inv)
+        report(args, ours, theirs, ours_cpu, torch_row, inv, ours_dp)
 
 
 if __name__ == "__main__":
