@@ -14,7 +14,7 @@ import paddle
 import paddle.nn.functional as F
 
 __all__ = ["mae", "rmse", "ssim", "gaussian_window", "fwi_metric_expr", "pcc", "r2", "section_scores", "psnr", "snr_db",
-           "image_scores", "relative_data_misfit", "scaled_data_misfit"]
+           "image_scores", "relative_data_misfit", "scaled_data_misfit", "spearman", "ensemble_scores"]
 
 
 def mae(pred, true):
@@ -143,3 +143,32 @@ def relative_data_misfit(synth: np.ndarray, observed: np.ndarray) -> float:
     num = np.sqrt(np.square(synth - observed).sum(axis=axes))
     den = np.sqrt(np.square(observed).sum(axis=axes))
     return float(np.mean(num / den))
+
+
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman rank correlation of two equally long arrays (ties share their mean rank)."""
+    from scipy.stats import rankdata
+
+    a, b = np.ravel(a), np.ravel(b)
+    if a.shape != b.shape or a.size < 2:
+        raise ValueError(f"spearman: expected two arrays of the same size >= 2, found {a.size} and {b.size}")
+    ra, rb = rankdata(a) - (a.size + 1) / 2, rankdata(b) - (b.size + 1) / 2
+    den = np.sqrt((ra ** 2).sum() * (rb ** 2).sum())
+    return float((ra * rb).sum() / den) if den > 0 else float("nan")
+
+
+def ensemble_scores(samples: np.ndarray, true: np.ndarray, k: float = 2.0) -> dict:
+    """Is an ensemble's spread an honest error bar? ``samples`` [n, ...] are draws for one ``true`` [...].
+
+    ``spearman_std_error``: rank correlation, over pixels, of the ensemble standard deviation with the
+    absolute error of the ensemble mean (high: the spread shows where the prediction is wrong);
+    ``coverage_2std``: share of pixels whose truth lies within mean +- k std (k = 2: 95% for a calibrated
+    Gaussian spread); ``mean_std``: the mean spread, in the data's units."""
+    samples, true = np.asarray(samples, np.float64), np.asarray(true, np.float64)
+    if samples.ndim != true.ndim + 1 or samples.shape[1:] != true.shape or samples.shape[0] < 2:
+        raise ValueError(f"ensemble_scores: expected samples [n >= 2, *{list(true.shape)}], "
+                         f"found {list(samples.shape)}")
+    mean, std = samples.mean(0), samples.std(0, ddof=1)
+    err = np.abs(mean - true)
+    return {"spearman_std_error": spearman(std, err), f"coverage_{k:g}std": float(np.mean(err <= k * std)),
+            "mean_std": float(std.mean())}
