@@ -35,6 +35,7 @@ import paddle
 
 SPACINGS = ("log", "linear", "quadratic")
 PREDICTION_TYPES = ("eps", "v")
+STEP_NOISES = ("ddim", "large")
 
 
 def _check_int(name, value, low, high):
@@ -98,6 +99,10 @@ class DiffusionScheduler:
         spacing: sub-sequence of 1..T visited by DDIM, one of :data:`SPACINGS`
             (see :meth:`ddim_timesteps`).
         eta: DDIM stochasticity, >= 0 (0: deterministic DDIM, 1: DDPM posterior variance).
+        step_noise: the noise added by a stochastic step (``eta > 0``), one of :data:`STEP_NOISES`:
+            ``"ddim"``, std ``sigma`` (Song et al.); ``"large"``, std ``sqrt(1 - g_t / g_prev)``, DDPM's
+            larger variance over the jump (beta_t for one step), with the ``eps`` coefficient still from
+            ``sigma``: the MD Diffusion authors' sampler at ``eta = 1`` (see :meth:`step`).
         clip: None, or a bound > 0: every ``x0`` estimate is clipped to ``[-clip, clip]``
             (units of the data, e.g. normalised).
         lowpass_sigma: None, or the std > 0 (in samples) of the Gaussian low-pass whose band
@@ -118,13 +123,15 @@ class DiffusionScheduler:
     # YAML key of the DIFFUSION group -> constructor argument (see from_config)
     CONFIG_KEYS = {"n_train_steps": "n_train_steps", "beta_start": "beta_start", "beta_end": "beta_end",
                    "parametrisation": "prediction_type", "sample_steps": "sample_steps", "spacing": "spacing",
-                   "eta": "eta", "clip": "clip", "lowpass_sigma": "lowpass_sigma", "n_samples": "n_samples"}
+                   "eta": "eta", "step_noise": "step_noise", "clip": "clip", "lowpass_sigma": "lowpass_sigma",
+                   "n_samples": "n_samples"}
     # keys of the DIFFUSION group that belong to the training loop, not to the scheduler
     IGNORED_CONFIG_KEYS = ("loss",)
 
     def __init__(self, n_train_steps: int = 1000, beta_start: float = 1e-6, beta_end: float = 1e-2,
                  prediction_type: str = "eps", sample_steps: int = 10, spacing: str = "log", eta: float = 0.0,
-                 clip: Optional[float] = None, lowpass_sigma: Optional[float] = None, n_samples: int = 1):
+                 clip: Optional[float] = None, lowpass_sigma: Optional[float] = None, n_samples: int = 1,
+                 step_noise: str = "ddim"):
         if isinstance(n_train_steps, bool) or not isinstance(n_train_steps, (int, np.integer)) \
                 or n_train_steps < 1:
             raise ValueError(f"n_train_steps must be an integer >= 1, found {n_train_steps!r}")
@@ -139,6 +146,9 @@ class DiffusionScheduler:
                              f"{PREDICTION_TYPES}, found {prediction_type!r}")
         if spacing not in SPACINGS:
             raise ValueError(f"spacing must be one of {SPACINGS}, found {spacing!r}")
+        if step_noise not in STEP_NOISES:
+            raise ValueError(f"step_noise must be one of {STEP_NOISES}, found {step_noise!r}")
+        self.step_noise = str(step_noise)
         self.n_train_steps = int(n_train_steps)
         self.beta_start = float(beta_start)
         self.beta_end = float(beta_end)
@@ -310,6 +320,10 @@ class DiffusionScheduler:
         ``t_prev = 0`` is the last step: ``g_prev = 1``, ``sigma = 0`` and
         ``x0_hat`` is returned. ``eta = 0`` is deterministic (DDIM), ``eta = 1``
         matches the DDPM posterior variance. ``eta`` and ``clip`` are ``self.eta``, ``self.clip``.
+        With ``step_noise = "large"`` (and ``sigma > 0``) the added noise is ``sqrt(1 - g_t / g_prev) z``
+        instead of ``sigma z``: more than the ``eps`` coefficient leaves room for, as in the MD Diffusion
+        authors' sampler (which also adds ``sqrt(beta_1)``-sized noise after its last step; here the last
+        step returns ``x0_hat``).
 
         Args:
             model_output: the network's raw output (``eps`` or ``v`` by ``self.prediction_type``),
@@ -343,7 +357,8 @@ class DiffusionScheduler:
         x_prev = math.sqrt(g_prev) * x0_hat + c_eps * eps
         if sigma > 0.0:
             z = paddle.randn(x_t.shape, dtype=x_t.dtype) if noise is None else noise
-            x_prev = x_prev + sigma * z
+            scale = sigma if self.step_noise == "ddim" else math.sqrt(1.0 - g_t / g_prev)
+            x_prev = x_prev + scale * z
         return x_prev
 
     def sample(self, model_fn: Callable, shape: Sequence[int], seed: Optional[int] = None, cond=None,

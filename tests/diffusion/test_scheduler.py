@@ -229,6 +229,28 @@ def test_step_eta_adds_noise(sched, rng):
     assert np.abs(a - det).max() > 1e-3
 
 
+def test_step_noise_large_is_the_authors_update(sched, rng):
+    """step_noise="large" against the MD Diffusion authors' update written in their own terms:
+    x_prev = sqrt(g_prev / g_t) x_t + (sqrt(1 - g_prev - var) - sqrt(g_prev (1 - g_t) / g_t)) eps
+    + sqrt(1 - g_t / g_prev) z, var = eta (1 - g_prev) / (1 - g_t) (1 - g_t / g_prev), eta = 1."""
+    t, tp = 600, 300
+    x0, noise, x_t = _make_xt(sched, t, rng)
+    z = rng.standard_normal(x0.shape).astype(np.float32)
+    got = DiffusionScheduler(eta=1.0, step_noise="large").step(_t(noise), t, tp, x_t, noise=_t(z)).numpy()
+    gt, gp = sched.gammas[t], sched.gammas[tp]
+    var = (1 - gp) / (1 - gt) * (1 - gt / gp)
+    x = x_t.numpy().astype(np.float64)
+    ref = (np.sqrt(gp / gt) * x + (np.sqrt(1 - gp - var) - np.sqrt(gp * (1 - gt) / gt)) * noise
+           + np.sqrt(1 - gt / gp) * z)
+    np.testing.assert_allclose(got, ref, atol=1e-5)
+    ddim = DiffusionScheduler(eta=1.0).step(_t(noise), t, tp, x_t, noise=_t(z)).numpy()
+    assert np.abs(got - ddim).max() > 1e-2  # more noise than the DDIM step adds
+    det = DiffusionScheduler(eta=0.0, step_noise="large").step(_t(noise), t, tp, x_t, noise=_t(z)).numpy()
+    np.testing.assert_array_equal(det, sched.step(_t(noise), t, tp, x_t).numpy())  # eta 0: deterministic
+    with pytest.raises(ValueError, match=r"step_noise must be one of \('ddim', 'large'\), found 'big'"):
+        DiffusionScheduler(step_noise="big")
+
+
 def test_step_errors(sched, rng):
     _, noise, x_t = _make_xt(sched, 10, rng)
     for t, tp, name in [(10, 10, "t_prev"), (10, -1, "t_prev"), (0, 0, "t"), (T + 1, 3, "t")]:
