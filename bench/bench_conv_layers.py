@@ -2,7 +2,10 @@
 InversionNet layout in PyTorch (ppsci_ext/reference/openfwi_nets.py), same weights' shapes, input and threads.
 
 Prints a markdown table: forward time of every encoder/decoder block (median of --repeats after a warm-up), both
-frameworks, the ratio, and the whole network forward and forward + backward.
+frameworks, the ratio, and the whole network forward and forward + backward. A second table takes one encoder
+convolution (convblock2_2's (3, 1) kernel on [B, 64, 250, 70]) at 1 and 2 threads, beside the one matrix product
+of the same arithmetic (im2col's [64, 192] x [192, B * 250 * 70]) in each framework: is the limit the
+arithmetic, the convolution kernel, or the threads?
 
     python bench/bench_conv_layers.py [--batch 4] [--threads 2] [--repeats 5]
 """
@@ -57,6 +60,33 @@ def main():
     print(f"| whole forward | {[args.batch, 5, 1000, 70]} | {a * 1e3:.0f} | {b * 1e3:.0f} | {a / b:.1f}x |")
     a, b = median_time(fb_ours, args.repeats), median_time(fb_theirs, args.repeats)
     print(f"| forward + backward | | {a * 1e3:.0f} | {b * 1e3:.0f} | {a / b:.1f}x |")
+
+    conv_vs_gemm(args)
+
+
+def conv_vs_gemm(args):
+    import paddle
+    import torch
+
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((args.batch, 64, 250, 70)).astype(np.float32)
+    w = rng.standard_normal((64, 64, 3, 1)).astype(np.float32)
+    cols = rng.standard_normal((192, args.batch * 250 * 70)).astype(np.float32)
+    xp, wp, ap, bp = (paddle.to_tensor(a) for a in (x, w, w.reshape(64, 192), cols))
+    xt, wt, at, bt = (torch.from_numpy(a) for a in (x, w, w.reshape(64, 192).copy(), cols))
+    gflop = 2 * 64 * 192 * cols.shape[1] / 1e9
+    print(f"\n| one (3, 1) convolution, [{args.batch}, 64, 250, 70] -> same ({gflop:.2f} GFLOP) | threads | "
+          f"Paddle (ms) | PyTorch (ms) | ratio |\n|---|---|---|---|---|")
+    for threads in (1, 2):
+        paddle.base.core.set_num_threads(threads)
+        torch.set_num_threads(threads)
+        with paddle.no_grad(), torch.no_grad():
+            rows = (("convolution", lambda: paddle.nn.functional.conv2d(xp, wp, padding=(1, 0)),
+                     lambda: torch.nn.functional.conv2d(xt, wt, padding=(1, 0))),
+                    ("matrix product of the same arithmetic", lambda: paddle.matmul(ap, bp), lambda: at @ bt))
+            for name, f_p, f_t in rows:
+                a, b = median_time(f_p, args.repeats) * 1e3, median_time(f_t, args.repeats) * 1e3
+                print(f"| {name} | {threads} | {a:.0f} | {b:.0f} | {a / b:.1f}x |")
 
 
 if __name__ == "__main__":
