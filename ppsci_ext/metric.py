@@ -157,18 +157,18 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
     return float((ra * rb).sum() / den) if den > 0 else float("nan")
 
 
-def ensemble_scores(samples: np.ndarray, true: np.ndarray, k: float = 2.0) -> dict:
-    """Is an ensemble's spread an honest error bar? ``samples`` [n, ...] are draws for one ``true`` [...].
+def ensemble_scores(mean: np.ndarray, std: np.ndarray, true: np.ndarray, k: float = 2.0) -> dict:
+    """Is an ensemble's spread an honest error bar? ``mean``, ``std``: per-pixel mean and standard deviation of
+    draws for one ``true`` (all the same shape).
 
-    ``spearman_std_error``: rank correlation, over pixels, of the ensemble standard deviation with the
-    absolute error of the ensemble mean (high: the spread shows where the prediction is wrong);
-    ``coverage_2std``: share of pixels whose truth lies within mean +- k std (k = 2: 95% for a calibrated
-    Gaussian spread); ``mean_std``: the mean spread, in the data's units."""
-    samples, true = np.asarray(samples, np.float64), np.asarray(true, np.float64)
-    if samples.ndim != true.ndim + 1 or samples.shape[1:] != true.shape or samples.shape[0] < 2:
-        raise ValueError(f"ensemble_scores: expected samples [n >= 2, *{list(true.shape)}], "
-                         f"found {list(samples.shape)}")
-    mean, std = samples.mean(0), samples.std(0, ddof=1)
+    ``spearman_std_error``: rank correlation, over pixels, of the standard deviation with the absolute error of
+    the mean (high: the spread shows where the prediction is wrong); ``coverage_2std``: share of pixels whose
+    truth lies within mean +- k std (k = 2: 95% for a calibrated Gaussian spread); ``mean_std``: the mean
+    spread, in the data's units."""
+    mean, std, true = (np.asarray(a, np.float64) for a in (mean, std, true))
+    if not mean.shape == std.shape == true.shape:
+        raise ValueError(f"ensemble_scores: mean {list(mean.shape)}, std {list(std.shape)} and truth "
+                         f"{list(true.shape)} must have one shape")
     err = np.abs(mean - true)
     return {"spearman_std_error": spearman(std, err), f"coverage_{k:g}std": float(np.mean(err <= k * std)),
             "mean_std": float(std.mean())}
