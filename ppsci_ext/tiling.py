@@ -45,6 +45,8 @@ def tiled_apply(fn: Callable[[np.ndarray], np.ndarray], x: np.ndarray, tile: int
 
     Volumes work the same way: x [D, H, W] and tiles [B, tile, tile, tile]. A section
     smaller than ``tile`` along an axis is edge-padded to the tile and cropped back.
+    ``fn`` may also give m predictions per tile, [B, m, tile, tile]: the result is then [m, H, W],
+    each member blended on its own.
     """
     if x.ndim not in (2, 3):
         raise ValueError(f"tiled_apply: expected a 2-D section or a 3-D volume, found shape {x.shape}")
@@ -52,8 +54,7 @@ def tiled_apply(fn: Callable[[np.ndarray], np.ndarray], x: np.ndarray, tile: int
     xp = np.pad(x, pad, mode="edge")
     starts = [tile_starts(n, tile, overlap) for n in xp.shape]
     corners = list(itertools.product(*starts))
-    out = np.zeros(xp.shape, np.float64)
-    weight = np.zeros(xp.shape, np.float64)
+    out, weight = None, np.zeros(xp.shape, np.float64)
     batches = range(0, len(corners), batch_size)
     if progress:
         from tqdm import tqdm
@@ -62,9 +63,11 @@ def tiled_apply(fn: Callable[[np.ndarray], np.ndarray], x: np.ndarray, tile: int
         chunk = corners[b:b + batch_size]
         boxes = [tuple(slice(i, i + tile) for i in c) for c in chunk]
         pred = fn(np.stack([xp[box] for box in boxes]))
+        if out is None:  # [m, ...] when fn gives m members per tile
+            out = np.zeros(pred.shape[1:-x.ndim] + xp.shape, np.float64)
         for c, box, p in zip(chunk, boxes, pred):
             win = functools.reduce(np.multiply.outer, [blend_window(tile, overlap, i == s[0], i == s[-1])
                                                        for i, s in zip(c, starts)])
-            out[box] += win * p
+            out[(Ellipsis,) + box] += win * p
             weight[box] += win
-    return (out / weight)[tuple(slice(0, n) for n in x.shape)].astype(np.float32)
+    return (out / weight)[(Ellipsis,) + tuple(slice(0, n) for n in x.shape)].astype(np.float32)

@@ -54,3 +54,12 @@ def test_volume_tiles_reproduce_identity_and_see_every_voxel():
     # a tile-local operation (tile mean) blends into a smooth, finite field everywhere
     z = tiled_apply(lambda t: np.broadcast_to(t.mean(axis=(1, 2, 3), keepdims=True), t.shape), x, 8, 3)
     assert z.shape == x.shape and np.isfinite(z).all()
+
+
+def test_members_per_tile_are_blended_each_on_its_own():
+    """fn giving m predictions per tile ([B, m, p, p]) -> [m, H, W], each as if tiled alone."""
+    x = np.random.default_rng(3).standard_normal((70, 45)).astype(np.float32)
+    both = tiled_apply(lambda t: np.stack([t, 2 * t + 1], axis=1), x, tile=32, overlap=8, batch_size=3)
+    assert both.shape == (2, 70, 45)
+    np.testing.assert_allclose(both[0], x, atol=1e-6)
+    np.testing.assert_allclose(both[1], 2 * x + 1, atol=1e-5)

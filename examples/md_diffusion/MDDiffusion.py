@@ -10,7 +10,6 @@
 Run from this folder or as examples/md_diffusion/MDDiffusion.py from the project root.
 Every setting lives in conf/md_diffusion.yaml.
 """
-import os
 from os import path as osp
 
 import ppsci  # must come before hydra.main: it registers its own config store first
@@ -28,15 +27,14 @@ from ppsci_ext import tiling
 from ppsci_ext.arch import MDUNet
 from ppsci_ext.atomic import write_json
 from ppsci_ext.atomic import write_npy
-from ppsci_ext.data import marmousi_section
 from ppsci_ext.data import seismic_sections
 from ppsci_ext.data import seismic_sr
 from ppsci_ext.diffusion import DiffusionScheduler
+from ppsci_ext.spectra import spectral_fidelity
 from ppsci_ext.train import SRTrainer
+from ppsci_ext.train import sr
 from ppsci_ext.train import loader_config
 from ppsci_ext.train.sr import KINDS
-from ppsci_ext.train.sr import network_fn
-from ppsci_ext.train.sr import one_pass
 from ppsci_ext.train.sr import sampling_state
 from ppsci_ext.train.sr import sr_loss
 
@@ -119,23 +117,29 @@ def test_items(cfg, split):
     return [(split["test"][i], *ds.lr_hr(i)) for i in range(n)]
 
 
-def predict(cfg, model, kind, lr):
+def predict(cfg, model, kind, lr, ensemble=False):
     """Normalised LR sections [N, h, w] -> normalised HR predictions [N, 2h, 2w] (bilinear condition)."""
-    return predict_tiles(cfg, model, kind, np.stack([seismic_sr.upsample2(x, "bilinear", ndim(cfg)) for x in lr]))
+    return predict_tiles(cfg, model, kind, np.stack([seismic_sr.upsample2(x, "bilinear", ndim(cfg)) for x in lr]),
+                         ensemble=ensemble)
 
 
 @runtime.mode
 def sample(cfg: DictConfig):
-    """NNNN_pred.dat (de-normalised, HR grid) for each scored test item and each trained kind."""
+    """NNNN_pred.dat (de-normalised, HR grid) for each scored test item and each trained kind; with several
+    diffusion draws, the prediction is their mean and NNNN_std.dat their per-sample standard deviation."""
     items = test_items(cfg, prepare_data(cfg))
     for kind in cfg.EVAL.kinds:
         if kind not in KINDS:
             raise ValueError(f"EVAL.kinds: expected a list from {list(KINDS)}, found {kind!r}")
         if not osp.isfile(checkpoint_path(cfg, kind)):
             continue  # kinds not trained yet
-        pred = predict(cfg, load_model(cfg, kind), kind, [it[1] for it in items])
+        ens = kind == "diffusion" and cfg.DIFFUSION.n_samples > 1  # several draws: mean and spread
+        pred = predict(cfg, load_model(cfg, kind), kind, [it[1] for it in items], ens)
         for (stem, _, _, scale), p in zip(items, pred):
-            seismic_sr.write_dat(osp.join(cfg.EVAL.pred_dir, kind, f"{stem}_pred.dat"), p * scale)
+            out = osp.join(cfg.EVAL.pred_dir, kind, stem)
+            seismic_sr.write_dat(out + "_pred.dat", (p.mean(0) if ens else p) * scale)
+            if ens:
+                seismic_sr.write_dat(out + "_std.dat", p.std(0, ddof=1) * scale)
         logger.info(f"{kind}: {len(items)} predictions in {osp.join(cfg.EVAL.pred_dir, kind)}")
 
 
@@ -154,65 +158,59 @@ def evaluate(cfg: DictConfig):
                 if not osp.isfile(path):
                     break
                 pred = seismic_sr.read_dat(path, hr.shape) / scale
-            per_item[stem] = metric.image_scores(pred, hr)
+            per_item[stem] = {**metric.image_scores(pred, hr), **spectral_fidelity(pred, hr)}
+            std = osp.join(cfg.EVAL.pred_dir, name, f"{stem}_std.dat")
+            if name == "diffusion" and osp.isfile(std):  # the ensemble's spread against the error
+                spread = seismic_sr.read_dat(std, hr.shape) / scale
+                per_item[stem].update(metric.ensemble_scores(pred, spread, hr))
         if len(per_item) == len(items):
             rows[name] = {"items": per_item, **{k: float(np.mean([v[k] for v in per_item.values()]))
-                                                 for k in ("PSNR", "SSIM", "SNR")}}
+                                                 for k in next(iter(per_item.values()))}}
     write_json(osp.join(cfg.output_dir, "eval_metrics.json"), rows)
     for name, r in rows.items():
         logger.info(f"{name:10s} PSNR {r['PSNR']:.2f} dB  SSIM {r['SSIM']:.4f}  SNR {r['SNR']:.2f} dB")
     return rows
 
 
-def super_resolve(cfg, model, kind, lr):
-    """A whole low-resolution section [h, w] (or volume, any size, raw amplitudes) -> [2h, 2w], by blended tiles."""
+def super_resolve(cfg, model, kind, lr, ensemble=False):
+    """A whole low-resolution section [h, w] (or volume, any size, raw amplitudes) -> [2h, 2w], by blended tiles
+    (with ``ensemble``, each diffusion draw: [n_samples, 2h, 2w])."""
     if lr.ndim != ndim(cfg):
         raise ValueError(f"the input has shape {list(lr.shape)}, the model (MODEL.spatial_dims={cfg.MODEL.spatial_dims}) "
                          f"needs a {cfg.MODEL.spatial_dims}-D array")
     x, scale = seismic_sr.normalise(lr)
     cond = seismic_sr.upsample2(x, "bilinear", lr.ndim)
-    fn = lambda tiles: predict_tiles(cfg, model, kind, tiles, cfg.INFER.sample_steps)  # noqa: E731
+    fn = lambda tiles: predict_tiles(cfg, model, kind, tiles, cfg.INFER.sample_steps, ensemble)  # noqa: E731
     i = cfg.INFER
     return tiling.tiled_apply(fn, cond, i.patch, i.overlap, batch_size=i.batch_size, progress=True) * scale
 
 
-def predict_tiles(cfg, model, kind, cond_tiles, steps=None):
-    """Condition tiles on the high-res grid [B, p, p(, p)] -> predictions of the same shape (normalised units);
-    ``steps`` DDIM network evaluations (None: DIFFUSION.sample_steps). The diffusion prediction is the mean of
-    DIFFUSION.n_samples samples (seeds ``seed``, ``seed + 1``, ...): an estimate of the posterior mean."""
-    cond = paddle.to_tensor(cond_tiles[:, None], dtype="float32")
-    with paddle.no_grad():
-        if kind == "supervised":
-            return one_pass(model, cond).numpy()[:, 0]
-        scheduler = DiffusionScheduler.from_config(cfg.DIFFUSION)
-        return scheduler.sample(network_fn(model), cond.shape, seed=cfg.seed, cond=cond, n_steps=steps).numpy()[:, 0]
+def predict_tiles(cfg, model, kind, cond_tiles, steps=None, ensemble=False):
+    """:func:`ppsci_ext.train.sr.predict_tiles` with DIFFUSION's sampler and ``seed``."""
+    scheduler = DiffusionScheduler.from_config(cfg.DIFFUSION) if kind == "diffusion" else None
+    return sr.predict_tiles(model, kind, cond_tiles, scheduler, cfg.seed, steps, ensemble)
 
 
 @runtime.mode
 def inference(cfg: DictConfig):
     runtime.required(cfg.INFER.input, "INFER.input", "<section .dat/.npy/.sgy>")
     runtime.required(cfg.INFER.output, "INFER.output", "<.npy>")
-    model = load_model(cfg, cfg.MODEL.kind)
-    out = super_resolve(cfg, model, cfg.MODEL.kind, seismic_sr.read_section(cfg.INFER.input))
+    kind = cfg.MODEL.kind
+    ens = kind == "diffusion" and cfg.DIFFUSION.n_samples > 1
+    out = super_resolve(cfg, load_model(cfg, kind), kind, seismic_sr.read_section(cfg.INFER.input), ens)
+    if ens:  # the draws' mean, and their standard deviation next to it
+        write_npy(osp.splitext(cfg.INFER.output)[0] + "_std.npy", out.std(0, ddof=1))
+        out = out.mean(0)
     write_npy(cfg.INFER.output, out)
     logger.info(f"{cfg.INFER.input} -> {cfg.INFER.output} {list(out.shape)}")
     return out
 
 
 def field_sections(cfg, model, kind):
-    """The sections in VIEW.field_dir (traces x samples) and the Marmousi section (depth-down), each with
-    its super-resolved version: dicts as :func:`ppsci_ext.plot.field_panels` takes them."""
+    """The field sections and the Marmousi section, each with its super-resolved version (plot.field_panels)."""
     v = cfg.VIEW
-    names = sorted(n for n in os.listdir(v.field_dir) if n.endswith(".dat")) if osp.isdir(v.field_dir) else []
-    sections = {name: seismic_sr.read_section(osp.join(v.field_dir, name)) for name in names}
-    panels = [{"name": name, "original": a, "super": super_resolve(cfg, model, kind, a), "dt_original": v.dt,
-               "dt_super": v.dt / 2, "transpose": True} for name, a in sections.items()]
-    if osp.isfile(v.marmousi):
-        section = marmousi_section(v.marmousi, v.marmousi_freq, v.dt)  # depth-down
-        panels.append({"name": "Marmousi", "original": section,
-                       "super": super_resolve(cfg, model, kind, section.T).T,
-                       "dt_original": v.dt, "dt_super": v.dt / 2, "transpose": False})
-    return panels
+    return seismic_sections.field_panels(v.field_dir, v.marmousi, v.marmousi_freq, v.dt,
+                                         lambda a: super_resolve(cfg, model, kind, a))
 
 
 @runtime.mode

@@ -39,7 +39,8 @@ from ppsci_ext.data.seismic_sr import write_dat
 from ppsci_ext.physics.wavelets import ricker
 from ppsci_ext.physics.wavelets import ricker_length
 
-__all__ = ["synthetic_section", "degrade", "generate_pairs", "prepare_pairs", "folder_state", "MARKER"]
+__all__ = ["synthetic_section", "degrade", "generate_pairs", "prepare_pairs", "folder_state", "field_panels",
+           "MARKER"]
 
 MARKER = ".ppsci_ext_synthetic"  # in a folder written by generate_pairs: JSON of its settings
 
@@ -326,3 +327,23 @@ def prepare_pairs(root: str, generate: bool, n: int, seed: int, lr_shape: Sequen
         generate_pairs(root, n, seed, size=hr_shape[0], ndim=len(hr_shape), lr_dir=lr_dir, hr_dir=hr_dir,
                        root_key=f"{prefix}.root", **kw)
     return pair_files(root, lr_dir, hr_dir, lr_shape, hr_shape)
+
+
+def field_panels(field_dir: str, marmousi: str, marmousi_freq: float, dt: float, super_resolve: Callable) -> list:
+    """The sections in ``field_dir`` (``.dat``, traces x samples) and the Marmousi section (depth-down, from the
+    velocity window ``marmousi``), each with ``super_resolve(section)`` (traces x samples in, 2x out): dicts as
+    :func:`ppsci_ext.plot.field_panels` takes them. A missing folder or file is left out."""
+    from ppsci_ext.data.elastic_models import marmousi_section
+    from ppsci_ext.data.seismic_sr import read_section
+
+    names = sorted(n for n in os.listdir(field_dir) if n.endswith(".dat")) if os.path.isdir(field_dir) else []
+    panels = []
+    for name in names:
+        a = read_section(os.path.join(field_dir, name))
+        panels.append({"name": name, "original": a, "super": super_resolve(a), "dt_original": dt,
+                       "dt_super": dt / 2, "transpose": True})
+    if os.path.isfile(marmousi):
+        section = marmousi_section(marmousi, marmousi_freq, dt)  # depth-down
+        panels.append({"name": "Marmousi", "original": section, "super": super_resolve(section.T).T,
+                       "dt_original": dt, "dt_super": dt / 2, "transpose": False})
+    return panels

@@ -362,7 +362,7 @@ class DiffusionScheduler:
         return x_prev
 
     def sample(self, model_fn: Callable, shape: Sequence[int], seed: Optional[int] = None, cond=None,
-               progress: bool = False, n_steps: Optional[int] = None) -> paddle.Tensor:
+               progress: bool = False, n_steps: Optional[int] = None, ensemble: bool = False):
         """Mean of ``n_samples`` full DDIM loops from ``x_T ~ N(0, I)`` down to ``x0``, under ``paddle.no_grad()``.
 
         At each visited ``t`` (see :meth:`ddim_timesteps`) the network is called as
@@ -387,9 +387,10 @@ class DiffusionScheduler:
                 ``shape``, ``[B, 1, H, W]`` or ``[B, 1, D, H, W]``.
             progress: show a tqdm bar per sample.
             n_steps: DDIM steps; None: ``self.sample_steps``.
+            ensemble: return the ``n_samples`` draws themselves, not their mean.
 
         Returns:
-            float32 tensor of ``shape``.
+            float32 tensor of ``shape``; with ``ensemble``, a float32 numpy array ``[n_samples, *shape]``.
         """
         shape = [int(s) for s in shape]
         times = self.ddim_timesteps(n_steps)
@@ -407,6 +408,8 @@ class DiffusionScheduler:
             desc = (f"DDIM {k + 1}/{n}" if n > 1 else "DDIM") if progress else None
             return self._sample_one(model_fn, shape, times, None if seed is None else seed + k, cond, x0_fn, desc)
 
+        if ensemble:
+            return np.stack([one(k).numpy() for k in range(n)])
         if n == 1:
             return one(0)  # no round trip through numpy: the tensor of a single DDIM loop
         total = 0.0

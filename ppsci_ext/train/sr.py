@@ -28,7 +28,7 @@ from ppsci_ext.train.base import Trainer
 from ppsci_ext.train.base import loader_pass
 from ppsci_ext.train.ema import WarmupEMA
 
-__all__ = ["KINDS", "SRTrainer", "network_fn", "one_pass", "sr_loss", "sampling_state"]
+__all__ = ["KINDS", "SRTrainer", "network_fn", "one_pass", "predict_tiles", "sr_loss", "sampling_state"]
 
 KINDS = ("diffusion", "supervised")
 
@@ -44,6 +44,21 @@ def network_fn(model):
 def one_pass(model, cond: paddle.Tensor) -> paddle.Tensor:
     """The supervised baseline's prediction: the backbone run once (noise input 0 at noise level 1)."""
     return network_fn(model)(paddle.zeros_like(cond), paddle.ones([cond.shape[0]]), cond)
+
+
+def predict_tiles(model, kind: str, cond_tiles: np.ndarray, scheduler=None, seed: Optional[int] = None,
+                  steps: Optional[int] = None, ensemble: bool = False) -> np.ndarray:
+    """Condition tiles on the high-res grid [B, p, p(, p)] -> predictions of the same shape (normalised units).
+
+    ``supervised``: one pass. ``diffusion``: the mean of ``scheduler.n_samples`` DDIM draws (seeds ``seed``,
+    ``seed + 1``, ...: an estimate of the posterior mean) with ``steps`` network evaluations (None: the
+    scheduler's); with ``ensemble`` the draws themselves, [B, n_samples, p, p(, p)]."""
+    cond = paddle.to_tensor(cond_tiles[:, None], dtype="float32")
+    with paddle.no_grad():
+        if kind == "supervised":
+            return one_pass(model, cond).numpy()[:, 0]
+        out = scheduler.sample(network_fn(model), cond.shape, seed=seed, cond=cond, n_steps=steps, ensemble=ensemble)
+        return np.moveaxis(out[:, :, 0], 0, 1) if ensemble else out.numpy()[:, 0]
 
 
 def sr_loss(kind: str, name: str = "l1"):

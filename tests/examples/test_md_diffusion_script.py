@@ -172,6 +172,38 @@ def test_n_samples_averages_samples_of_consecutive_seeds(trained):
     assert not np.allclose(one[0], one[1])
 
 
+def test_ensemble_mean_and_spread_in_sample_eval_and_infer(trained, tmp_path):
+    """DIFFUSION.n_samples=3 with eta > 0: sample writes the draws' mean (as the averaging sampler gives it) and
+    their standard deviation; eval scores spectra for every method and the spread against the error for
+    diffusion; infer writes <output>_std.npy next to the mean."""
+    mod, tmp, _ = trained
+    over = ("DIFFUSION.n_samples=3", "DIFFUSION.eta=1.0", f"EVAL.pred_dir={tmp_path}/pred")
+    cfg = tiny_cfg(tmp, *over)
+    mod.sample(cfg)
+    split = json.load(open(os.path.join(tmp, "out", "split.json")))
+    stem = split["test"][0]
+    std = np.fromfile(os.path.join(cfg.EVAL.pred_dir, "diffusion", f"{stem}_std.dat"), np.float32)
+    assert std.size == 64 * 64 and std.min() >= 0 and std.max() > 0
+    assert not os.path.exists(os.path.join(cfg.EVAL.pred_dir, "supervised", f"{stem}_std.dat"))
+    model = mod.load_model(cfg, "diffusion")
+    cond = np.random.default_rng(0).standard_normal((2, 32, 32)).astype(np.float32)
+    draws = mod.predict_tiles(cfg, model, "diffusion", cond, ensemble=True)
+    assert draws.shape == (2, 3, 32, 32) and np.abs(draws[:, 0] - draws[:, 1]).max() > 1e-3
+    np.testing.assert_allclose(draws.mean(1), mod.predict_tiles(cfg, model, "diffusion", cond), atol=1e-5)
+    rows = mod.evaluate(cfg)
+    for name in ("bicubic", "supervised", "diffusion"):
+        assert {"spec_ratio_75_100", "log_spectral_distance"} <= set(rows[name])
+    assert {"spearman_std_error", "coverage_2std", "mean_std"} <= set(rows["diffusion"])
+    assert "coverage_2std" not in rows["supervised"]
+    section = np.random.default_rng(1).standard_normal((40, 36)).astype(np.float32)
+    np.save(tmp_path / "in.npy", section)
+    out = mod.inference(tiny_cfg(tmp, *over, f"INFER.input={tmp_path}/in.npy", f"INFER.output={tmp_path}/sr.npy",
+                                 "INFER.patch=32", "INFER.overlap=8"))
+    spread = np.load(tmp_path / "sr_std.npy")
+    assert out.shape == spread.shape == (80, 72) and spread.min() >= 0 and spread.max() > 0
+    np.testing.assert_array_equal(np.load(tmp_path / "sr.npy"), out)
+
+
 @pytest.mark.timeout(120)
 def test_checkpoint_of_another_network_config_is_refused(trained):
     mod, tmp, _ = trained
