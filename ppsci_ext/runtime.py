@@ -41,7 +41,7 @@ from ppsci_ext.train.checkpoint import set_state_strict
 
 __all__ = ["PROJECT_ROOT", "mode", "dispatch", "setup_run", "data_parallel", "network_config", "run_config",
            "load_trained", "kind_checkpoint", "predict_batches", "build_if_missing", "read_npy", "required",
-           "compose_config", "load_example"]
+           "compose_config", "load_example", "rank_zero_first"]
 
 
 def _project_root() -> str:
@@ -122,6 +122,19 @@ def data_parallel(fn: Callable, cfg, nprocs: int):
     paddle.distributed.spawn(_worker, args=(fn, OmegaConf.to_container(cfg, resolve=True), os.getpid()),
                              nprocs=nprocs, backend="gloo")
     return None
+
+
+def rank_zero_first(fn: Callable, *args):
+    """``fn(*args)`` on rank 0 first, then, after a barrier, on the other data-parallel processes (which find
+    what rank 0 wrote, e.g. generated data, and only read it); one process: just ``fn(*args)``."""
+    if paddle.distributed.get_world_size() <= 1:
+        return fn(*args)
+    if paddle.distributed.get_rank() == 0:
+        out = fn(*args)
+        paddle.distributed.barrier()
+        return out
+    paddle.distributed.barrier()
+    return fn(*args)
 
 
 def _worker(fn, cfg_dict, parent_pid):

@@ -2,6 +2,7 @@
 
     python MDDiffusion.py mode=train                          # writes synthetic pairs if missing; resumes
     python MDDiffusion.py mode=train MODEL.kind=supervised    # the one-pass UNet baseline
+    PADDLE_DISTRI_BACKEND=gloo python -m paddle.distributed.launch --nproc_per_node 2 MDDiffusion.py mode=train
     python MDDiffusion.py mode=sample                         # NNNN_pred.dat per test item
     python MDDiffusion.py mode=eval                           # PSNR/SSIM/SNR vs bicubic and the UNet
     python MDDiffusion.py mode=infer INFER.input=section_608x400.dat INFER.output=sr.npy
@@ -89,7 +90,7 @@ NETWORK_KEYS = {"supervised": BACKBONE_KEYS, "diffusion": BACKBONE_KEYS + tuple(
 
 @runtime.mode
 def train(cfg: DictConfig):
-    split = prepare_data(cfg)
+    split = runtime.rank_zero_first(prepare_data, cfg)  # data-parallel: rank 0 writes any missing pairs
     kind, t = cfg.MODEL.kind, cfg.TRAIN
     model = build_model(cfg)
     dataset_cfg = {"name": "SeismicSRDataset", **dataset_args(cfg, split["train"], cfg.DATA.patch, True),

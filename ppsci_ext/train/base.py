@@ -41,6 +41,27 @@ def loader_config(dataset: Dict, batch_size: int, shuffle: bool, num_workers: in
             "sampler": {"name": "DistributedBatchSampler", "shuffle": bool(shuffle), "drop_last": bool(shuffle)}}
 
 
+def all_reduce_grads(params) -> None:
+    """Average the gradients of ``params`` over the data-parallel processes with one flat all-reduce."""
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return
+    flat = paddle.concat([g.reshape([-1]) for g in grads])
+    dist.all_reduce(flat)
+    flat = flat / dist.get_world_size()
+    offset = 0
+    for g in grads:
+        n = g.size
+        paddle.assign(flat[offset:offset + n].reshape(g.shape), g)
+        offset += n
+
+
+def broadcast_params(net) -> None:
+    """Every process takes rank 0's weights of ``net`` (BatchNorm statistics included)."""
+    for p in net.parameters():
+        dist.broadcast(p, src=0)
+
+
 def loader_pass(loader, epoch: int) -> Iterator:
     """The batches of pass ``epoch`` over ``loader``, the same in every run and after a resume.
 

@@ -31,6 +31,8 @@ import paddle.distributed as dist
 from ppsci.utils import logger
 
 from ppsci_ext.train.base import Trainer
+from ppsci_ext.train.base import all_reduce_grads
+from ppsci_ext.train.base import broadcast_params
 from ppsci_ext.train.base import loader_pass
 
 __all__ = ["WGANGPTrainer", "gradient_penalty", "cosine_lr"]
@@ -56,21 +58,6 @@ def cosine_lr(base_lr, step, total_steps, warmup_steps=0, final_ratio=0.0):
         return base_lr * (step + 1) / warmup_steps
     t = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
     return base_lr * (final_ratio + (1 - final_ratio) * 0.5 * (1 + math.cos(math.pi * t)))
-
-
-def _all_reduce_grads(params):
-    """Average the gradients of ``params`` over processes with one flat all-reduce."""
-    grads = [p.grad for p in params if p.grad is not None]
-    if not grads:
-        return
-    flat = paddle.concat([g.reshape([-1]) for g in grads])
-    dist.all_reduce(flat)
-    flat = flat / dist.get_world_size()
-    offset = 0
-    for g in grads:
-        n = g.size
-        paddle.assign(flat[offset:offset + n].reshape(g.shape), g)
-        offset += n
 
 
 def _set_trainable(net, flag):
@@ -111,8 +98,7 @@ class WGANGPTrainer(Trainer):
         self.steps_per_epoch = len(constraint.data_loader)
         if self.world > 1:  # same initial weights everywhere
             for net in self.nets.values():
-                for p in net.parameters():
-                    dist.broadcast(p, src=0)
+                broadcast_params(net)
 
     # ---------------------------------------------------------------- steps
     def _lr(self, base):
@@ -143,7 +129,7 @@ class WGANGPTrainer(Trainer):
         """Back-propagate the summed losses, average gradients over processes, step ``opt``."""
         sum(losses.values()).backward()
         if self.world > 1:
-            _all_reduce_grads(net.parameters())
+            all_reduce_grads(net.parameters())
         opt.step()
         opt.clear_grad()
         return {name: float(v) for name, v in losses.items()}

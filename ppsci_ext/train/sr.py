@@ -15,6 +15,10 @@ every ``save_every`` steps and at the end, and keeps a warm-up weight average
 for sampling. Pass ``e`` over the patches is fixed by ``e`` alone (see
 :func:`ppsci_ext.train.base.loader_pass`) and the random states are saved, so a
 run resumed mid-pass continues exactly as the uninterrupted one.
+
+Data-parallel under ``paddle.distributed.launch`` (gloo on CPU, NCCL on GPUs): every process trains on its
+shard of the patches (paddle's ``DistributedBatchSampler``) with its own noise draws, gradients are averaged
+with one all-reduce per step, and rank 0 alone writes the checkpoint and the log.
 """
 import time
 from typing import Dict
@@ -25,6 +29,8 @@ import paddle
 import ppsci
 
 from ppsci_ext.train.base import Trainer
+from ppsci_ext.train.base import all_reduce_grads
+from ppsci_ext.train.base import broadcast_params
 from ppsci_ext.train.base import loader_pass
 from ppsci_ext.train.ema import WarmupEMA
 
@@ -105,6 +111,8 @@ class SRTrainer(Trainer):
             raise ValueError(f"MODEL.kind: expected one of {list(KINDS)}, found {kind!r}")
         if kind == "diffusion" and scheduler is None:
             raise ValueError("the diffusion kind needs a DiffusionScheduler")
+        if paddle.distributed.get_world_size() > 1:  # rank 0's initial weights everywhere (before the average
+            broadcast_params(model)                     # copies them)
         super().__init__({"model": model}, {"model": optimizer}, checkpoint_path,
                          ema=WarmupEMA(model, ema_decay) if ema_decay else None, config=config)
         self.model, self.kind, self.scheduler = model, kind, scheduler
@@ -129,6 +137,8 @@ class SRTrainer(Trainer):
         loss = self.batch_loss(cond, hr)
         self.opt.clear_grad()
         loss.backward()
+        if self.world > 1:
+            all_reduce_grads(self.model.parameters())
         self.opt.step()
         self.step += 1
         if self.ema is not None:
@@ -141,8 +151,8 @@ class SRTrainer(Trainer):
         t0 = time.perf_counter()
         while self.step < self.iters:
             self.epoch, done = divmod(self.step, self.per_pass)
-            if done == 0:
-                paddle.seed(self.seed + self.step)  # noise draws of a pass fixed by where it starts
+            if done == 0:  # noise draws of a pass fixed by where it starts, and different on every process
+                paddle.seed(self.seed + self.step + 1_000_003 * self.rank)
             for i, (inputs, labels, _) in enumerate(loader_pass(self.constraint.data_loader, self.epoch)):
                 if i < done:  # resumed mid-pass: these batches were trained on before the stop
                     continue
@@ -156,7 +166,7 @@ class SRTrainer(Trainer):
         return self.history
 
     def _report(self, seconds: float) -> None:
-        if self.log is not None:
+        if self.log is not None and self.rank == 0:
             recent = np.mean([h["loss"] for h in self.history[-self.save_every:]])
             self.log(f"step {self.step}/{self.iters} loss {recent:.4f} ({seconds:.0f} s)")
 
