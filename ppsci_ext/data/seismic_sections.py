@@ -156,11 +156,14 @@ def synthetic_section(rng: np.random.Generator, size: int = 256, freq_range: Ran
 def degrade(hr: np.ndarray, rng: np.random.Generator, noise_std: Range = (0.05, 0.3),
             band_limited: bool = False, sigma: float = 1.0, dt: float = 0.002,
             noise_freq_range: Range = (10.0, 60.0), noise_lateral_sigma: float = 1.0,
-            return_info: bool = False):
+            return_info: bool = False, grid: str = "aligned"):
     """HR section [n1, n2] (or volume [n1, n2, n3], time last) -> noisy LR [ceil(n1/2), ...] float32.
 
     Gaussian low-pass (``sigma`` HR samples on both axes, mirrored edges; 1.0 leaves < 1% at the HR
-    Nyquist) then keep even samples, so LR ``[i, j]`` = smoothed HR ``[2i, 2j]``. Noise
+    Nyquist) then, with ``grid="aligned"`` (the project's convention, that of
+    :func:`ppsci_ext.data.seismic_sr.upsample2`), keep even samples, so LR ``[i, j]`` = smoothed HR
+    ``[2i, 2j]``; with ``grid="centred"`` (image libraries' resizing) LR ``[i, j]`` is the mean of the
+    smoothed HR block ``[2i:2i+2, 2j:2j+2]``, centred half an HR sample later on each axis. Noise
     is Gaussian with std ``noise_std`` x RMS(clean LR) (``noise_std`` a number or a
     (lo, hi) range drawn uniformly). With ``band_limited`` the noise is coloured:
     white noise filtered along time with a Ricker of peak frequency drawn from
@@ -172,8 +175,17 @@ def degrade(hr: np.ndarray, rng: np.random.Generator, noise_std: Range = (0.05, 
     if hr.ndim not in (2, 3):
         raise ValueError(f"degrade: expected a 2-D section [traces, samples] or a 3-D volume "
                          f"[inline, crossline, samples], found shape {hr.shape}")
+    if grid not in ("aligned", "centred"):
+        raise ValueError(f"degrade: grid must be 'aligned' or 'centred', found {grid!r}")
     smooth = ndimage.gaussian_filter(hr, sigma, mode="mirror") if sigma > 0 else hr
     clean = smooth[(slice(None, None, 2),) * hr.ndim]
+    if grid == "centred":  # mean of each 2 x 2 (x 2) block; an odd last sample is its own block
+        clean = smooth
+        for ax in range(hr.ndim):
+            y = np.moveaxis(clean, ax, 0)
+            if y.shape[0] % 2:
+                y = np.concatenate([y, y[-1:]])
+            clean = np.moveaxis(0.5 * (y[0::2] + y[1::2]), 0, ax)
     rel = _draw(rng, noise_std)
     rms = float(np.sqrt(np.mean(clean ** 2)))
     noise = rng.standard_normal(clean.shape)

@@ -356,6 +356,27 @@ def test_volume_pairs_dataset_patches_and_shared_augmentation(tmp_path):
     np.testing.assert_array_equal(tc, np.rot90(np.flip(np.flip(c0, 0), 2), 1, (0, 1)))
 
 
+def test_degrade_grid_conventions():
+    """aligned: LR [i, j] = smoothed HR [2i, 2j]; centred: the mean of the smoothed 2 x 2 block, i.e. a linear
+    ramp sampled half an HR sample later on each axis (and an odd last sample averaged with itself)."""
+    from scipy import ndimage
+
+    hr = synthetic_section(np.random.default_rng(0), size=64)
+    smooth = ndimage.gaussian_filter(hr.astype(np.float64), 1.0, mode="mirror")
+    aligned = degrade(hr, np.random.default_rng(1), noise_std=0.0)
+    np.testing.assert_allclose(aligned, smooth[::2, ::2], atol=1e-6)
+    centred = degrade(hr, np.random.default_rng(1), noise_std=0.0, grid="centred")
+    blocks = smooth.reshape(32, 2, 32, 2).mean(axis=(1, 3))
+    np.testing.assert_allclose(centred, blocks, atol=1e-6)
+    ramp = np.add.outer(np.arange(10.0), 3 * np.arange(9.0))  # linear: smoothing leaves it (mirror edges aside)
+    got = degrade(ramp, np.random.default_rng(1), noise_std=0.0, sigma=0, grid="centred")
+    want = np.add.outer(np.arange(0, 10, 2) + 0.5, 3 * (np.arange(0, 9, 2) + 0.5))
+    want[:, -1] = np.arange(0, 10, 2) + 0.5 + 3 * 8  # the odd last column is its own block
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    with pytest.raises(ValueError, match="grid must be 'aligned' or 'centred', found 'cell'"):
+        degrade(hr, np.random.default_rng(1), grid="cell")
+
+
 def test_synthetic_volume_and_degrade_3d():
     v = synthetic_section(np.random.default_rng(1), size=24, ndim=3)
     assert v.shape == (24, 24, 24) and np.isclose(np.abs(v).max(), 1.0)
