@@ -126,7 +126,11 @@ def spectral_fidelity(pred: np.ndarray, true: np.ndarray, n_bands: int = 4, axis
     normalised). The frequencies from 0 to Nyquist are cut into ``n_bands`` equal bands; in each the ratio
     of summed predicted to summed true amplitude is returned as ``spec_ratio_<lo>_<hi>`` (per cent of
     Nyquist): below 1 in the upper bands is over-smoothing, above 1 added noise or artefacts.
-    ``log_spectral_distance`` is the RMS over all frequencies but 0 Hz of 20 log10(A_pred / A_true), in dB.
+    Where the truth has little energy (e.g. the upper half of the Nyquist for events sampled 5 times per
+    period or more) a band's ratio measures noise against almost nothing; ``spec_ratio_upper_signal`` is
+    the ratio over the truth's own upper band, from its spectral peak to the last frequency within -20 dB
+    of it: below 1 there is lost detail whatever the sampling. ``log_spectral_distance`` is the RMS over
+    all frequencies but 0 Hz of 20 log10(A_pred / A_true), in dB.
     A 3-D volume is scored as its stack of 2-D sections along its first axis.
     """
     pred, true = np.asarray(pred, np.float64), np.asarray(true, np.float64)
@@ -144,6 +148,9 @@ def spectral_fidelity(pred: np.ndarray, true: np.ndarray, n_bands: int = 4, axis
         lo, hi = edges[k], edges[k + 1]
         out[f"spec_ratio_{100 * k // n_bands}_{100 * (k + 1) // n_bands}"] = float(
             a_pred[lo:hi].sum() / max(a_true[lo:hi].sum(), 1e-300))
+    peak = 1 + int(np.argmax(a_true[1:]))
+    top = peak + int(np.nonzero(a_true[peak:] >= 0.1 * a_true[peak])[0].max())
+    out["spec_ratio_upper_signal"] = float(a_pred[peak:top + 1].sum() / max(a_true[peak:top + 1].sum(), 1e-300))
     tiny = 1e-12 * max(a_true.max(), 1e-300)
     db = 20 * np.log10(np.maximum(a_pred[1:], tiny) / np.maximum(a_true[1:], tiny))
     out["log_spectral_distance"] = float(np.sqrt(np.mean(db ** 2)))

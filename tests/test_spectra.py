@@ -114,6 +114,9 @@ def test_spectral_fidelity_against_a_per_trace_computation():
         lo, hi = round(k * 33 / 4), round((k + 1) * 33 / 4)
         assert abs(got[key] - sp[lo:hi].sum() / st[lo:hi].sum()) < 1e-12
     assert abs(got["log_spectral_distance"] - np.sqrt(np.mean((20 * np.log10(sp[1:] / st[1:])) ** 2))) < 1e-9
+    peak = 1 + np.argmax(st[1:])
+    top = max(f for f in range(peak, 33) if st[f] >= 0.1 * st[peak])
+    assert abs(got["spec_ratio_upper_signal"] - sp[peak:top + 1].sum() / st[peak:top + 1].sum()) < 1e-12
     same = spectral_fidelity(true, true)
     assert all(abs(v - 1) < 1e-12 for k, v in same.items() if k.startswith("spec"))
     assert same["log_spectral_distance"] == 0
@@ -130,6 +133,12 @@ def test_spectral_fidelity_sees_smoothing_and_noise():
     true = np.random.default_rng(1).standard_normal((32, 256))
     smooth = spectral_fidelity(gaussian_filter1d(true, 2.0, axis=-1), true)
     assert smooth["spec_ratio_0_25"] > 0.6 and smooth["spec_ratio_75_100"] < 0.05  # over-smoothed: upper bands lost
+    # a band-limited section: its upper signal band, not the empty top of the Nyquist, shows the smoothing
+    from ppsci_ext.data import synthetic_section
+
+    sec = synthetic_section(np.random.default_rng(2), size=128).astype(np.float64)
+    soft = spectral_fidelity(gaussian_filter1d(sec, 1.5, axis=-1), sec)
+    assert soft["spec_ratio_upper_signal"] < 0.8 < spectral_fidelity(sec, sec)["spec_ratio_upper_signal"]
     # along the other axis nothing was smoothed; a 3-D volume is its stack of sections
     assert spectral_fidelity(gaussian_filter1d(true, 2.0, axis=-1), true, axis=0)["spec_ratio_75_100"] > 0.3
     vol = np.stack([true, true])
