@@ -18,6 +18,9 @@ One iteration is n_critic critic steps + 1 generator step.
   user would otherwise pick. Skipped (said so) without torch; ``--no-torch`` leaves it out.
 - ours, THREADS processes x 1 thread: how ``mode=train`` runs on CPU (TRAIN.nprocs), each process on its shard
   of the same global batch, gradients all-reduced (gloo) every step.
+- ... and with the same-batch schedule, WGANGPTrainer's default (``TRAIN.gan_schedule: same_batch``): the
+  generator's forward for the critic steps is the one its own step back-propagates (the same updates: its
+  weights do not change in between), where the other rows, like PyTorch's, compute it twice.
 - InversionNet rows (``--no-inversionnet`` leaves them out): the baseline without a critic, one supervised
   generator step per iteration, ours and (with torch) PyTorch's.
 
@@ -142,7 +145,7 @@ def build_ours(args, sizes, gan=True):
     return trainer
 
 
-def run_ours(args, sizes, gan=True, threads=THREADS):
+def run_ours(args, sizes, gan=True, threads=THREADS, same_batch=False):
     import paddle
 
     paddle.base.core.set_num_threads(threads)
@@ -156,12 +159,17 @@ def run_ours(args, sizes, gan=True, threads=THREADS):
         if not gan:  # the InversionNet baseline: one supervised generator step
             t.generator_step(inputs, labels, weights)
             return
-        with paddle.no_grad():
-            fake = t.g(inputs)[t.label_key]
+        out = None
+        if same_batch:  # WGANGPTrainer.train_epoch's default: one generator forward serves both steps
+            out = t.g(inputs)
+            fake = out[t.label_key].detach()
+        else:
+            with paddle.no_grad():
+                fake = t.g(inputs)[t.label_key]
         for _ in range(args.n_critic):
             t.critic_step(fake, labels[t.label_key])
         leaks.setdefault("G grad after critic steps", grad_abs_sum(t.g))
-        t.generator_step(inputs, labels, weights)
+        t.generator_step(inputs, labels, weights, out)
         leaks.setdefault("D grad after generator step", grad_abs_sum(t.d))
         t.step += 1
 
@@ -222,7 +230,7 @@ def _dp_worker(args, gan):
 
     dist.init_parallel_env()
     args.batch //= THREADS  # per process: the same global batch
-    result = run_ours(args, FULL, gan=gan, threads=1)
+    result = run_ours(args, FULL, gan=gan, threads=1, same_batch=args.side == "ours_dp_same_batch")
     if dist.get_rank() == 0:
         with open(os.path.join(args.workdir, f"{args.side}.json"), "w") as f:
             json.dump(result, f)
@@ -361,8 +369,8 @@ def run_ppsci(args):
 def child(args):
     if args.side == "ppsci":
         result = run_ppsci(args)
-    elif args.side in ("ours_dp", "ours_inv_dp"):
-        result = run_ours_dp(args, gan=args.side == "ours_dp")
+    elif args.side in ("ours_dp", "ours_dp_same_batch", "ours_inv_dp"):
+        result = run_ours_dp(args, gan=args.side != "ours_inv_dp")
     elif args.side in ("torch", "torch_inv"):
         result = run_torch(args, gan=args.side == "torch")
     else:
@@ -395,7 +403,7 @@ def row(name, r, args):
             f"({min(r['times']):.2f}-{max(r['times']):.2f}) | {1 / sec:.3f} | {r['peak_rss_mib']:.0f} |")
 
 
-def report(args, ours, theirs, ours_cpu, torch_row=None, inv=None, ours_dp=None):
+def report(args, ours, theirs, ours_cpu, torch_row=None, inv=None, ours_dp=None, ours_sb=None):
     it_ours, it_theirs = 1 / statistics.median(ours["times"]), 1 / statistics.median(theirs["times"])
     print(f"\n### VelocityGAN training loop, {THREADS} threads, batch {args.batch}, n_critic {args.n_critic}, "
           f"median of {args.iters} iterations after 1 warm-up\n")
@@ -405,6 +413,9 @@ def report(args, ours, theirs, ours_cpu, torch_row=None, inv=None, ours_dp=None)
     if ours_dp is not None:
         print(row(f"ppsci_ext WGANGPTrainer, {THREADS} processes x 1 thread (mode=train on CPU), RSS per process",
                   ours_dp, args))
+    if ours_sb is not None:
+        print(row(f"... and the same-batch schedule (the CPU default: one generator forward serves the critic "
+                  f"and generator steps, same updates)", ours_sb, args))
     print(row("PaddleScience 1.4.0 example (2 Solvers)", theirs, args))
     print(f"| **ratio ours / ppsci** (1 process) | same | | | | **{it_ours / it_theirs:.2f}x** | "
           f"**{ours['peak_rss_mib'] / theirs['peak_rss_mib']:.2f}x** |")
@@ -418,6 +429,8 @@ def report(args, ours, theirs, ours_cpu, torch_row=None, inv=None, ours_dp=None)
         print(vs_torch(f"1 process x {THREADS} threads", ours, torch_row))
         if ours_dp is not None:
             print(vs_torch(f"{THREADS} processes x 1 thread", ours_dp, torch_row))
+        if ours_sb is not None:
+            print(vs_torch(f"{THREADS} processes x 1 thread, same-batch schedule", ours_sb, torch_row))
     if inv is not None:  # the InversionNet baseline: one supervised step per iteration, no critic
         ours_inv, inv_dp, torch_inv = inv
         no_critic = f"| {args.batch} | {args.n_critic} |", f"| {args.batch} | - |"
@@ -462,8 +475,8 @@ def main():
     parser.add_argument("--no-cpu-row", action="store_true", help="skip our loop at the default CPU sizes")
     parser.add_argument("--no-torch", action="store_true", help="skip OpenFWI's layout in PyTorch")
     parser.add_argument("--no-inversionnet", action="store_true", help="skip the InversionNet (no critic) rows")
-    parser.add_argument("--side", choices=("ours", "ours_dp", "ours_cpu", "ours_inv", "ours_inv_dp", "ppsci", "torch",
-                                            "torch_inv"),
+    parser.add_argument("--side", choices=("ours", "ours_dp", "ours_dp_same_batch", "ours_cpu", "ours_inv",
+                                            "ours_inv_dp", "ppsci", "torch", "torch_inv"),
                         help=argparse.SUPPRESS)
     parser.add_argument("--workdir", help=argparse.SUPPRESS)
     parser.add_argument("--anno", help=argparse.SUPPRESS)
@@ -477,6 +490,7 @@ def main():
         print(f"running the loops one after the other in {workdir} ...", file=sys.stderr)
         ours = spawn(args, "ours", workdir, anno, file_size)
         ours_dp = spawn(args, "ours_dp", workdir, anno, file_size)
+        ours_sb = spawn(args, "ours_dp_same_batch", workdir, anno, file_size)
         theirs = spawn(args, "ppsci", workdir, anno, file_size)
         ours_cpu = None if args.no_cpu_row else spawn(args, "ours_cpu", workdir, anno, file_size)
         torch_row = torch_inv = None
@@ -492,7 +506,7 @@ def main():
                 torch_inv = spawn(args, "torch_inv", workdir, anno, file_size)
             inv = (spawn(args, "ours_inv", workdir, anno, file_size),
                    spawn(args, "ours_inv_dp", workdir, anno, file_size), torch_inv)
-        report(args, ours, theirs, ours_cpu, torch_row, inv, ours_dp)
+        report(args, ours, theirs, ours_cpu, torch_row, inv, ours_dp, ours_sb)
 
 
 if __name__ == "__main__":
