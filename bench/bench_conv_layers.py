@@ -4,8 +4,8 @@ InversionNet layout in PyTorch (ppsci_ext/reference/openfwi_nets.py), same weigh
 Prints a markdown table: forward time of every encoder/decoder block (median of --repeats after a warm-up), both
 frameworks, the ratio, and the whole network forward and forward + backward. A second table takes one encoder
 convolution (convblock2_2's (3, 1) kernel on [B, 64, 250, 70]) at 1 and 2 threads, beside the one matrix product
-of the same arithmetic (im2col's [64, 192] x [192, B * 250 * 70]) in each framework: is the limit the
-arithmetic, the convolution kernel, or the threads?
+of the same arithmetic (im2col's [64, 192] x [192, B * 250 * 70]) and im2col done by ``unfold`` followed
+by that product, in each framework: is the limit the arithmetic, the convolution kernel, or the threads?
 
     python bench/bench_conv_layers.py [--batch 4] [--threads 2] [--repeats 5]
 """
@@ -83,7 +83,10 @@ def conv_vs_gemm(args):
         with paddle.no_grad(), torch.no_grad():
             rows = (("convolution", lambda: paddle.nn.functional.conv2d(xp, wp, padding=(1, 0)),
                      lambda: torch.nn.functional.conv2d(xt, wt, padding=(1, 0))),
-                    ("matrix product of the same arithmetic", lambda: paddle.matmul(ap, bp), lambda: at @ bt))
+                    ("matrix product of the same arithmetic", lambda: paddle.matmul(ap, bp), lambda: at @ bt),
+                    ("unfold (im2col) + matrix product", lambda: paddle.matmul(ap, paddle.nn.functional.unfold(
+                        xp, [3, 1], paddings=[1, 0])), lambda: at @ torch.nn.functional.unfold(
+                        xt, (3, 1), padding=(1, 0))))
             for name, f_p, f_t in rows:
                 a, b = median_time(f_p, args.repeats) * 1e3, median_time(f_t, args.repeats) * 1e3
                 print(f"| {name} | {threads} | {a:.0f} | {b:.0f} | {a / b:.1f}x |")
