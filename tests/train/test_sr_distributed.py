@@ -1,9 +1,8 @@
 import os
-import subprocess
-import sys
 
 import numpy as np
 
+from tests.conftest import launch_two_gloo_ranks
 from tests.examples.test_md_diffusion_script import load_script
 from tests.examples.test_md_diffusion_script import tiny_cfg
 
@@ -14,13 +13,7 @@ def test_md_diffusion_trains_data_parallel_with_ranks_in_sync(tmp_path):
     """MD Diffusion's mode=train under paddle.distributed.launch, two gloo processes: disjoint shards of the
     patches, identical weights after the steps (gradients averaged), one checkpoint written by rank 0."""
     load_script().prepare_data(tiny_cfg(tmp_path))  # the pairs, written once before the processes start
-    env = {**os.environ, "PADDLE_DISTRI_BACKEND": "gloo", "GLOG_minloglevel": "2"}
-    cmd = [sys.executable, "-m", "paddle.distributed.launch", "--log_dir", str(tmp_path / "log"),
-           "--nproc_per_node", "2", WORKER, str(tmp_path)]
-    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
-    logs = "".join(open(tmp_path / "log" / f).read() for f in os.listdir(tmp_path / "log") if f.startswith("workerlog"))
-    assert res.returncode == 0, res.stdout[-2000:] + logs[-3000:]
-    r0, r1 = (np.load(tmp_path / f"rank{r}.npz") for r in (0, 1))
+    r0, r1 = launch_two_gloo_ranks(WORKER, tmp_path)
     assert r0["seen"].size and not set(r0["seen"].ravel()) & set(r1["seen"].ravel())
     keys = [k for k in r0.files if k != "seen"]
     assert keys
