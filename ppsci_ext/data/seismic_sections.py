@@ -178,8 +178,9 @@ def degrade(hr: np.ndarray, rng: np.random.Generator, noise_std: Range = (0.05, 
     if grid not in ("aligned", "centred"):
         raise ValueError(f"degrade: grid must be 'aligned' or 'centred', found {grid!r}")
     smooth = ndimage.gaussian_filter(hr, sigma, mode="mirror") if sigma > 0 else hr
-    clean = smooth[(slice(None, None, 2),) * hr.ndim]
-    if grid == "centred":  # mean of each 2 x 2 (x 2) block; an odd last sample is its own block
+    if grid == "aligned":
+        clean = smooth[(slice(None, None, 2),) * hr.ndim]
+    else:  # mean of each 2 x 2 (x 2) block; an odd last sample is its own block
         clean = smooth
         for ax in range(hr.ndim):
             y = np.moveaxis(clean, ax, 0)
