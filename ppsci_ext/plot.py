@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 __all__ = ["velocity_comparison", "velocity_profiles", "training_curves", "ava_sections", "well_logs",
-           "misfit_curves", "sr_comparison", "field_panels"]
+           "misfit_curves", "sr_comparison", "field_panels", "spectra_comparison", "uncertainty_panels"]
 
 
 def _save(fig, path):
@@ -230,4 +230,58 @@ def field_panels(rows, path: str, fmax: float = 60.0, cmap: str = "gray"):
         (lo0, hi0, w0), (lo1, hi1, w1) = bands
         sub.suptitle(f"{row['name']}: -6 dB band original {lo0:.1f}-{hi0:.1f} Hz ({w0:.1f} Hz), "
                      f"super-resolved {lo1:.1f}-{hi1:.1f} Hz ({w1:.1f} Hz)", fontsize=10)
+    return _save(fig, path)
+
+
+def spectra_comparison(panels, path: str, dt: float):
+    """One panel per entry of ``panels``: ``(title, {label: [sections [traces, samples]]})`` with a ``"truth"``
+    label. Each curve is the mean over the sections of their trace-averaged amplitude spectra (Hann-tapered
+    ``rfft`` along time, :func:`ppsci_ext.spectra.spectral_fidelity`'s), in dB relative to the truth's peak,
+    so that a prediction that smooths away detail lies under the truth's curve at high frequencies."""
+    if not panels:
+        raise ValueError("panels is empty")
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 3.8), squeeze=False, layout="constrained")
+    styles = {"truth": ("k", 2.0), "bicubic": ("tab:gray", 1.3), "supervised": ("tab:blue", 1.3),
+              "diffusion": ("tab:red", 1.3)}
+    for ax, (title, curves) in zip(axes[0], panels):
+        if "truth" not in curves:
+            raise ValueError(f"panel {title!r} has no 'truth' curve")
+        spec = {k: np.mean([np.abs(np.fft.rfft(np.asarray(a, np.float64) * np.hanning(a.shape[-1]))).mean(0)
+                            for a in v], axis=0) for k, v in curves.items()}
+        ref = spec["truth"].max()
+        f = np.fft.rfftfreq(np.asarray(curves["truth"][0]).shape[-1], d=dt)
+        for k, a in spec.items():
+            colour, lw = styles.get(k, (None, 1.3))
+            ax.plot(f, 20 * np.log10(np.maximum(a / ref, 1e-6)), color=colour, lw=lw, label=k)
+        ax.set_ylim(-60, 5)
+        ax.set_xlim(0, f[-1])
+        ax.set_xlabel("frequency (Hz)")
+        ax.set_ylabel("amplitude (dB re truth's peak)")
+        ax.set_title(title, fontsize=9)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def uncertainty_panels(rows, path: str, cmap: str = "gray"):
+    """Rows: ``(title, lr, mean, truth, std)`` sections [traces, samples] (lr at half the size); columns: the
+    low-resolution input, the ensemble mean, its absolute error and the ensemble's standard deviation (the
+    last two on one colour scale, so that a calibrated spread looks like the error)."""
+    if not rows:
+        raise ValueError("rows is empty")
+    fig, axes = plt.subplots(len(rows), 4, figsize=(15, 3.4 * len(rows)), squeeze=False, layout="constrained")
+    for r, (title, lr, mean, truth, std) in enumerate(rows):
+        c = _sym_clip(truth)
+        err = np.abs(np.asarray(mean) - truth)
+        top = float(np.percentile(np.concatenate([err.ravel(), 2 * np.asarray(std).ravel()]), 99)) or 1.0
+        for ax, a, name, kw in ((axes[r, 0], lr, "input", dict(cmap=cmap, vmin=-c, vmax=c)),
+                                (axes[r, 1], mean, "ensemble mean", dict(cmap=cmap, vmin=-c, vmax=c)),
+                                (axes[r, 2], err, "|mean - truth|", dict(cmap="magma", vmin=0, vmax=top)),
+                                (axes[r, 3], 2 * np.asarray(std), "2 x ensemble std", dict(cmap="magma", vmin=0,
+                                                                                            vmax=top))):
+            im = ax.imshow(np.asarray(a).T, aspect="auto", interpolation="nearest", **kw)
+            ax.set_title(f"{title}: {name}", fontsize=9)
+            ax.set_xlabel("trace")
+            ax.set_ylabel("sample")
+        fig.colorbar(im, ax=list(axes[r, 2:]), shrink=0.9)
     return _save(fig, path)

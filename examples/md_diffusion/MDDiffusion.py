@@ -18,6 +18,7 @@ import hydra
 import numpy as np
 import paddle
 from omegaconf import DictConfig
+from omegaconf import OmegaConf
 from ppsci.utils import logger
 
 import ppsci_ext  # noqa: F401  (registers SeismicSRDataset with ppsci)
@@ -45,9 +46,9 @@ def prepare_data(cfg):
     synthetic pairs are written first into a new, empty or generated folder; a folder of your own is only read."""
     d, s = cfg.DATA, cfg.DATA.synthetic
     ndim(cfg)
+    kw = {k: tuple(v) if isinstance(v, list) else v for k, v in OmegaConf.to_container(s).items() if k != "seed"}
     pairs = seismic_sections.prepare_pairs(d.root, d.generate, d.n_pairs, s.seed, d.lr_shape, d.hr_shape,
-                                           logger.info, freq_range=tuple(s.freq_range), dt=s.dt,
-                                           noise_std=tuple(s.noise_std), band_limited=s.band_limited)
+                                           logger.info, **kw)
     return seismic_sr.split_once(osp.join(cfg.output_dir, "split.json"), [p[0] for p in pairs], tuple(d.split),
                                  d.split_seed, root=d.root)
 

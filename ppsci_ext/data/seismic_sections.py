@@ -154,7 +154,7 @@ def synthetic_section(rng: np.random.Generator, size: int = 256, freq_range: Ran
 
 
 def degrade(hr: np.ndarray, rng: np.random.Generator, noise_std: Range = (0.05, 0.3),
-            band_limited: bool = False, sigma: float = 1.0, dt: float = 0.002,
+            band_limited: Union[bool, str] = False, sigma: float = 1.0, dt: float = 0.002,
             noise_freq_range: Range = (10.0, 60.0), noise_lateral_sigma: float = 1.0,
             return_info: bool = False, grid: str = "aligned"):
     """HR section [n1, n2] (or volume [n1, n2, n3], time last) -> noisy LR [ceil(n1/2), ...] float32.
@@ -169,14 +169,22 @@ def degrade(hr: np.ndarray, rng: np.random.Generator, noise_std: Range = (0.05, 
     white noise filtered along time with a Ricker of peak frequency drawn from
     ``noise_freq_range`` (Hz, LR interval ``2 dt``) and across traces (every lateral axis) with a
     Gaussian of ``noise_lateral_sigma`` LR traces, then rescaled to the requested std.
-    ``return_info`` also returns ``{"noise_std": relative std, "noise": the noise array}``.
+    ``band_limited="mixed"`` and ``grid="mixed"`` draw one of the two (even odds) from ``rng``, per call, so
+    that a set of pairs holds both. ``return_info`` also returns ``{"noise_std": relative std, "noise": the
+    noise array, "band_limited": bool, "grid": str}``.
     """
     hr = np.asarray(hr, dtype=np.float64)
     if hr.ndim not in (2, 3):
         raise ValueError(f"degrade: expected a 2-D section [traces, samples] or a 3-D volume "
                          f"[inline, crossline, samples], found shape {hr.shape}")
-    if grid not in ("aligned", "centred"):
-        raise ValueError(f"degrade: grid must be 'aligned' or 'centred', found {grid!r}")
+    if grid not in ("aligned", "centred", "mixed"):
+        raise ValueError(f"degrade: grid must be 'aligned', 'centred' or 'mixed', found {grid!r}")
+    if band_limited not in (True, False, "mixed"):
+        raise ValueError(f"degrade: band_limited must be true, false or 'mixed', found {band_limited!r}")
+    if grid == "mixed":
+        grid = ("aligned", "centred")[int(rng.integers(2))]
+    if band_limited == "mixed":
+        band_limited = bool(rng.integers(2))
     smooth = ndimage.gaussian_filter(hr, sigma, mode="mirror") if sigma > 0 else hr
     if grid == "aligned":
         clean = smooth[(slice(None, None, 2),) * hr.ndim]
@@ -200,7 +208,7 @@ def degrade(hr: np.ndarray, rng: np.random.Generator, noise_std: Range = (0.05, 
     noise *= rel * rms
     lr = (clean + noise).astype(np.float32)
     if return_info:
-        return lr, {"noise_std": rel, "noise": noise.astype(np.float32)}
+        return lr, {"noise_std": rel, "noise": noise.astype(np.float32), "band_limited": band_limited, "grid": grid}
     return lr
 
 

@@ -373,8 +373,25 @@ def test_degrade_grid_conventions():
     want = np.add.outer(np.arange(0, 10, 2) + 0.5, 3 * (np.arange(0, 9, 2) + 0.5))
     want[:, -1] = np.arange(0, 10, 2) + 0.5 + 3 * 8  # the odd last column is its own block
     np.testing.assert_allclose(got, want, atol=1e-5)
-    with pytest.raises(ValueError, match="grid must be 'aligned' or 'centred', found 'cell'"):
+    with pytest.raises(ValueError, match="grid must be 'aligned', 'centred' or 'mixed', found 'cell'"):
         degrade(hr, np.random.default_rng(1), grid="cell")
+
+
+def test_degrade_mixed_draws_either_grid_and_noise_colour_per_call():
+    """grid / band_limited "mixed": each call is one of the two, as that option alone gives with the same draws."""
+    hr = synthetic_section(np.random.default_rng(0), size=32)
+    seen = set()
+    for k in range(12):
+        lr, info = degrade(hr, np.random.default_rng(k), noise_std=0.1, grid="mixed", band_limited="mixed",
+                           return_info=True)
+        seen.add((info["grid"], info["band_limited"]))
+        rng = np.random.default_rng(k)
+        rng.integers(2), rng.integers(2)  # the two choices
+        np.testing.assert_array_equal(lr, degrade(hr, rng, noise_std=0.1, grid=info["grid"],
+                                                  band_limited=info["band_limited"]))
+    assert seen == {("aligned", False), ("aligned", True), ("centred", False), ("centred", True)}
+    with pytest.raises(ValueError, match="band_limited must be true, false or 'mixed', found 'pink'"):
+        degrade(hr, np.random.default_rng(1), band_limited="pink")
 
 
 def test_synthetic_volume_and_degrade_3d():
