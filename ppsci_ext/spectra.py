@@ -129,8 +129,10 @@ def spectral_fidelity(pred: np.ndarray, true: np.ndarray, n_bands: int = 4, axis
     Where the truth has little energy (e.g. the upper half of the Nyquist for events sampled 5 times per
     period or more) a band's ratio measures noise against almost nothing; ``spec_ratio_upper_signal`` is
     the ratio over the truth's own upper band, from its spectral peak to the last frequency within -20 dB
-    of it: below 1 there is lost detail whatever the sampling. ``log_spectral_distance`` is the RMS over
-    all frequencies but 0 Hz of 20 log10(A_pred / A_true), in dB.
+    of it: below 1 there is lost detail whatever the sampling. ``log_spectral_distance`` is the RMS of
+    20 log10(A_pred / A_true), in dB, over the frequencies but 0 Hz where the truth is within 40 dB of its
+    peak (where it is weaker than that, e.g. far above a Ricker band, the ratio compares noise with numerical
+    zero and would swamp the rest).
     A 3-D volume is scored as its stack of 2-D sections along its first axis.
     """
     pred, true = np.asarray(pred, np.float64), np.asarray(true, np.float64)
@@ -151,7 +153,8 @@ def spectral_fidelity(pred: np.ndarray, true: np.ndarray, n_bands: int = 4, axis
     peak = 1 + int(np.argmax(a_true[1:]))
     top = peak + int(np.nonzero(a_true[peak:] >= 0.1 * a_true[peak])[0].max())
     out["spec_ratio_upper_signal"] = float(a_pred[peak:top + 1].sum() / max(a_true[peak:top + 1].sum(), 1e-300))
+    signal = np.nonzero(a_true[1:] >= 0.01 * a_true[1:].max())[0] + 1
     tiny = 1e-12 * max(a_true.max(), 1e-300)
-    db = 20 * np.log10(np.maximum(a_pred[1:], tiny) / np.maximum(a_true[1:], tiny))
+    db = 20 * np.log10(np.maximum(a_pred[signal], tiny) / a_true[signal])
     out["log_spectral_distance"] = float(np.sqrt(np.mean(db ** 2)))
     return out

@@ -76,6 +76,23 @@ def test_ensemble_scores_calibrated_and_overconfident():
     good = ensemble_scores(draws.mean(0), draws.std(0, ddof=1), true)
     assert 0.935 < good["coverage_2std"] < 0.955
     assert good["spearman_std_error"] > 0.3
+    # a std that varies smoothly (over ~8 samples): per pixel still ~0.55, over 8 x 8 tiles the spread and the
+    # error rank alike
+    from scipy.ndimage import gaussian_filter
+
+    g = np.abs(gaussian_filter(rng.standard_normal((96, 192)), 8))
+    s2 = 0.05 + 0.95 * (g - g.min()) / (g.max() - g.min())
+    true2 = mu[:96, :192] + s2 * rng.standard_normal(s2.shape)
+    draws2 = mu[:96, :192] + s2 * rng.standard_normal((50,) + s2.shape)
+    smooth = ensemble_scores(draws2.mean(0), draws2.std(0, ddof=1), true2)
+    assert smooth["spearman_std_error"] < 0.65 < 0.9 < smooth["spearman_std_error_block"]
+    # the tile score against its definition: RMS over 8 x 8 tiles, ranked
+    from scipy.stats import spearmanr
+
+    rms = lambda a: np.sqrt((a ** 2).reshape(12, 8, 24, 8).mean(axis=(1, 3)))  # noqa: E731
+    want = spearmanr(rms(draws2.std(0, ddof=1)).ravel(), rms(draws2.mean(0) - true2).ravel())[0]
+    assert abs(smooth["spearman_std_error_block"] - want) < 1e-12
+    assert ensemble_scores(true[:4, :4], true[:4, :4], true[:4, :4])["spearman_std_error_block"] is None
     narrow = ensemble_scores(draws.mean(0), draws.std(0, ddof=1) / 5, true)
     assert narrow["coverage_2std"] < 0.5
     with pytest.raises(ValueError, match=r"mean \[100, 200\], std \[100\] and truth \[100, 200\] must have one"):
