@@ -246,10 +246,15 @@ def spectra_comparison(panels, path: str, dt: float):
     for ax, (title, curves) in zip(axes[0], panels):
         if "truth" not in curves:
             raise ValueError(f"panel {title!r} has no 'truth' curve")
-        spec = {k: np.mean([np.abs(np.fft.rfft(np.asarray(a, np.float64) * np.hanning(a.shape[-1]))).mean(0)
-                            for a in v], axis=0) for k, v in curves.items()}
-        ref = spec["truth"].max()
         f = np.fft.rfftfreq(np.asarray(curves["truth"][0]).shape[-1], d=dt)
+
+        def one(a):  # sections of other lengths: their spectrum (per sample) onto the first truth's frequencies
+            a = np.asarray(a, np.float64)
+            amp = np.abs(np.fft.rfft(a * np.hanning(a.shape[-1]))).mean(0) / a.shape[-1]
+            return np.interp(f, np.fft.rfftfreq(a.shape[-1], d=dt), amp)
+
+        spec = {k: np.mean([one(a) for a in v], axis=0) for k, v in curves.items()}
+        ref = spec["truth"].max()
         for k, a in spec.items():
             colour, lw = styles.get(k, (None, 1.3))
             ax.plot(f, 20 * np.log10(np.maximum(a / ref, 1e-6)), color=colour, lw=lw, label=k)

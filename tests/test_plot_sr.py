@@ -32,7 +32,7 @@ def test_spectra_comparison_and_uncertainty_panels(tmp_path):
     import pytest
 
     rng = np.random.default_rng(2)
-    truth = [rng.normal(size=(16, 64)) for _ in range(2)]
+    truth = [rng.normal(size=(16, 64)), rng.normal(size=(12, 40))]  # sections of different sizes
     curves = {"truth": truth, "bicubic": [0.5 * a for a in truth], "diffusion": [a + 0.1 for a in truth]}
     p = plot.spectra_comparison([("synthetic", curves), ("real", curves)], str(tmp_path / "s.png"), dt=0.002)
     assert os.path.getsize(p) > 0
