@@ -238,6 +238,8 @@ def spectra_comparison(panels, path: str, dt: float):
     label. Each curve is the mean over the sections of their trace-averaged amplitude spectra (Hann-tapered
     ``rfft`` along time, :func:`ppsci_ext.spectra.spectral_fidelity`'s), in dB relative to the truth's peak,
     so that a prediction that smooths away detail lies under the truth's curve at high frequencies."""
+    from ppsci_ext.spectra import trace_averaged_spectrum
+
     if not panels:
         raise ValueError("panels is empty")
     fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 3.8), squeeze=False, layout="constrained")
@@ -249,9 +251,8 @@ def spectra_comparison(panels, path: str, dt: float):
         f = np.fft.rfftfreq(np.asarray(curves["truth"][0]).shape[-1], d=dt)
 
         def one(a):  # sections of other lengths: their spectrum (per sample) onto the first truth's frequencies
-            a = np.asarray(a, np.float64)
-            amp = np.abs(np.fft.rfft(a * np.hanning(a.shape[-1]))).mean(0) / a.shape[-1]
-            return np.interp(f, np.fft.rfftfreq(a.shape[-1], d=dt), amp)
+            n = np.shape(a)[-1]
+            return np.interp(f, np.fft.rfftfreq(n, d=dt), trace_averaged_spectrum(a) / n)
 
         spec = {k: np.mean([one(a) for a in v], axis=0) for k, v in curves.items()}
         ref = spec["truth"].max()

@@ -7,7 +7,7 @@ from typing import Tuple
 
 import numpy as np
 
-__all__ = ["amplitude_spectrum", "bandwidth_db", "resample_dt", "spectral_fidelity"]
+__all__ = ["amplitude_spectrum", "bandwidth_db", "resample_dt", "spectral_fidelity", "trace_averaged_spectrum"]
 
 
 def _check_dt(dt) -> float:
@@ -113,7 +113,7 @@ def resample_dt(dt: float, factor: float) -> float:
     return dt / factor
 
 
-def _raw_spectrum(section: np.ndarray, axis: int) -> np.ndarray:
+def trace_averaged_spectrum(section: np.ndarray, axis: int = -1) -> np.ndarray:
     """Trace-averaged |rfft| of a Hann-tapered 2-D section along ``axis``, not normalised."""
     a = np.moveaxis(np.asarray(section, dtype=np.float64), axis, -1)
     return np.abs(np.fft.rfft(a * np.hanning(a.shape[-1]), axis=-1)).mean(axis=0)
@@ -143,7 +143,7 @@ def spectral_fidelity(pred: np.ndarray, true: np.ndarray, n_bands: int = 4, axis
         pred, true, axis = pred.reshape(-1, pred.shape[-1]), true.reshape(-1, true.shape[-1]), -1
     if true.ndim != 2 or not np.all(np.isfinite(pred)) or not np.all(np.isfinite(true)):
         raise ValueError(f"spectral_fidelity: expected finite 2-D or 3-D sections, found shape {true.shape}")
-    a_pred, a_true = _raw_spectrum(pred, axis), _raw_spectrum(true, axis)
+    a_pred, a_true = trace_averaged_spectrum(pred, axis), trace_averaged_spectrum(true, axis)
     edges = np.linspace(0, len(a_true), n_bands + 1).round().astype(int)
     out = {}
     for k in range(n_bands):
