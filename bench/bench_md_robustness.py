@@ -11,7 +11,8 @@ sample-aligned grid; PSNR, SSIM, the predicted / true amplitude spectrum along t
 Nyquist and in the truth's upper signal band - peak to -20 dB, where over-smoothing shows - and the
 log-spectral distance); each condition's title says whether the training data (DATA.synthetic) held it. Then,
 for the diffusion model's --draws stochastic draws (eta 1), the Spearman correlation of the ensemble spread
-with the error (per sample and over 8 x 8 tiles) and the share of samples within mean +- 2 std. Writes the results to
+with the error (per sample and over 8 x 8 tiles) and the share of samples within mean +- 2 std, the spread
+scaled by DIFFUSION.std_scale (bench_md_calibration.py fits it on the validation split; unscaled shown too). Writes the results to
 <output-dir>/robustness.json and, with --figures DIR, the spectra and uncertainty figures.
 
     python bench/bench_md_robustness.py [--output-dir outputs/md_diffusion] [--items 6] [--draws 8]
@@ -173,20 +174,26 @@ def main():
                                               f"DIFFUSION.n_samples={args.draws}", "DIFFUSION.eta=1.0"])
     pairs = synthetic_items(mod, cfg, hr_sections, {}, None, args.seed)
     draws = mod.predict(ens_cfg, models["diffusion"], "diffusion", [x for x, _ in pairs], ensemble=True)
-    rows = [mod.metric.ensemble_scores(d.mean(0), d.std(0, ddof=1), hr) for d, (_, hr) in zip(draws, pairs)]
-    m = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
-    m["PSNR_of_mean"] = float(np.mean([mod.metric.psnr(d.mean(0), hr) for d, (_, hr) in zip(draws, pairs)]))
+    k = ens_cfg.DIFFUSION.std_scale  # the spread's calibration, chosen on the validation split
+    stats = [mod.sr.ensemble_stats(d, k) for d in draws]
+    rows = [mod.metric.ensemble_scores(mean, std, hr) for (mean, std), (_, hr) in zip(stats, pairs)]
+    m = {key: float(np.mean([r[key] for r in rows])) for key in rows[0]}
+    m["coverage_2std_unscaled"] = float(np.mean([mod.metric.ensemble_scores(mean, std / k, hr)["coverage_2std"]
+                                                 for (mean, std), (_, hr) in zip(stats, pairs)]))
+    m["std_scale"] = float(k)
+    m["PSNR_of_mean"] = float(np.mean([mod.metric.psnr(mean, hr) for (mean, _), (_, hr) in zip(stats, pairs)]))
     results["uncertainty"] = m
-    print(f"**uncertainty, in-distribution: {args.draws} draws, eta 1**\n\n| Spearman(std, abs error), per "
-          f"sample | over 8 x 8 tiles | coverage of mean +- 2 std | mean std | PSNR of the mean (dB) |\n"
-          f"|---|---|---|---|---|\n| {m['spearman_std_error']:.3f} | {m['spearman_std_error_block']:.3f} | "
-          f"{m['coverage_2std']:.3f} | {m['mean_std']:.4f} | {m['PSNR_of_mean']:.2f} |")
+    print(f"**uncertainty, in-distribution: {args.draws} draws, eta 1, spread x DIFFUSION.std_scale = {k:g}**\n\n"
+          f"| Spearman(std, abs error), per sample | over 8 x 8 tiles | coverage of mean +- 2 std | unscaled | "
+          f"mean std | PSNR of the mean (dB) |\n|---|---|---|---|---|---|\n| {m['spearman_std_error']:.3f} | "
+          f"{m['spearman_std_error_block']:.3f} | {m['coverage_2std']:.3f} | {m['coverage_2std_unscaled']:.3f} | "
+          f"{m['mean_std']:.4f} | {m['PSNR_of_mean']:.2f} |")
     with open(os.path.join(args.output_dir, "robustness.json"), "w") as f:
         json.dump(results, f, indent=1)
     if args.figures:
         p = mod.plot.spectra_comparison(list(shown.items()), os.path.join(args.figures, "spectra.png"),
                                         dt=cfg.DATA.synthetic.dt)
-        u = [(f"test {k}", x, d.mean(0), hr, d.std(0, ddof=1)) for k, (d, (x, hr)) in enumerate(zip(draws, pairs))]
+        u = [(f"test {i}", x, mean, hr, std) for i, ((mean, std), (x, hr)) in enumerate(zip(stats, pairs))]
         q = mod.plot.uncertainty_panels(u[:2], os.path.join(args.figures, "uncertainty.png"))
         print(f"\nfigures: {p}, {q}")
 

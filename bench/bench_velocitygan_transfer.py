@@ -54,7 +54,7 @@ def main():
             "GENERATE.n_test=200", f"GENERATE.file_size={FILE_SIZE}", "GENERATE.seed=4042"]
     run("generate", data, log)
     test = [f"DATA.test_anno={target}/test.txt"]
-    run("eval", [f"output_dir={root}/zero_shot", f"EVAL.checkpoint={source_ckpt}", *test], log)
+    run("eval", [f"output_dir={root}/zero_shot", f"EVAL.pretrained_model_path={source_ckpt}", *test], log)
     lines = open(os.path.join(target, "train.txt")).read().split()
     print("\n| CurveVel-like training samples | scratch SSIM / MAE m/s | min | fine-tuned from FlatVel-like "
           "SSIM / MAE m/s | min |\n|---|---|---|---|---|")

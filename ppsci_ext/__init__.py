@@ -4,7 +4,13 @@ Importing the package registers its datasets and networks with ppsci's
 config-by-name builders (see :mod:`ppsci_ext.registry`).
 """
 
+import warnings
+
 __version__ = "0.1.0"
+
+# paddle warns on every import that ccache is missing: it matters only to compiling C++ extensions, which
+# nothing here does (set before ppsci imports paddle)
+warnings.filterwarnings("ignore", message="No ccache found", category=UserWarning)
 
 
 def _register():

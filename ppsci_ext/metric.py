@@ -14,7 +14,8 @@ import paddle
 import paddle.nn.functional as F
 
 __all__ = ["mae", "rmse", "ssim", "gaussian_window", "fwi_metric_expr", "pcc", "r2", "section_scores", "psnr", "snr_db",
-           "image_scores", "relative_data_misfit", "scaled_data_misfit", "spearman", "ensemble_scores"]
+           "image_scores", "relative_data_misfit", "scaled_data_misfit", "spearman", "ensemble_scores",
+           "spread_scale"]
 
 
 def mae(pred, true):
@@ -185,3 +186,17 @@ def ensemble_scores(mean: np.ndarray, std: np.ndarray, true: np.ndarray, k: floa
     return {"spearman_std_error": spearman(std, err), f"coverage_{k:g}std": float(np.mean(err <= k * std)),
             "mean_std": float(std.mean()),
             "spearman_std_error_block": spearman(tiles, _block_rms(err, block)) if tiles.size >= 2 else None}
+
+
+def spread_scale(mean, std, true, k: float = 2.0, coverage: float = 0.95) -> float:
+    """The factor ``s`` by which an ensemble's standard deviation must be multiplied for ``mean +- k s std`` to
+    hold the truth at the share ``coverage`` of the samples (pooled over every array of the lists, or the one
+    array, given): the ``coverage`` quantile of ``|mean - true| / (k std)``. Chosen on a validation split, it
+    calibrates the spread of later ensembles (``DIFFUSION.std_scale``); rank scores are unchanged by it."""
+    as_list = lambda a: [np.asarray(x, np.float64).ravel() for x in (a if isinstance(a, (list, tuple)) else [a])]  # noqa: E731
+    m, s, t = (np.concatenate(as_list(a)) for a in (mean, std, true))
+    if not m.shape == s.shape == t.shape:
+        raise ValueError(f"spread_scale: mean, std and truth sizes differ: {m.size}, {s.size}, {t.size}")
+    if not 0.0 < coverage < 1.0 or k <= 0:
+        raise ValueError(f"spread_scale: coverage must lie in (0, 1) and k > 0, found {coverage}, {k}")
+    return float(np.quantile(np.abs(m - t) / (k * np.maximum(s, np.finfo(np.float64).tiny)), coverage))

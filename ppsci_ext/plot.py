@@ -158,8 +158,9 @@ def sr_comparison(items, path: str, titles=("low-resolution input", "prediction"
     """Rows: samples; columns: low-resolution input | prediction | high-resolution truth.
 
     ``items`` is a list of ``(lr [h, w], pred [2h, 2w], hr [2h, 2w])`` in ``[traces, samples]``
-    layout; each panel is shown transposed so that time runs down. One symmetric colour scale
-    per row, from the 99th percentile of |truth|.
+    layout (volumes ``[inline, crossline, samples]``: their middle crossline slice); each panel is shown
+    transposed so that time runs down. One symmetric colour scale per row, from the 99th percentile of
+    |truth|.
     """
     n = len(items)
     if n == 0:
@@ -171,6 +172,7 @@ def sr_comparison(items, path: str, titles=("low-resolution input", "prediction"
         c = _sym_clip(arrays[2])
         for j, (a, title) in enumerate(zip(arrays, titles)):
             a = np.asarray(a)
+            a = a[:, a.shape[1] // 2] if a.ndim == 3 else a
             if a.ndim != 2:
                 raise ValueError(f"item {i}, panel {j}: expected a 2-D [traces, samples] array, got {a.shape}")
             ax = axes[i, j]

@@ -40,7 +40,7 @@ from ppsci_ext.train.checkpoint import load_checkpoint
 from ppsci_ext.train.checkpoint import set_state_strict
 
 __all__ = ["PROJECT_ROOT", "mode", "dispatch", "setup_run", "data_parallel", "network_config", "run_config",
-           "load_trained", "kind_checkpoint", "predict_batches", "build_if_missing", "read_npy", "required",
+           "load_trained", "kind_checkpoint", "kind_weights", "predict_batches", "build_if_missing", "read_npy", "required",
            "compose_config", "load_example", "rank_zero_first"]
 
 
@@ -207,6 +207,19 @@ def kind_checkpoint(cfg, kind: str) -> str:
     """The checkpoint of one trained kind of an example with several (GDRNN, MD Diffusion):
     ``<output_dir>/<kind>/checkpoint.pdparams``."""
     return osp.join(cfg.output_dir, kind, "checkpoint.pdparams")
+
+
+def kind_weights(cfg, kind: str, section: str = "EVAL") -> str:
+    """Where ``eval``/``infer`` (``section``) of an example with several kinds takes the weights of ``kind``:
+    ``<section>.pretrained_model_path`` when it is a folder (``<folder>/<kind>.pdparams``, as ``pretrained/``
+    ships them) or a file and ``kind`` is ``MODEL.kind``; otherwise the run's own checkpoint."""
+    given = cfg[section].get("pretrained_model_path")
+    if given:
+        if osp.isdir(given):
+            return osp.join(given, f"{kind}.pdparams")
+        if kind == cfg.MODEL.kind:
+            return given
+    return kind_checkpoint(cfg, kind)
 
 
 def predict_batches(model, inputs: Dict[str, np.ndarray], out_key: str, batch_size: int) -> np.ndarray:

@@ -97,3 +97,32 @@ def test_ensemble_scores_calibrated_and_overconfident():
     assert narrow["coverage_2std"] < 0.5
     with pytest.raises(ValueError, match=r"mean \[100, 200\], std \[100\] and truth \[100, 200\] must have one"):
         ensemble_scores(true, true[:, 0], true)
+
+
+def test_spread_scale_calibrates_an_overconfident_ensemble():
+    """Errors of std 1 reported with std 0.5: the factor is the 95% point of |z| (1.96); once scaled, the
+    coverage of mean +- 2 std is 95%, and the lists pool their samples."""
+    rng = np.random.default_rng(0)
+    truth = rng.normal(size=(2, 300, 300))
+    mean = truth + rng.normal(size=truth.shape)
+    std = np.full(truth.shape, 0.5)
+    s = metric.spread_scale(mean, std, truth)
+    assert abs(s - 1.96) < 0.03
+    assert abs(metric.ensemble_scores(mean, s * std, truth)["coverage_2std"] - 0.95) < 1e-3
+    assert metric.spread_scale(list(mean), list(std), list(truth)) == pytest.approx(s)
+    assert abs(metric.spread_scale(mean, 4 * std, truth) - s / 4) < 1e-9  # a wider spread needs less
+    with pytest.raises(ValueError, match="sizes differ"):
+        metric.spread_scale(mean, std[:1], truth)
+    with pytest.raises(ValueError, match="coverage"):
+        metric.spread_scale(mean, std, truth, coverage=1.0)
+
+
+def test_ensemble_stats_mean_and_scaled_spread():
+    from ppsci_ext.train.sr import ensemble_stats
+
+    draws = np.random.default_rng(1).normal(size=(5, 4, 3))
+    m, s = ensemble_stats(draws, 1.5)
+    np.testing.assert_allclose(m, draws.mean(0))
+    np.testing.assert_allclose(s, 1.5 * draws.std(0, ddof=1))
+    with pytest.raises(ValueError, match="at least 2 draws"):
+        ensemble_stats(draws[:1])

@@ -112,3 +112,19 @@ def test_build_if_missing_never_builds_into_a_folder_with_some_of_the_files(tmp_
                                                 r"exist: nothing is built into a folder"):
         runtime.build_if_missing(map(str, own), lambda: built.append(1), "x")
     assert built == [] and [p.read_bytes() for p in own[:2]] == [b"mine", b"mine"]
+
+
+def test_kind_weights_folder_file_or_the_runs_checkpoint(tmp_path):
+    """pretrained_model_path: a folder gives <folder>/<kind>.pdparams for every kind, a file only MODEL.kind's;
+    unset, each kind's own checkpoint in output_dir. GDRNN's eval and infer read EVAL's and INFER's key."""
+    folder = tmp_path / "weights"
+    folder.mkdir()
+    base = [f"output_dir={tmp_path}/out"]
+    cfg = compose_config("md_diffusion", base)
+    assert runtime.kind_weights(cfg, "supervised") == os.path.join(f"{tmp_path}/out", "supervised", "checkpoint.pdparams")
+    cfg = compose_config("md_diffusion", base + [f"EVAL.pretrained_model_path={folder}"])
+    assert runtime.kind_weights(cfg, "supervised") == str(folder / "supervised.pdparams")
+    assert runtime.kind_weights(cfg, "supervised", "INFER").endswith(os.path.join("supervised", "checkpoint.pdparams"))
+    cfg = compose_config("gdrnn", base + [f"INFER.pretrained_model_path={tmp_path}/g.pdparams"])
+    assert runtime.kind_weights(cfg, "gdrnn", "INFER") == f"{tmp_path}/g.pdparams"
+    assert runtime.kind_weights(cfg, "original", "INFER").endswith(os.path.join("original", "checkpoint.pdparams"))

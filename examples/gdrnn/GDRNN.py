@@ -11,14 +11,14 @@ Every setting lives in conf/gdrnn.yaml.
 """
 from os import path as osp
 
-import ppsci  # must come before hydra.main: it registers its own config store first
+import ppsci_ext  # noqa: F401  first: quiets paddle's ccache warning, imports ppsci before hydra.main
+import ppsci  # (ppsci's config store must come first) and registers AVADataset
 import hydra
 import numpy as np
 import paddle
 from omegaconf import DictConfig
 from ppsci.utils import logger
 
-import ppsci_ext  # noqa: F401  (registers AVADataset with ppsci)
 from ppsci_ext import metric
 from ppsci_ext import plot
 from ppsci_ext import runtime
@@ -144,8 +144,8 @@ def train(cfg: DictConfig):
 
 
 # -------------------------------------------------------------- inversion
-def load_model(cfg, kind, forward_op, ckpt=None):
-    return runtime.load_trained(ckpt or checkpoint_path(cfg, kind), lambda: build_model(cfg, forward_op, kind),
+def load_model(cfg, kind, forward_op, section="EVAL"):
+    return runtime.load_trained(runtime.kind_weights(cfg, kind, section), lambda: build_model(cfg, forward_op, kind),
                                 f"python examples/gdrnn/GDRNN.py mode=train MODEL.kind={kind}",
                                 network=runtime.network_config(cfg, NETWORK_KEYS[kind]))
 
@@ -169,7 +169,7 @@ def inference(cfg: DictConfig):
     out_path = runtime.required(cfg.INFER.output, "INFER.output", "<.npz>")
     ds = AVADataset(cfg.INFER.input, label_keys=())
     op = build_forward_op(cfg, cfg.INFER.input)
-    model = load_model(cfg, cfg.MODEL.kind, op, cfg.EVAL.checkpoint)
+    model = load_model(cfg, cfg.MODEL.kind, op, "INFER")
     stacks, m_back, _ = ds.arrays()
     m, _ = invert(model, stacks, m_back, cfg.INFER.batch_size)
     write_npz(out_path, **{p: m[:, i].T for i, p in enumerate(PROPS)})
@@ -183,7 +183,7 @@ def run_methods(cfg, paths, stacks, m_back):
     op = build_forward_op(cfg, paths["section"])
     results, curves, guard = {}, {}, {}
     for kind in KINDS:  # every kind trained so far
-        if osp.isfile(checkpoint_path(cfg, kind)):
+        if osp.isfile(runtime.kind_weights(cfg, kind)):
             results[kind], guard[kind] = invert(load_model(cfg, kind, op), stacks, m_back, cfg.EVAL.batch_size)
     n_iter = cfg.MODEL.n_steps
     d, m0 = paddle.to_tensor(stacks), paddle.to_tensor(m_back)

@@ -8,12 +8,12 @@
     python MDDiffusion.py mode=infer INFER.input=section_608x400.dat INFER.output=sr.npy
     python MDDiffusion.py mode=view                           # figures (synthetic, field + spectra)
 
-Run from this folder or as examples/md_diffusion/MDDiffusion.py from the project root.
-Every setting lives in conf/md_diffusion.yaml.
+Run from this folder or from the project root; every setting lives in conf/md_diffusion.yaml.
 """
 from os import path as osp
 
-import ppsci  # must come before hydra.main: it registers its own config store first
+import ppsci_ext  # noqa: F401  first: quiets paddle's ccache warning, imports ppsci before hydra.main
+import ppsci  # (ppsci's config store must come first) and registers SeismicSRDataset
 import hydra
 import numpy as np
 import paddle
@@ -21,7 +21,6 @@ from omegaconf import DictConfig
 from omegaconf import OmegaConf
 from ppsci.utils import logger
 
-import ppsci_ext  # noqa: F401  (registers SeismicSRDataset with ppsci)
 from ppsci_ext import metric
 from ppsci_ext import plot
 from ppsci_ext import runtime
@@ -105,9 +104,10 @@ def train(cfg: DictConfig):
     return trainer.fit()
 
 
-def load_model(cfg, kind):
-    """The trained network of ``kind`` with the weights sampling uses (the average, when training kept one)."""
-    return runtime.load_trained(checkpoint_path(cfg, kind), lambda: build_model(cfg, kind),
+def load_model(cfg, kind, section="EVAL"):
+    """The trained network of ``kind`` with the weights sampling uses (the average, when training kept one),
+    from ``<section>.pretrained_model_path`` or the run's checkpoint (:func:`ppsci_ext.runtime.kind_weights`)."""
+    return runtime.load_trained(runtime.kind_weights(cfg, kind, section), lambda: build_model(cfg, kind),
                                 f"python examples/md_diffusion/MDDiffusion.py mode=train MODEL.kind={kind}",
                                 sampling_state, runtime.network_config(cfg, NETWORK_KEYS[kind]))
 
@@ -127,27 +127,28 @@ def predict(cfg, model, kind, lr, ensemble=False):
 
 @runtime.mode
 def sample(cfg: DictConfig):
-    """NNNN_pred.dat (de-normalised, HR grid) for each scored test item and each trained kind; with several
-    diffusion draws, the prediction is their mean and NNNN_std.dat their per-sample standard deviation."""
+    """Per scored test item and trained kind: NNNN_pred.dat (several draws: their mean; NNNN_std.dat: spread)."""
     items = test_items(cfg, prepare_data(cfg))
     for kind in cfg.EVAL.kinds:
         if kind not in KINDS:
             raise ValueError(f"EVAL.kinds: expected a list from {list(KINDS)}, found {kind!r}")
-        if not osp.isfile(checkpoint_path(cfg, kind)):
+        if not osp.isfile(runtime.kind_weights(cfg, kind)):
             continue  # kinds not trained yet
         ens = kind == "diffusion" and cfg.DIFFUSION.n_samples > 1  # several draws: mean and spread
         pred = predict(cfg, load_model(cfg, kind), kind, [it[1] for it in items], ens)
         for (stem, _, _, scale), p in zip(items, pred):
             out = osp.join(cfg.EVAL.pred_dir, kind, stem)
-            seismic_sr.write_dat(out + "_pred.dat", (p.mean(0) if ens else p) * scale)
+            p, std = sr.ensemble_stats(p, cfg.DIFFUSION.std_scale) if ens else (p, None)
+            seismic_sr.write_dat(out + "_pred.dat", p * scale)
             if ens:
-                seismic_sr.write_dat(out + "_std.dat", p.std(0, ddof=1) * scale)
+                seismic_sr.write_dat(out + "_std.dat", std * scale)
         logger.info(f"{kind}: {len(items)} predictions in {osp.join(cfg.EVAL.pred_dir, kind)}")
 
 
 @runtime.mode
 def evaluate(cfg: DictConfig):
-    """PSNR, SSIM, SNR per item and mean: saved predictions of each kind, and bicubic of the noisy input."""
+    """PSNR, SSIM, SNR per item and mean: saved predictions of each kind, and bicubic of the noisy input;
+    figures/synthetic.png."""
     items = test_items(cfg, prepare_data(cfg))
     rows = {}
     for name in ("bicubic",) + KINDS:
@@ -169,8 +170,19 @@ def evaluate(cfg: DictConfig):
             rows[name] = {"items": per_item, **{k: float(np.mean([v[k] for v in per_item.values()]))
                                                  for k in next(iter(per_item.values()))}}
     write_json(osp.join(cfg.output_dir, "eval_metrics.json"), rows)
+    synthetic_figure(cfg, items)
     for name, r in rows.items():
         logger.info(f"{name:10s} PSNR {r['PSNR']:.2f} dB  SSIM {r['SSIM']:.4f}  SNR {r['SNR']:.2f} dB")
+    return rows
+
+
+def synthetic_figure(cfg, items):
+    """figures/synthetic.png: input | diffusion | truth for the scored items with a saved prediction."""
+    paths = [osp.join(cfg.EVAL.pred_dir, "diffusion", f"{it[0]}_pred.dat") for it in items]
+    rows = [(lr, seismic_sr.read_dat(p, hr.shape) / scale, hr) for p, (_, lr, hr, scale) in zip(paths, items)
+            if osp.isfile(p)]
+    if rows:
+        plot.sr_comparison(rows, osp.join(cfg.output_dir, "figures", "synthetic.png"))
     return rows
 
 
@@ -199,10 +211,10 @@ def inference(cfg: DictConfig):
     runtime.required(cfg.INFER.output, "INFER.output", "<.npy>")
     kind = cfg.MODEL.kind
     ens = kind == "diffusion" and cfg.DIFFUSION.n_samples > 1
-    out = super_resolve(cfg, load_model(cfg, kind), kind, seismic_sr.read_section(cfg.INFER.input), ens)
-    if ens:  # the draws' mean, and their standard deviation next to it
-        write_npy(osp.splitext(cfg.INFER.output)[0] + "_std.npy", out.std(0, ddof=1))
-        out = out.mean(0)
+    out = super_resolve(cfg, load_model(cfg, kind, "INFER"), kind, seismic_sr.read_section(cfg.INFER.input), ens)
+    if ens:  # the draws' mean, and their (calibrated) standard deviation next to it
+        out, std = sr.ensemble_stats(out, cfg.DIFFUSION.std_scale)
+        write_npy(osp.splitext(cfg.INFER.output)[0] + "_std.npy", std)
     write_npy(cfg.INFER.output, out)
     logger.info(f"{cfg.INFER.input} -> {cfg.INFER.output} {list(out.shape)}")
     return out
@@ -217,21 +229,11 @@ def field_sections(cfg, model, kind):
 
 @runtime.mode
 def view(cfg: DictConfig):
-    """Figures: synthetic test items (input | prediction | truth) and the field sections with spectra.
-    Returns the field panels (original and super-resolved sections)."""
+    """Figures: synthetic items (as eval) and the field sections with spectra. Returns the field panels."""
     fig_dir = osp.join(cfg.output_dir, "figures")
-    items = test_items(cfg, prepare_data(cfg))
-    rows = []
-    for stem, lr, hr, scale in items:
-        path = osp.join(cfg.EVAL.pred_dir, "diffusion", f"{stem}_pred.dat")
-        if osp.isfile(path):
-            row = (lr, seismic_sr.read_dat(path, hr.shape) / scale, hr)
-            # volumes: the middle crossline slice [inline, samples]
-            rows.append(tuple(a[:, a.shape[1] // 2] for a in row) if hr.ndim == 3 else row)
-    if rows:
-        plot.sr_comparison(rows, osp.join(fig_dir, "synthetic.png"))
+    rows = synthetic_figure(cfg, test_items(cfg, prepare_data(cfg)))
     # the field sections are 2-D: a 3-D model (MODEL.spatial_dims=3) draws no field figure
-    panels = field_sections(cfg, load_model(cfg, "diffusion"), "diffusion") if ndim(cfg) == 2 else []
+    panels = field_sections(cfg, load_model(cfg, "diffusion", "INFER"), "diffusion") if ndim(cfg) == 2 else []
     if panels:
         plot.field_panels(panels, osp.join(fig_dir, "field.png"), fmax=cfg.VIEW.fmax)
     logger.info(f"figures in {fig_dir}: {len(rows)} synthetic items, {len(panels)} field sections")

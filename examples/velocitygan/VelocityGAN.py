@@ -12,7 +12,8 @@ Every setting lives in conf/velocitygan.yaml.
 """
 from os import path as osp
 
-import ppsci  # must come before hydra.main: it registers its own config store first
+import ppsci_ext  # noqa: F401  first: quiets paddle's ccache warning, imports ppsci before hydra.main
+import ppsci  # (ppsci's config store must come first) and registers ExtFWIDataset
 import hydra
 import numpy as np
 import paddle
@@ -20,7 +21,6 @@ from omegaconf import DictConfig
 from omegaconf import OmegaConf
 from ppsci.utils import logger
 
-import ppsci_ext  # noqa: F401  (registers ExtFWIDataset with ppsci)
 from ppsci_ext import metric
 from ppsci_ext import plot
 from ppsci_ext import runtime
@@ -180,7 +180,7 @@ def _train(cfg):
 def evaluate(cfg):
     prepare_data(cfg)
     key_out = cfg.MODEL.generator.output_keys[0]
-    model = load_generator(cfg, cfg.EVAL.checkpoint)
+    model = load_generator(cfg, cfg.EVAL.pretrained_model_path)
     validator = ppsci.validate.SupervisedValidator(
         loader_config(dataset_cfg(cfg, cfg.EVAL.anno), cfg.EVAL.batch_size, False), ppsci.loss.L1Loss(),
         metric={"FWI": ppsci.metric.FunctionalMetric(metric.fwi_metric_expr(cfg.DATA.label_min, cfg.DATA.label_max, key_out))},
@@ -199,7 +199,8 @@ def evaluate(cfg):
         results["data_misfit"] = metric.relative_data_misfit(synth, obs)
         # across amplitude conventions: one fitted scale factor per sample (reported: its median)
         results["data_misfit_scaled"], results["amplitude_factor"], _ = metric.scaled_data_misfit(synth, obs)
-    results.update(n_samples=int(len(x)), anno=str(cfg.EVAL.anno), checkpoint=str(cfg.EVAL.checkpoint))
+    results.update(n_samples=int(len(x)), anno=str(cfg.EVAL.anno),
+                   checkpoint=str(cfg.EVAL.pretrained_model_path))
     write_json(osp.join(cfg.output_dir, "eval_metrics.json"), results)
     logger.message(f"eval_metrics.json: {results}")
     n = min(cfg.EVAL.n_figures, len(x))
@@ -221,7 +222,7 @@ def inference(cfg):
     st = SeismicTransform(cfg.DATA.data_min, cfg.DATA.data_max, cfg.DATA.log_k, cfg.DATA.sample_ratio)
     check_amplitudes((data.min(), data.max()), cfg.DATA.data_min, cfg.DATA.data_max, f"{cfg.INFER.input} "
                      f"(INFER.input)", cfg.DATA.amplitude_check)
-    model = load_generator(cfg, cfg.INFER.checkpoint)
+    model = load_generator(cfg, cfg.INFER.pretrained_model_path)
     pred = runtime.predict_batches(model, {g.input_keys[0]: st(data)}, g.output_keys[0], cfg.INFER.batch_size)
     vel = VelocityTransform(cfg.DATA.label_min, cfg.DATA.label_max).inverse(pred).astype(np.float32)
     write_npy(runtime.required(cfg.INFER.output, "INFER.output", "<file.npy>"), vel)
@@ -231,7 +232,7 @@ def inference(cfg):
 @runtime.mode
 def export(cfg):
     g = cfg.MODEL.generator
-    model = load_generator(cfg, cfg.INFER.checkpoint)
+    model = load_generator(cfg, cfg.INFER.pretrained_model_path)
     solver = ppsci.solver.Solver(model)
     n_time = -(-g.time_samples // g.sample_ratio)
     spec = [{g.input_keys[0]: paddle.static.InputSpec([None, g.n_sources, n_time, g.n_receivers], "float32", g.input_keys[0])}]

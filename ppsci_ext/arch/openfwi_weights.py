@@ -12,7 +12,7 @@ are Paddle's ``_mean`` and ``_variance``.
 
     python -m ppsci_ext.arch.openfwi_weights openfwi.pth generator.pdparams --dims 32 64 128 256 512
 
-writes a checkpoint that ``EVAL.checkpoint`` / ``INFER.checkpoint`` of ``conf/velocitygan_paper.yaml`` load (its
+writes a checkpoint that ``EVAL.pretrained_model_path`` / ``INFER.pretrained_model_path`` of ``conf/velocitygan_paper.yaml`` load (its
 generator settings are this layout; its data statistics are FlatVel-A's, OpenFWI's k = 1 log transform).
 """
 import argparse

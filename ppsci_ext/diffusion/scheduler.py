@@ -125,8 +125,9 @@ class DiffusionScheduler:
                    "parametrisation": "prediction_type", "sample_steps": "sample_steps", "spacing": "spacing",
                    "eta": "eta", "step_noise": "step_noise", "clip": "clip", "lowpass_sigma": "lowpass_sigma",
                    "n_samples": "n_samples"}
-    # keys of the DIFFUSION group that belong to the training loop, not to the scheduler
-    IGNORED_CONFIG_KEYS = ("loss",)
+    # keys of the DIFFUSION group that belong to the training loop (loss) or to what is made of the draws
+    # (std_scale, the calibration of their spread), not to the scheduler
+    IGNORED_CONFIG_KEYS = ("loss", "std_scale")
 
     def __init__(self, n_train_steps: int = 1000, beta_start: float = 1e-6, beta_end: float = 1e-2,
                  prediction_type: str = "eps", sample_steps: int = 10, spacing: str = "log", eta: float = 0.0,
@@ -169,8 +170,8 @@ class DiffusionScheduler:
         """Build from the ``DIFFUSION`` group of ``conf/md_diffusion.yaml`` (a mapping or DictConfig).
 
         Keys are mapped by :attr:`CONFIG_KEYS` (the YAML's ``parametrisation`` is
-        ``prediction_type``); a missing key takes the constructor's default. ``loss`` belongs
-        to the training loop and is ignored; any other key raises ValueError naming it.
+        ``prediction_type``); a missing key takes the constructor's default. ``loss`` and
+        ``std_scale`` (:attr:`IGNORED_CONFIG_KEYS`) are not the scheduler's and are ignored; any other key raises ValueError naming it.
         """
         if not hasattr(config, "keys"):
             raise ValueError(f"config must be a mapping (e.g. cfg.DIFFUSION), found {type(config).__name__}")

@@ -23,6 +23,10 @@ match (:func:`set_state_strict`), where paddle's ``set_state_dict`` only logs
 "Skip loading" and goes on with an untrained layer. An empty or truncated file
 is an error naming it. :func:`run_lock` keeps a second run from training into
 the same checkpoint while the first is alive.
+
+A *weights file* (what ``pretrained/`` ships, :func:`export_weights`) is a checkpoint cut down to what
+inference loads: ``{"nets": {name: state_dict}, "config": ..., "exported": {...}}``, optionally in float16
+(cast back to the network's dtype on loading).
 """
 import fcntl
 import io
@@ -39,7 +43,7 @@ import paddle
 
 from ppsci_ext.atomic import atomic_open
 
-__all__ = ["save_checkpoint", "load_checkpoint", "check_config", "config_differences", "set_state_strict",
+__all__ = ["save_checkpoint", "load_checkpoint", "export_weights", "check_config", "config_differences", "set_state_strict",
            "run_lock", "optimizer_state", "load_optimizer_state", "rng_state", "set_rng_state"]
 
 
@@ -73,6 +77,24 @@ def load_checkpoint(path: str, required=()) -> Optional[Dict[str, Any]]:
     if missing:
         raise KeyError(f"checkpoint {path}: missing keys {missing}; found {sorted(state)}")
     return state
+
+
+def export_weights(path: str, out: str, pick, half: bool = False) -> Dict[str, Any]:
+    """Write the weights file ``out`` from the checkpoint at ``path``: ``{"nets": pick(checkpoint)}`` (a dict
+    of network name -> state_dict, e.g. the generator alone, or the weight average as ``model``), the
+    checkpoint's recorded config, and ``exported`` (source, step, epoch, dtype); ``half`` stores float16.
+    Returns what was written."""
+    state = load_checkpoint(path, required=("nets",))
+    if state is None:
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    as_tensor = lambda v: v if isinstance(v, paddle.Tensor) else paddle.to_tensor(v)  # noqa: E731
+    nets = {name: {k: as_tensor(v).astype("float16") if half else as_tensor(v) for k, v in sd.items()}
+            for name, sd in pick(state).items()}
+    weights = {"nets": nets, "config": state.get("config", {}),
+               "exported": {"from": path, "step": state.get("step"), "epoch": state.get("epoch"),
+                            "dtype": "float16" if half else "float32"}}
+    save_checkpoint(weights, out)
+    return weights
 
 
 def config_differences(recorded: Dict[str, Any], current: Dict[str, Any]) -> List[str]:
@@ -114,7 +136,14 @@ def set_state_strict(net: paddle.nn.Layer, state: Dict[str, Any], where: str) ->
                  for name, keys in (("missing", missing), ("unexpected", extra), ("shape differs", shapes)) if keys]
         raise ValueError(f"{where} does not fit the network built from the config; " + "; ".join(parts)
                          + ". Use the config it was trained with, or train a new network in another output_dir")
-    net.set_state_dict(state)
+    # a float16 weights file (export_weights) loads into the float32 network
+    net.set_state_dict({k: _cast_like(v, own[k]) for k, v in state.items()})
+
+
+def _cast_like(value, param):
+    """``value`` as a tensor of ``param``'s dtype (a float16 weights file loads into a float32 network)."""
+    t = value if isinstance(value, paddle.Tensor) else paddle.to_tensor(value)
+    return t if t.dtype == param.dtype else t.astype(param.dtype)
 
 
 _HELD = {}  # locked folder -> its open descriptor, for the life of the process

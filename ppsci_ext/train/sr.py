@@ -34,7 +34,8 @@ from ppsci_ext.train.base import broadcast_params
 from ppsci_ext.train.base import loader_pass
 from ppsci_ext.train.ema import WarmupEMA
 
-__all__ = ["KINDS", "SRTrainer", "network_fn", "one_pass", "predict_tiles", "sr_loss", "sampling_state"]
+__all__ = ["KINDS", "SRTrainer", "network_fn", "one_pass", "predict_tiles", "ensemble_stats", "sr_loss",
+           "sampling_state"]
 
 KINDS = ("diffusion", "supervised")
 
@@ -65,6 +66,14 @@ def predict_tiles(model, kind: str, cond_tiles: np.ndarray, scheduler=None, seed
             return one_pass(model, cond).numpy()[:, 0]
         out = scheduler.sample(network_fn(model), cond.shape, seed=seed, cond=cond, n_steps=steps, ensemble=ensemble)
         return np.moveaxis(out[:, :, 0], 0, 1) if ensemble else out.numpy()[:, 0]
+
+
+def ensemble_stats(draws: np.ndarray, std_scale: float = 1.0):
+    """Draws along axis 0 -> (their mean, their standard deviation times ``std_scale``): the prediction and its
+    error bar, ``std_scale`` (``DIFFUSION.std_scale``) calibrating the spread (:func:`ppsci_ext.metric.spread_scale`)."""
+    if len(draws) < 2:
+        raise ValueError(f"an ensemble needs at least 2 draws (DIFFUSION.n_samples), found {len(draws)}")
+    return draws.mean(0), draws.std(0, ddof=1) * float(std_scale)
 
 
 def sr_loss(kind: str, name: str = "l1"):

@@ -92,7 +92,7 @@ def test_bad_inputs_get_clear_errors(trained):
     with pytest.raises(ValueError, match=r"bad.npy: expected data samples of shape \(5, 200, 70\), found \(5, 100, 70\)"):
         vg.evaluate(tiny_cfg(tmp, f"EVAL.anno={tmp}/bad.txt"))
     with pytest.raises(FileNotFoundError, match="checkpoint not found: .*none.pdparams"):
-        vg.evaluate(tiny_cfg(tmp, f"EVAL.checkpoint={tmp}/none.pdparams"))
+        vg.evaluate(tiny_cfg(tmp, f"EVAL.pretrained_model_path={tmp}/none.pdparams"))
     nan = np.full((1, 1, 70, 70), 2000, np.float32)
     nan[0, 0, 3, 3] = np.nan
     np.save(tmp / "nan.npy", nan)
@@ -203,7 +203,7 @@ def test_eval_data_misfit_across_amplitude_conventions(trained, tmp_path):
     np.save(folder / "data2.npy", 100.0 * np.load(os.path.join(cfg.GENERATE.out_dir, "data2.npy")))
     (folder / "test.txt").write_text(f"data2.npy\t{os.path.join(cfg.GENERATE.out_dir, 'model2.npy')}\n")
     res = vg.evaluate(tiny_cfg(tmp, f"EVAL.anno={folder}/test.txt", f"output_dir={tmp_path}/out",
-                               f"EVAL.checkpoint={cfg.TRAIN.checkpoint}"))
+                               f"EVAL.pretrained_model_path={cfg.TRAIN.checkpoint}"))
     assert res["data_misfit"] > 0.95
     assert res["amplitude_factor"] > 20.0 and res["data_misfit_scaled"] < 0.95
 
@@ -250,6 +250,6 @@ def test_openfwi_preset_models_trains_and_scores_in_openfwi_convention(tmp_path)
     res = vg.evaluate(cfg)
     ours = vg.evaluate(compose_config("velocitygan_openfwi", over + ["MODELLING.convention=ours",
                                                                      f"output_dir={tmp_path}/ours",
-                                                                     f"EVAL.checkpoint={cfg.TRAIN.checkpoint}"]))
+                                                                     f"EVAL.pretrained_model_path={cfg.TRAIN.checkpoint}"]))
     # one epoch of a tiny network: rough predictions, but the factor tells the convention apart
     assert 0.2 < res["amplitude_factor"] < 5.0 and ours["amplitude_factor"] > 20.0

@@ -61,3 +61,28 @@ def test_warmup_ema_follows_its_formula_and_round_trips():
     assert int(other.n_avg) == 5
     with pytest.raises(ValueError, match="EMA decay"):
         WarmupEMA(net, 1.5)
+
+
+def test_exported_weights_load_into_the_float32_network(tmp_path):
+    """A weights file keeps the picked networks and the recorded config, drops the optimiser, and in float16
+    loads strictly into the float32 network within float16 rounding (a missing weight is still named)."""
+    from ppsci_ext.train.checkpoint import export_weights
+    from ppsci_ext.train.checkpoint import set_state_strict
+
+    paddle.seed(0)
+    net = paddle.nn.Sequential(paddle.nn.Conv2D(1, 4, 3), paddle.nn.BatchNorm2D(4))
+    src, out = str(tmp_path / "c.pdparams"), str(tmp_path / "w.pdparams")
+    save_checkpoint({"nets": {"model": net.state_dict(), "critic": net.state_dict()}, "optimizers": {"model": {}},
+                     "config": {"network": {"MODEL.width": 4}}, "step": 7}, src)
+    export_weights(src, out, lambda s: {"model": s["nets"]["model"]}, half=True)
+    w = load_checkpoint(out)
+    assert set(w) == {"nets", "config", "exported"} and set(w["nets"]) == {"model"}
+    assert w["config"] == {"network": {"MODEL.width": 4}} and w["exported"]["step"] == 7
+    assert all(v.dtype == paddle.float16 for v in w["nets"]["model"].values())
+    other = paddle.nn.Sequential(paddle.nn.Conv2D(1, 4, 3), paddle.nn.BatchNorm2D(4))
+    set_state_strict(other, w["nets"]["model"], out)
+    for k, v in other.state_dict().items():
+        assert v.dtype == paddle.float32
+        np.testing.assert_allclose(v.numpy(), net.state_dict()[k].numpy(), rtol=1e-3, atol=1e-4)
+    with pytest.raises(ValueError, match="missing"):
+        set_state_strict(other, {k: v for k, v in w["nets"]["model"].items() if k != "0.bias"}, out)
