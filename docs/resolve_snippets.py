@@ -1,9 +1,18 @@
-"""Fill the code-snippet ranges of an example doc from the real files.
+"""Make an example doc from its template: code snippets by line range, results tables from README.md.
 
-A template line ``@@path::name@@`` becomes ``path:start:end``, the lines of
-the top-level ``def``/``class`` ``name`` (decorators included), of the method
-``Class.method``, or of the YAML top-level key ``name:`` in ``path``.
-tests/test_docs.py checks the result.
+Two includes, each replaced by what the real files hold when the doc is made:
+
+- ``@@path::name@@`` becomes ``path:start:end``, the lines of the top-level ``def``/``class`` ``name``
+  (decorators included), of the method ``Class.method``, or of the YAML top-level key ``name:`` in
+  ``path``. Written inside PaddleScience's ``--8<--`` snippet blocks.
+- ``@@table:<heading>:<k>@@``, on its own line, becomes the k-th (1-based) markdown table (consecutive
+  lines starting with ``|``) under the README.md heading (``#`` to ``####``) whose text is ``<heading>``,
+  up to the next heading; verbatim, so a doc's results are README's.
+
+Then the opening fence of every snippet block gets its line numbers, as PaddleScience's docs have them:
+``linenums="<start>"`` for a range, ``linenums="1" title="<path>"`` for a whole file, in place of whatever
+the template wrote after the language. A name, heading or table that is not there is an error
+naming it. tests/test_docs.py checks the result.
 
     python docs/resolve_snippets.py docs/zh/examples/gdrnn.md.in > docs/zh/examples/gdrnn.md
 """
@@ -12,6 +21,9 @@ import re
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+README = os.path.join(ROOT, "README.md")
+SNIPPET = re.compile(r"^(?P<indent>[ \t]*)```[ \t]*(?P<lang>\w+)[^\n]*(?P<body>\n(?P=indent)--8<--\n"
+                     r"(?P=indent)(?P<path>\S+?)(?::(?P<start>\d+):\d+)?\n(?P=indent)--8<--)$", re.M)
 
 
 def block(path, name):
@@ -19,8 +31,8 @@ def block(path, name):
     indent, first = "", 0
     if "." in name:  # a method: search inside its class
         cls, name = name.split(".")
-        first, indent = block_start(lines, cls, "", 0), "    "
-    start = block_start(lines, name, indent, first)
+        first, indent = block_start(lines, cls, "", 0, path), "    "
+    start = block_start(lines, name, indent, first, path)
     while start > 0 and lines[start - 1].startswith(indent + "@"):
         start -= 1
     end = start + 1
@@ -33,14 +45,54 @@ def block(path, name):
     return f"{path}:{start + 1}:{end}"
 
 
-def block_start(lines, name, indent, first):
+def block_start(lines, name, indent, first, path):
     pat = re.compile(rf"^{indent}(def |class ){re.escape(name)}\b|^{indent}{re.escape(name)}:")
-    return next(i for i, line in enumerate(lines) if i >= first and pat.match(line))
+    found = next((i for i, line in enumerate(lines) if i >= first and pat.match(line)), None)
+    if found is None:
+        raise SystemExit(f"{path}: no def, class or YAML key {name!r}")
+    return found
+
+
+def readme_table(heading, k):
+    """The k-th table under README.md's heading ``heading``: a list of lines, verbatim."""
+    section, fenced = None, False
+    for line in open(README, encoding="utf-8").read().splitlines():
+        fenced ^= line.lstrip().startswith("```")  # a "#" line in a code block is no heading
+        head = None if fenced else re.fullmatch(r"(#{1,6}) +(.+?)\s*", line)
+        if section is not None:
+            if head:
+                break
+            section.append("" if fenced else line)
+        elif head and len(head.group(1)) <= 4 and head.group(2) == heading:
+            section = []
+    if section is None:
+        raise SystemExit(f"README.md has no heading {heading!r} (asked by @@table:{heading}:{k}@@)")
+    tables, in_table = [], False
+    for line in section:
+        if line.startswith("|") and not in_table:
+            tables.append([])
+        in_table = line.startswith("|")
+        if in_table:
+            tables[-1].append(line)
+    if not 1 <= k <= len(tables):
+        raise SystemExit(f"README.md has {len(tables)} table(s) under {heading!r}, not a table {k} "
+                         f"(asked by @@table:{heading}:{k}@@)")
+    return tables[k - 1]
+
+
+def fence(m):
+    start = m.group("start")
+    attrs = f'linenums="{start}"' if start else f'linenums="1" title="{m.group("path")}"'
+    return f"{m.group('indent')}``` {m.group('lang')} {attrs}{m.group('body')}"
 
 
 def main(template):
     text = open(template, encoding="utf-8").read()
-    sys.stdout.write(re.sub(r"@@(\S+?)::(\S+?)@@", lambda m: block(m.group(1), m.group(2)), text))
+    text = re.sub(r"^([ \t]*)@@table:(.+):(\d+)@@[ \t]*$",
+                  lambda m: "\n".join(m.group(1) + line for line in readme_table(m.group(2), int(m.group(3)))),
+                  text, flags=re.M)
+    text = re.sub(r"@@(\S+?)::(\S+?)@@", lambda m: block(m.group(1), m.group(2)), text)
+    sys.stdout.write(SNIPPET.sub(fence, text))
 
 
 if __name__ == "__main__":

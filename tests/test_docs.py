@@ -1,4 +1,6 @@
-"""The example docs include code by line range (PaddleScience's `--8<--` snippets): keep them on target."""
+"""The example docs follow PaddleScience's example-doc format and stay true to the project: code included by
+line range (`--8<--` snippets) on target and numbered, commands run from the example's folder with paths that
+exist, PaddleScience's sections in order, and each doc equal to its regenerated template."""
 import glob
 import os
 import re
@@ -7,11 +9,49 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DOCS = sorted(glob.glob(os.path.join(ROOT, "docs", "zh", "examples", "*.md")))
+SCRIPTS = {"VelocityGAN": "velocitygan", "GDRNN": "gdrnn", "MDDiffusion": "md_diffusion"}  # script -> its folder
+SECTIONS = ["## 1. 背景简介", "## 2. 问题定义", "## 3. 问题求解", "## 4. 完整代码", "## 5. 结果展示",
+            "## 6. 参考文献"]
+WRITTEN = ("outputs", "data_gen")  # folders the documented commands write (ignored by git), absent in a fresh clone
+SHARED = os.path.join(os.path.dirname(ROOT), "shared", "data")  # the optional real data beside the project (README)
+
+
+def read(path):
+    return open(path, encoding="utf-8").read()
 
 
 def snippets(doc):
-    text = open(doc, encoding="utf-8").read()
+    text = read(doc)
     return re.findall(r"--8<--\n(\S+?)(?::(\d+):(\d+))?\n--8<--", text)
+
+
+def shell_blocks(text):
+    """(the ``` sh blocks as lists of lines, the text outside them)."""
+    blocks, outside, block, lang = [], [], None, None
+    for line in text.splitlines():
+        fence = re.match(r"\s*```\s*(\w*)", line)
+        if block is None and fence:
+            block, lang = [], fence.group(1)
+        elif block is not None and re.fullmatch(r"\s*```\s*", line):
+            if lang in ("sh", "bash", "shell"):
+                blocks.append(block)
+            else:
+                outside.extend(block)
+            block = None
+        elif block is not None:
+            block.append(line)
+        else:
+            outside.append(line)
+    return blocks, "\n".join(outside)
+
+
+def commands(block):
+    """(the example folder a preceding `cd examples/<name>` entered, or None; the line) for each line."""
+    folder = None
+    for line in block:
+        cd = re.match(r"\s*cd\s+examples/(\w+)\s*(#.*)?$", line)
+        folder = cd.group(1) if cd else folder
+        yield folder, line
 
 
 @pytest.mark.parametrize("doc", DOCS, ids=os.path.basename)
@@ -23,7 +63,7 @@ def test_snippet_ranges_start_at_a_definition(doc):
         assert os.path.isfile(full), f"{doc}: {path} does not exist"
         if not start:
             continue
-        lines = open(full, encoding="utf-8").read().splitlines()
+        lines = read(full).splitlines()
         a, b = int(start), int(end)
         assert 1 <= a <= b <= len(lines), f"{doc}: {path}:{a}:{b} outside the file ({len(lines)} lines)"
         first, last = lines[a - 1], lines[b - 1]
@@ -35,8 +75,66 @@ def test_snippet_ranges_start_at_a_definition(doc):
 
 
 @pytest.mark.parametrize("doc", DOCS, ids=os.path.basename)
+def test_snippet_fences_carry_line_numbers(doc):
+    """A range is numbered from its first line (linenums="<start>"); a whole file from 1, titled by its path."""
+    found = re.findall(r"^[ \t]*```([^\n]*)\n[ \t]*--8<--\n[ \t]*(\S+?)(?::(\d+):\d+)?\n[ \t]*--8<--$", read(doc), re.M)
+    assert found, f"{doc} includes no code"
+    for attrs, path, start in found:
+        want = f'linenums="{start}"' if start else f'linenums="1" title="{path}"'
+        got = " ".join(re.findall(r'\w+="[^"]*"', attrs))
+        assert got == want, f"{doc}: the fence of {path}{':' + start if start else ''} has {got!r}, not {want!r}"
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=os.path.basename)
+def test_commands_run_from_the_example_folder(doc):
+    """`python <Script>.py ...` in a ``` sh block after `cd examples/<name>`, as PaddleScience's docs run them."""
+    text = read(doc)
+    blocks, outside = shell_blocks(text)
+    script = re.compile(r"(\S*?)\b(" + "|".join(SCRIPTS) + r")\.py\b")
+    for block in blocks:
+        for folder, line in commands(block):
+            for prefix, name in script.findall(line.split("#")[0]):
+                assert not prefix, f"{doc}: {line.strip()!r}: run {name}.py from examples/{SCRIPTS[name]}"
+                assert folder == SCRIPTS[name], \
+                    f"{doc}: {line.strip()!r} needs `cd examples/{SCRIPTS[name]}` earlier in its code block"
+    # README's tables, included verbatim, name the commands that made each figure as run from the project root
+    prose = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("|"))
+    assert not re.search(r"python\s+examples/", prose), f"{doc}: a command runs python examples/...; cd there first"
+    outside = "\n".join(line for line in outside.splitlines() if not line.lstrip().startswith("|"))
+    stray = re.search(r"python\b[^`\n]*\b(?:" + "|".join(SCRIPTS) + r")\.py", outside)
+    assert not stray, f"{doc}: {stray.group(0)!r} outside a ``` sh block that enters the example folder"
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=os.path.basename)
+def test_command_paths_exist(doc):
+    """Every ../../ path of a command, taken from the example folder, is in the project and exists (under outputs/
+    and data_gen/ the commands write it; a path into ../shared/data is checked where that data is present)."""
+    for block in shell_blocks(read(doc))[0]:
+        for folder, line in commands(block):
+            for rel in re.findall(r"(?<![\w./-])\.\./\.\./[^\s'\"`;|&)]*", line):
+                assert folder, f"{doc}: {rel} in a code block with no `cd examples/<name>` before it"
+                full = os.path.normpath(os.path.join(ROOT, "examples", folder, rel))
+                inside = os.path.relpath(full, ROOT)
+                if inside.startswith(".."):
+                    assert full.startswith(SHARED + os.sep), f"{doc}: {rel} leaves the project (from examples/{folder})"
+                    assert not os.path.isdir(SHARED) or os.path.exists(full), f"{doc}: {rel}: no {full}"
+                elif inside.split(os.sep)[0] not in WRITTEN:
+                    assert os.path.exists(full), f"{doc}: {rel} (from examples/{folder}): no {inside} in the project"
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=os.path.basename)
+def test_sections_follow_paddlescience(doc):
+    """PaddleScience's numbered sections in order, and the pretrained-weights table above them."""
+    text = read(doc)
+    assert [line for line in text.splitlines() if re.match(r"## \d", line)] == SECTIONS, f"{doc}: sections"
+    head, template_head = text.split("\n## 1.")[0], read(doc + ".in").split("\n## 1.")[0]
+    assert re.search(r"^\|[^\n]*预训练模型", head, re.M) or "@@table:Pretrained weights:1@@" in template_head, \
+        f"{doc}: no pretrained-weights table before ## 1."
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=os.path.basename)
 def test_figures_exist(doc):
-    text = open(doc, encoding="utf-8").read()
+    text = read(doc)
     for img in re.findall(r"!\[[^\]]*\]\(([^)]+\.png)\)", text):
         assert os.path.isfile(os.path.join(os.path.dirname(doc), img)), f"{doc}: missing figure {img}"
 
@@ -44,9 +142,10 @@ def test_figures_exist(doc):
 @pytest.mark.parametrize("template", sorted(glob.glob(os.path.join(ROOT, "docs", "zh", "examples", "*.md.in"))),
                          ids=os.path.basename)
 def test_docs_are_generated_from_their_templates(template):
-    """Each doc is its template with the snippet ranges filled in: regenerate with docs/resolve_snippets.py."""
+    """Each doc is its template with the includes filled in: regenerate with docs/resolve_snippets.py."""
     import subprocess
     import sys
     res = subprocess.run([sys.executable, os.path.join(ROOT, "docs", "resolve_snippets.py"), template],
-                         capture_output=True, text=True, check=True)
-    assert res.stdout == open(template[:-3], encoding="utf-8").read(), f"regenerate {template[:-3]}"
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == read(template[:-3]), f"regenerate {template[:-3]}"

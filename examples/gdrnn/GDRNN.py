@@ -189,9 +189,9 @@ def run_methods(cfg, paths, stacks, m_back):
     d, m0 = paddle.to_tensor(stacks), paddle.to_tensor(m_back)
     for name, fn, kw in (("gd", ava_inversion.gradient_descent, {"step0": cfg.EVAL.gd_step0}),
                          ("adam", ava_inversion.adam_inversion, {"lr": cfg.EVAL.adam_lr})):
-        m, hist = fn(op, m0, d, cfg.EVAL.n_iter_long, cfg.MODEL.scale, **kw)
-        curves[name] = hist
-        results[f"{name}_long"] = m.numpy()
+        if cfg.EVAL.n_iter_long > 0:  # the long runs and their misfit curves (0: skipped, as in the demos)
+            m, curves[name] = fn(op, m0, d, cfg.EVAL.n_iter_long, cfg.MODEL.scale, **kw)
+            results[f"{name}_long"] = m.numpy()
         results[name] = fn(op, m0, d, n_iter, cfg.MODEL.scale, **kw)[0].numpy()
     if "gdrnn" in results:
         curves["gdrnn"] = load_model(cfg, "gdrnn", op).misfit_curve(stacks, m_back)

@@ -310,12 +310,14 @@ def generate_pairs(out_dir: str, n: int, seed: int, size: int = 256, progress: b
     lo, hi = os.path.join(out_dir, lr_dir), os.path.join(out_dir, hr_dir)
     os.makedirs(lo, exist_ok=True)
     os.makedirs(hi, exist_ok=True)
-    stems = []
-    for i in tqdm(range(n), desc="seismic SR pairs", disable=not progress):
-        stem = f"{i:04d}"
-        stems.append(stem)
+    stems = [f"{i:04d}" for i in range(n)]
+    done = [_complete(os.path.join(lo, st + ".dat"), (size // 2) ** ndim * 4)
+            and _complete(os.path.join(hi, st + ".dat"), size ** ndim * 4) for st in stems]
+    # the bar only when something is written: a complete folder is checked silently
+    for i in tqdm(range(n), desc="seismic SR pairs", disable=not progress or all(done)):
+        stem = stems[i]
         lp, hp = os.path.join(lo, stem + ".dat"), os.path.join(hi, stem + ".dat")
-        if _complete(lp, (size // 2) ** ndim * 4) and _complete(hp, size ** ndim * 4):
+        if done[i]:
             continue
         rng = np.random.default_rng([seed, i])
         hr = synthetic_section(rng, size=size, ndim=ndim, **sec_kw)

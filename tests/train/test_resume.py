@@ -116,5 +116,5 @@ def test_unrolled_loop_resumed_after_an_epoch_matches_the_uninterrupted_run(tmp_
     setup_run(cfg)
     op = mod.build_forward_op(cfg, mod.data_paths(cfg)["section"])
     a = mod.load_model(cfg, "gdrnn", op)
-    b = mod.load_model(cfg, "gdrnn", op, os.path.join(tmp_path, "cut", "gdrnn", "checkpoint.pdparams"))
+    b = mod.load_model(compose_config("gdrnn", over + [f"output_dir={tmp_path}/cut"]), "gdrnn", op)
     assert_same(weights(a), weights(b))
