@@ -65,8 +65,10 @@ def _model(state):
     return {"model": state["nets"]["model"]}
 
 
-def _average(state):  # the weights sampling uses (ppsci_ext.train.sr.sampling_state)
-    return {"model": {k: v for k, v in state["ema"].items() if k != "n_avg"}}
+def _average(state):  # the weights sampling uses
+    from ppsci_ext.train.sr import sampling_state
+
+    return {"model": sampling_state(state)}
 
 
 def _fwi(m):
