@@ -11,7 +11,7 @@ key                                    shape                units
 ``vp_back``, ``vs_back``, ``rho_back`` [L, N]               m/s, m/s, g/cc
 ``seis_s``, ``seis_m``, ``seis_l``     [N, L, A_0/A_1/A_2]  reflectivity * wavelet
 ``wavemat``                            [L, L]               wavelet matrix
-``theta``                              3 groups of angles   degrees
+``theta``                              [3, A_max] or cell   degrees
 =====================================  ===================  =======================
 
 The *labelled* (data-driven) layout has all keys; the *unlabelled*
@@ -20,10 +20,17 @@ and ``seis_l`` are the near, mid and far per-angle gathers; the angles of
 group g are ``theta[g]``.
 
 ``theta`` is stored as a 2-D float array [3, A] when the three groups have the
-same number of angles, otherwise as a cell array (``.mat``) or a 1-D object
-array of three float arrays (``.npz``); :func:`read_ava_file` reads both and
-returns a list of three lists of floats. Object arrays in ``.npz`` files are
-unpickled for the ``theta`` key only.
+same number of angles. Groups of unequal length are a [3, A_max] float array
+whose shorter rows are padded at the end with NaN (``.npz``; read back, the
+trailing NaN are dropped: an angle itself is never NaN), or a cell array
+(``.mat``, as MATLAB writes them). :func:`read_ava_file` reads every form and
+returns a list of three lists of floats.
+
+No key of a ``.npz`` is read as an object array (the 1-D object array of three
+vectors that earlier versions wrote for unequal groups included): numpy
+unpickles object arrays, and unpickling a crafted file runs code, so such a
+key is a ValueError naming the file and the key. ``.mat`` cell arrays are
+read (``scipy.io.loadmat`` decodes them without running code).
 
 Checks on reading and writing (:func:`check_elastic`): every array is real
 and finite; vp, vs and rho (backgrounds and labels) are > 0 with vs < vp at
@@ -88,11 +95,12 @@ def _theta_groups(theta, where) -> List[List[float]]:
     elif np.iscomplexobj(arr):
         raise ValueError(f"{where}: key 'theta' has dtype {arr.dtype}, expected real numbers (degrees)")
     elif np.issubdtype(arr.dtype, np.number) and arr.ndim == 2:
-        groups = [[float(a) for a in row] for row in arr.astype(np.float64)]
+        groups = [_unpadded(row, g, where) for g, row in enumerate(arr.astype(np.float64))]
     else:
         raise ValueError(
             f"{where}: key 'theta' has shape {arr.shape} and dtype {arr.dtype}, expected 3 groups of angles "
-            "(a [3, n_angles] array, or a cell/object array of 3 vectors)"
+            "(a [3, n_angles] float array, NaN-padded at the end for groups of unequal length, or a .mat cell "
+            "array of 3 vectors)"
         )
     if len(groups) != 3:
         raise ValueError(f"{where}: key 'theta' holds {len(groups)} angle groups, expected 3 (near, mid, far)")
@@ -111,13 +119,30 @@ def _theta_groups(theta, where) -> List[List[float]]:
     return groups
 
 
-def _theta_for_file(groups: Sequence[Sequence[float]]):
+def _unpadded(row: np.ndarray, g: int, where: str) -> List[float]:
+    """Row ``g`` of a [3, A_max] ``theta`` without the NaN that pad a shorter group at its end."""
+    nan = np.isnan(row)
+    n = int(np.argmax(nan)) if nan.any() else len(row)
+    if not nan[n:].all():
+        raise ValueError(f"{where}: key 'theta' group {g} has NaN at angle {n} followed by angles {row[n:].tolist()}: "
+                         "NaN may only pad the end of a group shorter than the longest")
+    return [float(a) for a in row[:n]]
+
+
+def _theta_for_file(groups: Sequence[Sequence[float]], ext: str) -> np.ndarray:
+    """``theta`` as stored: [3, A] floats; unequal groups NaN-padded to [3, A_max] (``.npz``) or a 1x3 cell
+    (``.mat``, an object array that scipy writes as a MATLAB cell; it is never pickled)."""
     groups = [np.asarray(g, dtype=np.float64).ravel() for g in groups]
     if len({len(g) for g in groups}) == 1:
         return np.stack(groups)  # [3, A]
-    out = np.empty(len(groups), dtype=object)
+    if ext == ".mat":
+        out = np.empty(len(groups), dtype=object)
+        for i, g in enumerate(groups):
+            out[i] = g
+        return out
+    out = np.full((len(groups), max(len(g) for g in groups)), np.nan)
     for i, g in enumerate(groups):
-        out[i] = g
+        out[i, :len(g)] = g
     return out
 
 
@@ -263,19 +288,28 @@ def read_ava_file(path: str, labelled: Optional[bool] = None) -> Dict:
                              "(MATLAB: save(..., '-v7'))") from e
         raw = {k: v for k, v in loaded.items() if not k.startswith("__")}
     else:
-        raw = {}
-        with np.load(path, allow_pickle=False) as f:
-            for k in f.files:
-                if k == "theta":
-                    continue
-                raw[k] = f[k]
-            has_theta = "theta" in f.files
-        if has_theta:
-            with np.load(path, allow_pickle=True) as f:  # theta may be an object array
-                raw["theta"] = f["theta"]
+        raw = _read_npz(path)
     out = _validate(raw, path, labelled)
     warn_beyond_critical(out, path)
     return out
+
+
+def _read_npz(path: str) -> Dict[str, np.ndarray]:
+    """Every array of the ``.npz`` at ``path``; a key holding an object array is a ValueError naming the
+    file and the key (numpy would unpickle it, and a crafted pickle runs code)."""
+    raw = {}
+    with np.load(path, allow_pickle=False) as f:
+        for k in f.files:
+            try:
+                raw[k] = f[k]
+            except ValueError as e:
+                if "allow_pickle" not in str(e):  # numpy's refusal of an object array names allow_pickle
+                    raise ValueError(f"{path}: key '{k}' cannot be read as a numpy array ({e})") from e
+                how = ("as a float array [3, n_angles] in degrees, NaN-padded at the end for groups of unequal "
+                       "length (write_ava_file does this)" if k == "theta" else "as a float array")
+                raise ValueError(f"{path}: key '{k}' is an object array; object arrays are not read because "
+                                 f"loading them could run code (numpy unpickles them). Store '{k}' {how}") from None
+    return raw
 
 
 def warn_beyond_critical(data: Dict, where: str) -> int:
@@ -303,13 +337,14 @@ def write_ava_file(path: str, data: Dict) -> str:
     The format follows the extension (``.mat`` or ``.npz``); the file is
     written to a temporary name in the same folder and renamed into place.
     ``theta`` is written as [3, A] when the groups have equal lengths, else as
-    a cell (``.mat``) / object array (``.npz``). Returns ``path``.
+    a cell (``.mat``) or a NaN-padded [3, A_max] float array (``.npz``).
+    Returns ``path``.
     """
     path = str(path)
     ext = _ext(path)
     clean = _validate(dict(data), path, None)
     out = {k: np.ascontiguousarray(v) for k, v in clean.items() if k != "theta"}
-    out["theta"] = _theta_for_file(clean["theta"])
+    out["theta"] = _theta_for_file(clean["theta"], ext)
     with atomic_open(path) as f:
         if ext == ".mat":
             scipy.io.savemat(f, out)

@@ -55,9 +55,34 @@ def test_round_trip(tmp_path, ext, labelled, theta):
         stored = raw["theta"]
         assert stored.dtype == (np.float64 if theta is EQUAL else object)
     else:
-        with np.load(path, allow_pickle=True) as f:
+        with np.load(path) as f:  # plain floats: no pickle needed to read any key
             stored = f["theta"]
-        assert stored.shape == ((3, 3) if theta is EQUAL else (3,))
+        assert stored.dtype == np.float64 and stored.shape == ((3, 3) if theta is EQUAL else (3, 4))
+        assert [row[~np.isnan(row)].tolist() for row in stored] == theta  # unequal groups: NaN-padded at the end
+
+
+def test_theta_nan_only_pads_the_end_of_a_group(tmp_path):
+    d = ava_dict(theta=UNEQUAL, labelled=False)
+    raw = {k: v for k, v in d.items() if k != "theta"}
+    padded = np.array([[2.0, 4.0, np.nan, np.nan], [10.0, 14.0, 18.0, np.nan], [30.0, 33.0, 36.0, 39.0]])
+    np.savez(tmp_path / "ok.npz", **raw, theta=padded)
+    assert read_ava_file(tmp_path / "ok.npz")["theta"] == UNEQUAL
+    padded[1] = [10.0, np.nan, 14.0, 18.0]
+    np.savez(tmp_path / "inner.npz", **raw, theta=padded)
+    with pytest.raises(ValueError, match=r"inner\.npz: key 'theta' group 1 has NaN at angle 1 followed by angles "
+                                         r"\[nan, 14\.0, 18\.0\]: NaN may only pad the end"):
+        read_ava_file(tmp_path / "inner.npz")
+
+
+def test_object_array_theta_of_earlier_versions_is_refused_with_the_way_out(tmp_path):
+    """The 1-D object array that earlier versions wrote for unequal groups is not unpickled."""
+    d = ava_dict(theta=UNEQUAL, labelled=False)
+    theta = np.empty(3, dtype=object)
+    theta[:] = [np.asarray(t) for t in UNEQUAL]
+    np.savez(tmp_path / "old.npz", **{k: v for k, v in d.items() if k != "theta"}, theta=theta)
+    with pytest.raises(ValueError, match=r"old\.npz: key 'theta' is an object array; object arrays are not read "
+                                         r"because loading them could run code.*\[3, n_angles\].*NaN-padded"):
+        read_ava_file(tmp_path / "old.npz")
 
 
 def test_reads_theta_as_the_original_stores_it(tmp_path):
@@ -100,9 +125,12 @@ def test_wrong_shape_names_key_expected_and_found(tmp_path, ext):
     d = ava_dict(n_traces=5, n_layers=12, theta=UNEQUAL)
     d["seis_m"] = d["seis_m"][:, :, :2]
     path = str(tmp_path / f"x.{ext}")
-    # bypass the writer's check: store with scipy/numpy directly
-    theta = np.empty(3, dtype=object)
-    theta[:] = [np.asarray(t) for t in UNEQUAL]
+    # bypass the writer's check: store with scipy/numpy directly (unequal groups: a cell, NaN-padded floats)
+    if ext == "mat":
+        theta = np.empty(3, dtype=object)
+        theta[:] = [np.asarray(t) for t in UNEQUAL]
+    else:
+        theta = np.array([t + [np.nan] * (4 - len(t)) for t in UNEQUAL])
     raw = {**{k: v for k, v in d.items() if k != "theta"}, "theta": theta}
     if ext == "mat":
         scipy.io.savemat(path, raw)

@@ -90,7 +90,7 @@ def test_infer_errors_name_the_problem(trained, tmp_path):
     with pytest.raises(ValueError, match="INFER.input"):
         mod.inference(tiny_cfg(tmp))
     bad = tmp_path / "bad.npz"
-    data = dict(np.load(os.path.join(tmp, "data", "section.npz"), allow_pickle=True))
+    data = dict(np.load(os.path.join(tmp, "data", "section.npz")))
     data.pop("seis_m")
     np.savez(bad, **data)
     with pytest.raises(KeyError, match="seis_m"):
