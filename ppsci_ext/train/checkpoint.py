@@ -42,6 +42,8 @@ import numpy as np
 import paddle
 
 from ppsci_ext.atomic import atomic_open
+from ppsci_ext.train.safe_load import UntrustedPickleError
+from ppsci_ext.train.safe_load import safe_load
 
 __all__ = ["save_checkpoint", "load_checkpoint", "export_weights", "check_config", "config_differences", "set_state_strict",
            "run_lock", "optimizer_state", "load_optimizer_state", "rng_state", "set_rng_state"]
@@ -58,8 +60,11 @@ def save_checkpoint(state: Dict[str, Any], path: str) -> None:
 
 
 def load_checkpoint(path: str, required=()) -> Optional[Dict[str, Any]]:
-    """Load ``path``; ``None`` if it does not exist. An empty, truncated or foreign file is a ValueError
-    naming the path, one without a ``required`` key a KeyError."""
+    """Load ``path`` without running code from it (:func:`ppsci_ext.train.safe_load.safe_load`: the objects
+    ``paddle.load`` would return); ``None`` if it does not exist. A file that names anything a checkpoint does
+    not hold is an :class:`~ppsci_ext.train.safe_load.UntrustedPickleError` (a ValueError) naming the path and
+    what it tried to build; an empty, truncated or foreign file is a ValueError naming the path, one without
+    a ``required`` key a KeyError."""
     if not os.path.isfile(path):
         return None
     size = os.path.getsize(path)
@@ -67,8 +72,10 @@ def load_checkpoint(path: str, required=()) -> Optional[Dict[str, Any]]:
     if size == 0:
         raise ValueError(f"checkpoint {path} is empty (0 bytes): {what}")
     try:
-        state = paddle.load(path)
-    except Exception as e:  # paddle.load raises whatever its unpickler meets: EOFError, UnpicklingError, ...
+        state = safe_load(path)
+    except UntrustedPickleError:
+        raise  # its message names the file and what was refused; "truncated" would mislead
+    except Exception as e:  # the unpickler raises whatever it meets: EOFError, UnpicklingError, ...
         raise ValueError(f"checkpoint {path} ({size} bytes) cannot be read, it is truncated or not a "
                          f"checkpoint ({type(e).__name__}: {e}): {what}") from None
     if not isinstance(state, dict):
