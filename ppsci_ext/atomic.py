@@ -12,7 +12,7 @@ import tempfile
 
 import numpy as np
 
-__all__ = ["atomic_open", "write_json", "write_npy", "write_npz"]
+__all__ = ["atomic_open", "write_json", "write_text", "write_npy", "write_npz"]
 
 
 @contextlib.contextmanager
@@ -36,6 +36,11 @@ def write_json(path, obj) -> None:
     """``obj`` as indented JSON (numpy scalars written as numbers)."""
     with atomic_open(path, "w") as f:
         json.dump(obj, f, indent=1, default=_json_number)
+
+
+def write_text(path, text: str) -> None:
+    with atomic_open(path, "w") as f:
+        f.write(text)
 
 
 def write_npy(path, array) -> None:

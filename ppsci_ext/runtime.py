@@ -19,6 +19,7 @@ Outputs (metrics, arrays, checkpoints) are written through :mod:`ppsci_ext.atomi
 """
 import functools
 import importlib.util
+import logging
 import os
 import sys
 import tempfile
@@ -27,7 +28,9 @@ import time
 from os import path as osp
 from typing import Callable
 from typing import Dict
+from typing import NamedTuple
 from typing import Optional
+from typing import Tuple
 
 import numpy as np
 import paddle
@@ -35,12 +38,16 @@ from omegaconf import OmegaConf
 from ppsci.utils import logger
 from ppsci.utils import misc
 
-from ppsci_ext.train.checkpoint import check_config
+from ppsci_ext import outputs
+from ppsci_ext.atomic import write_text
+from ppsci_ext.data import arrays
+from ppsci_ext.config_checks import check_config
+from ppsci_ext.train.checkpoint import check_config as check_network_config
 from ppsci_ext.train.checkpoint import load_checkpoint
 from ppsci_ext.train.checkpoint import set_state_strict
 
 __all__ = ["PROJECT_ROOT", "mode", "dispatch", "setup_run", "data_parallel", "network_config", "run_config",
-           "load_trained", "kind_checkpoint", "kind_weights", "predict_batches", "build_if_missing", "read_npy", "required",
+           "Files", "output_file", "path_checks", "load_trained", "kind_checkpoint", "kind_weights", "predict_batches", "build_if_missing", "read_npy", "required",
            "compose_config", "load_example", "rank_zero_first"]
 
 
@@ -77,7 +84,8 @@ _register_resolvers()
 # ------------------------------------------------------------------ set-up
 def setup_run(cfg) -> None:
     """Seed (``cfg.seed``), device (``cfg.device``), distributed init under a launcher, CPU threads
-    (``cfg.num_threads``), the output folder, and ppsci's logger writing ``<output_dir>/<mode>.log``."""
+    (``cfg.num_threads``), the output folder with the run's config (``config.yaml``), and ppsci's logger
+    writing ``<output_dir>/<mode>.log``."""
     paddle.set_device(cfg.device)
     if paddle.distributed.get_world_size() > 1 and not paddle.distributed.is_initialized():
         paddle.distributed.init_parallel_env()  # started by paddle.distributed.launch
@@ -86,6 +94,9 @@ def setup_run(cfg) -> None:
     misc.set_random_seed(cfg.seed)
     os.makedirs(cfg.output_dir, exist_ok=True)
     logger.init_logger("ppsci", osp.join(cfg.output_dir, f"{cfg.mode}.log"), "info")
+    if paddle.distributed.get_rank() == 0:
+        write_text(osp.join(cfg.output_dir, "config.yaml"), OmegaConf.to_yaml(
+            {k: v for k, v in OmegaConf.to_container(cfg).items() if k != "hydra"}))
 
 
 def mode(fn: Callable) -> Callable:
@@ -97,11 +108,102 @@ def mode(fn: Callable) -> Callable:
     return run
 
 
-def dispatch(cfg, modes: Dict[str, Callable]):
-    """Run ``modes[cfg.mode](cfg)``; any other mode is a ValueError listing the valid ones."""
-    if cfg.mode not in modes:
-        raise ValueError(f"cfg.mode should be one of {sorted(modes)}, but got {cfg.mode!r}")
-    return modes[cfg.mode](cfg)
+class Files(NamedTuple):
+    """The config keys of the paths an example reads, for the checks of :mod:`ppsci_ext.outputs`.
+
+    ``inputs``: keys of files a run reads (an output may never be one of them); ``data_folders``: keys of
+    folders of data, only read unless the project generated them (no output may lie inside one);
+    ``data_files``: keys of files whose folder is such a data folder (annotation files)."""
+    inputs: Tuple[str, ...] = ()
+    data_folders: Tuple[str, ...] = ()
+    data_files: Tuple[str, ...] = ()
+
+
+def _value(cfg, key: str):
+    return OmegaConf.select(cfg, key, default=None)
+
+
+def _as_paths(value) -> list:
+    """A config value naming one path, or a list whose first entry is one (DATA.openfwi_stats)."""
+    if value is None or value == "":
+        return []
+    return [str(value[0])] if isinstance(value, (list, tuple)) or OmegaConf.is_list(value) else [str(value)]
+
+
+def path_checks(cfg, files: Files) -> dict:
+    """``{"inputs": [(key, path)], "data_folders": [(key, folder)]}`` of ``cfg`` for the output checks."""
+    inputs = [(k, p) for k in files.inputs + files.data_files for p in _as_paths(_value(cfg, k))]
+    folders = [(k, p) for k in files.data_folders for p in _as_paths(_value(cfg, k))]
+    folders += [(k, osp.dirname(osp.abspath(p))) for k in files.data_files for p in _as_paths(_value(cfg, k))]
+    return {"inputs": inputs, "data_folders": folders}
+
+
+def output_file(cfg, key: str, files: Files, overwrite_key: str = "INFER.overwrite") -> str:
+    """The output file of the config ``key``, checked before any work (:func:`ppsci_ext.outputs.check_output_file`):
+    set, not an input, not in a data folder, writable, new unless ``overwrite_key`` is true."""
+    path = required(_value(cfg, key), key, "<file>")
+    return outputs.check_output_file(path, key, overwrite=bool(_value(cfg, overwrite_key)),
+                                     overwrite_key=overwrite_key, **path_checks(cfg, files))
+
+
+def dispatch(cfg, modes: Dict[str, Callable], files: Files = Files(), checks: Optional[Callable] = None,
+             checkpoint: Optional[Callable] = None):
+    """Run ``modes[cfg.mode](cfg)``; any other mode is a ValueError listing the valid ones.
+
+    First, before any data is built: the config's values (:func:`ppsci_ext.config_checks.check_config`, then the
+    example's own ``checks(cfg)``, which may return the config to run with, e.g. with statistics read from a
+    file) and the output folder (``output_dir``: not inside a data folder of ``files``,
+    writable). An error the project raises about its input (a ValueError, a missing file, ...) ends the run with
+    its message and exit status 1, without a traceback (``PPSCI_EXT_TRACEBACK=1`` shows it); errors from deeper
+    down keep theirs. Ctrl-C ends with exit status 130 and one line naming the last checkpoint
+    (``checkpoint(cfg)``, a path) or saying there is none."""
+    try:
+        if cfg.mode not in modes:
+            raise ValueError(f"cfg.mode should be one of {sorted(modes)}, but got {cfg.mode!r}")
+        check_config(cfg)
+        if checks is not None:
+            cfg = checks(cfg) or cfg
+        outputs.check_output_folder(cfg.output_dir, "output_dir", **path_checks(cfg, files))
+        return modes[cfg.mode](cfg)
+    except KeyboardInterrupt:
+        _end(130, f"interrupted (Ctrl-C) in mode={cfg.mode}; every file is written whole, none half-way. "
+             + _last_checkpoint(cfg, checkpoint))
+    except _INPUT_ERRORS as e:
+        if os.environ.get("PPSCI_EXT_TRACEBACK") or not _raised_by_project(e):
+            raise
+        _end(1, f"{type(e).__name__}: {e}")
+
+
+_INPUT_ERRORS = (ValueError, KeyError, OSError, RuntimeError, TypeError, NotImplementedError)
+_PROJECT_DIRS = (osp.dirname(osp.abspath(__file__)) + os.sep, osp.join(PROJECT_ROOT, "examples") + os.sep)
+
+
+def _raised_by_project(e: BaseException) -> bool:
+    """True when the innermost frame of ``e``'s traceback is the project's own code (a message written for the
+    user), not paddle's, numpy's or another library's."""
+    tb = e.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and osp.abspath(tb.tb_frame.f_code.co_filename).startswith(_PROJECT_DIRS)
+
+
+def _last_checkpoint(cfg, checkpoint: Optional[Callable]) -> str:
+    path = checkpoint(cfg) if checkpoint is not None else None
+    if path and osp.isfile(path):
+        saved = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(osp.getmtime(path)))
+        return f"Last checkpoint: {path} (saved {saved}); run the same command to resume from it"
+    return "No checkpoint of this run was written" + (f" ({path} does not exist)" if path else "")
+
+
+def _end(status: int, message: str) -> None:
+    """Report ``message`` on stderr and in the run's log file (if one is open), then exit with ``status``."""
+    sys.stderr.write(f"\n{message}\n")
+    sys.stderr.flush()
+    for handler in logging.getLogger("ppsci").handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.emit(logging.LogRecord("ppsci", logging.ERROR, "", 0, message, None, None))
+            handler.flush()
+    raise SystemExit(status)
 
 
 # ------------------------------------------------------------ processes
@@ -196,7 +298,7 @@ def load_trained(path: str, build: Callable[[], paddle.nn.Layer], command: str,
     state = load_checkpoint(path, required=("nets",))
     if state is None:
         raise FileNotFoundError(f"checkpoint not found: {path}; train first: {command}")
-    check_config(state, network or {}, path)
+    check_network_config(state, network or {}, path)
     model = build()
     set_state_strict(model, pick(state), f"checkpoint {path}")
     model.eval()
@@ -236,11 +338,12 @@ def predict_batches(model, inputs: Dict[str, np.ndarray], out_key: str, batch_si
 
 
 def read_npy(path: Optional[str], key: str) -> np.ndarray:
-    """The finite array in ``path`` (a ``.npy``), set by the config key ``key``; clear errors otherwise."""
+    """The finite, non-empty array of real numbers in ``path`` (a ``.npy``, read by
+    :func:`ppsci_ext.data.arrays.read_npy`), set by the config key ``key``; clear errors otherwise."""
     required(path, key, "<file.npy>")
-    if not osp.isfile(path):
-        raise FileNotFoundError(f"{key}: file not found: {path}")
-    arr = np.load(path)
+    arr = arrays.read_npy(path, key)
+    if arr.size == 0:
+        raise ValueError(f"{path} ({key}): holds no values (shape {list(arr.shape)})")
     if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
         raise ValueError(f"{path} ({key}): expected real numbers, found dtype {arr.dtype}"
                          + (" (pass np.real(a) or np.abs(a))" if np.iscomplexobj(arr) else ""))

@@ -22,6 +22,7 @@ from omegaconf import OmegaConf
 from ppsci.utils import logger
 
 from ppsci_ext import metric
+from ppsci_ext import outputs
 from ppsci_ext import plot
 from ppsci_ext import runtime
 from ppsci_ext.arch import VelocityDiscriminator
@@ -30,19 +31,54 @@ from ppsci_ext.atomic import write_json
 from ppsci_ext.atomic import write_npy
 from ppsci_ext.data import SeismicTransform
 from ppsci_ext.data import VelocityTransform
+from ppsci_ext.config_checks import require
+from ppsci_ext.data.fwi_dataset import AMPLITUDE_CHECKS
 from ppsci_ext.data.fwi_dataset import check_amplitudes
+from ppsci_ext.data.fwi_dataset import depth_profile
 from ppsci_ext.data.fwi_dataset import statistics_overrides
 from ppsci_ext.data.fwi_dataset import velocity_models
+from ppsci_ext.data.openfwi_generator import COUNTS
+from ppsci_ext.data.openfwi_generator import SPLITS
 from ppsci_ext.data.openfwi_generator import amplitude_range
+from ppsci_ext.data.velocity_models import make_velocity_models
 from ppsci_ext.data.openfwi_generator import generate_openfwi
+from ppsci_ext.data.openfwi_generator import generator_settings
 from ppsci_ext.physics import forward_model
 from ppsci_ext.train import WGANGPTrainer
 from ppsci_ext.train import loader_config
 
 TRAIN_COMMAND = "python examples/velocitygan/VelocityGAN.py mode=train"
+# the paths a run reads: outputs are never one of these files, nor inside their folders (ppsci_ext.outputs)
+FILES = runtime.Files(inputs=("INFER.input", "EVAL.pretrained_model_path", "INFER.pretrained_model_path",
+                              "TRAIN.init_from", "DATA.openfwi_stats"),
+                      data_folders=("GENERATE.out_dir",), data_files=("DATA.train_anno", "DATA.test_anno", "EVAL.anno"))
 # the settings the generator's weights depend on: a checkpoint is loaded only where they are unchanged
 GENERATOR_KEYS = ("MODEL.generator", *(f"DATA.{k}" for k in ("data_min", "data_max", "label_min", "label_max",
                                                               "sample_ratio", "log_k")))
+
+
+# ----------------------------------------------------------------- checks
+def check_settings(cfg):
+    """The checks of this example's settings, before any data is built (the generic ones are in
+    ppsci_ext.config_checks); returns the config the run uses: with DATA.openfwi_stats, that file's statistics."""
+    cfg = OmegaConf.merge(cfg, {"DATA": statistics_overrides(cfg.DATA)})
+    m, d = cfg.GENERATE.models, cfg.DATA
+    for lo, hi, unit in (("GENERATE.models.vmin", "GENERATE.models.vmax", "m/s"),
+                         ("DATA.data_min", "DATA.data_max", "amplitude"), ("DATA.label_min", "DATA.label_max", "m/s")):
+        a, b = OmegaConf.select(cfg, lo), OmegaConf.select(cfg, hi)
+        require(a < b, f"{lo} ({a}) must be below {hi} ({b}) ({unit})")
+    require(m.vmin > 0, f"GENERATE.models.vmin must be a velocity > 0 m/s, found {m.vmin}")
+    require(1 <= m.min_layers <= m.max_layers, f"GENERATE.models: need 1 <= min_layers <= max_layers, found "
+                                               f"{m.min_layers}, {m.max_layers}")
+    require(m.min_thickness >= 1 and m.min_layers * m.min_thickness <= m.nz,
+            f"GENERATE.models: {m.min_layers} layers of at least {m.min_thickness} cells do not fit in nz={m.nz}")
+    require(d.amplitude_check in AMPLITUDE_CHECKS, f"DATA.amplitude_check: expected one of {list(AMPLITUDE_CHECKS)}, "
+                                                   f"found {d.amplitude_check!r}")
+    if cfg.TRAIN.init_from:
+        require(not outputs.same_file(cfg.TRAIN.checkpoint, cfg.TRAIN.init_from),
+                f"TRAIN.checkpoint and TRAIN.init_from are both {cfg.TRAIN.init_from}: the run would write its "
+                f"checkpoint over the weights it starts from; give TRAIN.checkpoint (or output_dir) another path")
+    return cfg
 
 
 # ----------------------------------------------------------------- builders
@@ -105,46 +141,61 @@ def modelling_kwargs(cfg):
     return OmegaConf.to_container(cfg.MODELLING, resolve=True)
 
 
-def prepare_data(cfg):
-    """Build the synthetic data set when the annotation files are its own and missing."""
+def prepare_data(cfg, annos):
+    """Build the synthetic files behind those of the annotation files ``annos`` that are the generator's own
+    (``GENERATE.out_dir``'s train.txt / test.txt) when they are missing; files present are only read (with a
+    warning where the folder records other generator settings than the config's)."""
     g = cfg.GENERATE
-    own = [osp.join(g.out_dir, f) for f in ("train.txt", "test.txt")]
-    if osp.abspath(cfg.DATA.train_anno) not in map(osp.abspath, own):
-        return  # the user's own files: never built here
-    n = g.n_train + g.n_test
-    est = f"{n / 12 / 60:.0f} min" if n / 12 >= 90 else f"{n / 12:.0f} s"  # ~12 samples/s on 2 CPU cores (README)
-    runtime.build_if_missing(own, lambda: _generate(cfg), f"{n} samples by acoustic FD modelling in {g.out_dir} "
-                             f"(about {est} on 2 CPU cores; the bar shows the time left)")
+    splits = [s for s in SPLITS if any(outputs.same_file(a, osp.join(g.out_dir, f"{s}.txt")) for a in annos)]
+    own = [osp.join(g.out_dir, f"{s}.txt") for s in splits]
+    if splits and all(map(osp.isfile, own)):
+        diff = outputs.differences(g.out_dir, generator_settings(g.n_train, g.n_test, g.file_size, g.seed,
+                                   OmegaConf.to_container(g.models, resolve=True), modelling_kwargs(cfg)), COUNTS)
+        if diff:
+            logger.warning(f"GENERATE.out_dir={g.out_dir} holds data generated with other settings than the "
+                           f"config's ({'; '.join(diff)}): they are read as they are")
+    elif splits:
+        n = sum(g.n_train if s == "train" else g.n_test for s in splits)
+        est = f"{n / 12 / 60:.0f} min" if n / 12 >= 90 else f"{n / 12:.0f} s"  # ~12 samples/s on 2 CPU cores (README)
+        logger.message(f"{own[0]} not found: building {n} samples ({'/'.join(splits)}) by acoustic FD modelling in "
+                       f"{g.out_dir} (about {est} on 2 CPU cores; the bar shows the time left)")
+        _generate(cfg, splits)
 
 
 # ------------------------------------------------------------------- modes
-def _generate(cfg):
+def _generate(cfg, splits=SPLITS):
+    """The synthetic files of ``splits`` in GENERATE.out_dir (claimed first: a folder of your own is refused);
+    complete files are kept. Logs the training files' amplitude range against DATA.data_min/data_max."""
     g = cfg.GENERATE
     annos = generate_openfwi(g.out_dir, g.n_train, g.n_test, g.file_size, g.seed, OmegaConf.to_container(
-        g.models, resolve=True), modelling_kwargs(cfg), num_threads=cfg.num_threads)
+        g.models, resolve=True), modelling_kwargs(cfg), num_threads=cfg.num_threads, splits=splits)
+    if "train" not in splits:
+        return annos
     lo, hi = amplitude_range(g.out_dir, g.n_train // g.file_size)
     logger.message(f"wrote {annos}; training data amplitude range [{lo:.3g}, {hi:.3g}]")
     if lo < cfg.DATA.data_min or hi > cfg.DATA.data_max:
         logger.warning(f"the data range [{lo:.3g}, {hi:.3g}] exceeds DATA.data_min/data_max = "
                        f"[{cfg.DATA.data_min}, {cfg.DATA.data_max}]: update them in the YAML")
+    return annos
 
 
-generate = runtime.mode(_generate)
+generate = runtime.mode(lambda cfg: _generate(cfg))
 
 
 @runtime.mode
 def forward(cfg):
     """Forward-model user velocity models (m/s) with the configured acquisition."""
+    out = runtime.output_file(cfg, "INFER.output", FILES)
     vel = velocity_models(runtime.read_npy(cfg.INFER.input, "INFER.input"), f"{cfg.INFER.input} (INFER.input)")
     data = forward_model(vel, num_threads=cfg.num_threads, **modelling_kwargs(cfg))
-    write_npy(runtime.required(cfg.INFER.output, "INFER.output", "<file.npy>"), data)
+    write_npy(out, data)
     logger.message(f"wrote {cfg.INFER.output}: {data.shape} (N, shots, time, receivers)")
 
 
 @runtime.mode
 def train(cfg):
     """Train; with TRAIN.nprocs > 1 (CPU) in that many data-parallel processes of 1 thread each."""
-    prepare_data(cfg)
+    prepare_data(cfg, (cfg.DATA.train_anno, cfg.DATA.test_anno))
     return runtime.data_parallel(_train, cfg, cfg.TRAIN.nprocs)
 
 
@@ -178,9 +229,9 @@ def _train(cfg):
 
 @runtime.mode
 def evaluate(cfg):
-    prepare_data(cfg)
     key_out = cfg.MODEL.generator.output_keys[0]
-    model = load_generator(cfg, cfg.EVAL.pretrained_model_path)
+    model = load_generator(cfg, cfg.EVAL.pretrained_model_path)  # first: wrong weights cost no data building
+    prepare_data(cfg, (cfg.EVAL.anno,))
     validator = ppsci.validate.SupervisedValidator(
         loader_config(dataset_cfg(cfg, cfg.EVAL.anno), cfg.EVAL.batch_size, False), ppsci.loss.L1Loss(),
         metric={"FWI": ppsci.metric.FunctionalMetric(metric.fwi_metric_expr(cfg.DATA.label_min, cfg.DATA.label_max, key_out))},
@@ -199,8 +250,8 @@ def evaluate(cfg):
         results["data_misfit"] = metric.relative_data_misfit(synth, obs)
         # across amplitude conventions: one fitted scale factor per sample (reported: its median)
         results["data_misfit_scaled"], results["amplitude_factor"], _ = metric.scaled_data_misfit(synth, obs)
-    results.update(n_samples=int(len(x)), anno=str(cfg.EVAL.anno),
-                   checkpoint=str(cfg.EVAL.pretrained_model_path))
+    results.update(n_samples=int(len(x)), anno=str(cfg.EVAL.anno), checkpoint=str(cfg.EVAL.pretrained_model_path),
+                   baseline_depth_mean=baseline_scores(cfg, y))
     write_json(osp.join(cfg.output_dir, "eval_metrics.json"), results)
     logger.message(f"eval_metrics.json: {results}")
     n = min(cfg.EVAL.n_figures, len(x))
@@ -211,9 +262,33 @@ def evaluate(cfg):
     return results
 
 
+def training_profile(cfg):
+    """The mean velocity at each depth [nz] (m/s) of the training models, or None where they cannot be read."""
+    g, anno = cfg.GENERATE, cfg.DATA.train_anno
+    if outputs.same_file(anno, osp.join(g.out_dir, "train.txt")):  # the generator's: its models, no modelling
+        models = OmegaConf.to_container(g.models, resolve=True)
+        return make_velocity_models(range(g.n_train), g.seed, **models).mean(axis=(0, 1, 3))
+    return depth_profile(anno) if osp.isfile(anno) else None
+
+
+def baseline_scores(cfg, y):
+    """The scores (as the network's, over the whole set at once) of the simplest answer a network must beat: every
+    map is the training models' mean velocity at each depth. None (logged) where the training models are unknown."""
+    profile = training_profile(cfg)
+    if profile is None:
+        logger.info(f"no depth-mean baseline: the training models of {cfg.DATA.train_anno} are not readable here")
+        return None
+    key = cfg.MODEL.generator.output_keys[0]
+    pred = VelocityTransform(cfg.DATA.label_min, cfg.DATA.label_max)(np.broadcast_to(profile[:, None], y.shape[2:]))
+    fn = metric.fwi_metric_expr(cfg.DATA.label_min, cfg.DATA.label_max, key)
+    scores = fn({key: paddle.to_tensor(np.broadcast_to(pred, y.shape).copy())}, {key: paddle.to_tensor(y)})
+    return {k: float(v) for k, v in scores.items()}
+
+
 @runtime.mode
 def inference(cfg):
     g = cfg.MODEL.generator
+    out = runtime.output_file(cfg, "INFER.output", FILES)
     data = runtime.read_npy(cfg.INFER.input, "INFER.input")
     expected = (g.n_sources, g.time_samples, g.n_receivers)
     if data.ndim != 4 or tuple(data.shape[1:]) != expected:
@@ -225,13 +300,15 @@ def inference(cfg):
     model = load_generator(cfg, cfg.INFER.pretrained_model_path)
     pred = runtime.predict_batches(model, {g.input_keys[0]: st(data)}, g.output_keys[0], cfg.INFER.batch_size)
     vel = VelocityTransform(cfg.DATA.label_min, cfg.DATA.label_max).inverse(pred).astype(np.float32)
-    write_npy(runtime.required(cfg.INFER.output, "INFER.output", "<file.npy>"), vel)
+    write_npy(out, vel)
     logger.message(f"wrote {cfg.INFER.output}: velocity {vel.shape} m/s, range [{vel.min():.0f}, {vel.max():.0f}]")
 
 
 @runtime.mode
 def export(cfg):
     g = cfg.MODEL.generator
+    outputs.check_output_folder(osp.dirname(osp.abspath(cfg.INFER.export_path)), "INFER.export_path",
+                                **runtime.path_checks(cfg, FILES))
     model = load_generator(cfg, cfg.INFER.pretrained_model_path)
     solver = ppsci.solver.Solver(model)
     n_time = -(-g.time_samples // g.sample_ratio)
@@ -243,7 +320,7 @@ def export(cfg):
 def main(cfg: DictConfig):
     modes = {"generate": generate, "forward": forward, "train": train, "eval": evaluate, "infer": inference,
              "export": export}
-    return runtime.dispatch(OmegaConf.merge(cfg, {"DATA": statistics_overrides(cfg.DATA)}), modes)
+    return runtime.dispatch(cfg, modes, FILES, check_settings, lambda c: c.TRAIN.checkpoint)
 
 
 if __name__ == "__main__":

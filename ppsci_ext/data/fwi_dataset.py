@@ -23,8 +23,10 @@ import numpy as np
 from paddle import io
 from ppsci.utils import logger
 
+from ppsci_ext.data.arrays import read_npy
+
 __all__ = ["FWIDataset", "read_annotation", "SeismicTransform", "VelocityTransform", "check_velocity",
-           "velocity_models", "check_amplitudes", "openfwi_statistics", "statistics_overrides"]
+           "velocity_models", "check_amplitudes", "openfwi_statistics", "statistics_overrides", "depth_profile"]
 
 KMS_LIMIT = 20.0  # a model whose fastest velocity is below this many m/s is taken to be in km/s
 FAR_FACTOR = 3.0  # amplitudes whose peak is this many times larger or smaller than the statistics' are "far"
@@ -39,6 +41,9 @@ def read_annotation(anno: str) -> Sequence[Tuple[str, Optional[str]]]:
     final newline. Columns are separated by one TAB; a single column (unlabelled
     data) may hold a path with spaces. Every listed file must exist.
     """
+    if os.path.isdir(anno):
+        raise IsADirectoryError(f"annotation file {anno} is a folder; expected a text file listing "
+                                f"'data.npy<TAB>model.npy' per line (e.g. {os.path.join(anno, 'test.txt')})")
     if not os.path.isfile(anno):
         raise FileNotFoundError(f"annotation file not found: {anno}")
     base = os.path.dirname(os.path.abspath(anno))
@@ -65,6 +70,19 @@ def read_annotation(anno: str) -> Sequence[Tuple[str, Optional[str]]]:
     if not pairs:
         raise ValueError(f"annotation file {anno} lists no files")
     return pairs
+
+
+def depth_profile(anno: str) -> Optional[np.ndarray]:
+    """The mean velocity at each depth, float64 [nz] (m/s), over every model file listed in the annotation file
+    ``anno`` (memory-mapped, [N, 1, nz, nx] each); None for unlabelled data."""
+    total, count = 0.0, 0
+    for _, model_path in read_annotation(anno):
+        if model_path is None:
+            return None
+        m = read_npy(model_path, "model file", mmap_mode="r")
+        total = total + np.asarray(m, dtype=np.float64).sum(axis=(0, 1, 3))
+        count += m.shape[0] * m.shape[1] * m.shape[3]
+    return total / count
 
 
 STAT_KEYS = ("data_min", "data_max", "label_min", "label_max")
@@ -260,12 +278,7 @@ class FWIDataset(io.Dataset):
 
 
 def _open_npy(path, ndim, sample_shape, what):
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{what} file not found: {path}")
-    try:
-        arr = np.load(path, mmap_mode="r")
-    except (ValueError, OSError) as e:
-        raise ValueError(f"{path}: cannot be read as a {what} array (.npy): {e}") from e
+    arr = read_npy(path, f"{what} file", mmap_mode="r")
     _check_dtype(arr.dtype, path, what)
     if arr.ndim != ndim:
         raise ValueError(f"{path}: expected a {ndim}-D {what} array [N, ...], found shape {arr.shape}")

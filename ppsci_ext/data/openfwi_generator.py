@@ -6,11 +6,17 @@ annotation files ``train.txt`` / ``test.txt`` (``data<TAB>model`` per line,
 paths relative to ``out_dir``). Files ``0 .. n_train_files-1`` are training,
 the rest test; sample ``i`` comes from ``default_rng([seed, i])``, so the two
 splits are disjoint by construction and any file can be regenerated alone.
-Each file is written atomically; files already present with the right shape
-are kept, so an interrupted run resumes where it stopped.
+
+``out_dir`` is claimed first (:func:`ppsci_ext.outputs.claimed`): it must be new,
+empty, or marked by an earlier run with the same generator settings (the counts
+``n_train``/``n_test`` may change, since file ``k`` depends on ``k`` alone); any
+other folder is refused and nothing is written. Each file is written atomically;
+files already present with the right shape are kept, so an interrupted run
+resumes where it stopped.
 """
 import os
 from typing import Dict
+from typing import Sequence
 
 import numpy as np
 from tqdm import tqdm
@@ -18,9 +24,22 @@ from tqdm import tqdm
 from ppsci_ext.atomic import atomic_open
 from ppsci_ext.atomic import write_npy
 from ppsci_ext.data.velocity_models import make_velocity_models
+from ppsci_ext.outputs import claimed
 from ppsci_ext.physics import forward_model
 
-__all__ = ["generate_openfwi", "amplitude_range"]
+__all__ = ["generate_openfwi", "generator_settings", "amplitude_range", "SPLITS", "COUNTS"]
+
+SPLITS = ("train", "test")
+WRITER = "ppsci_ext.data.openfwi_generator.generate_openfwi"  # recorded in the marker of the folders it fills
+
+
+COUNTS = ("n_train", "n_test")  # may change between runs on one folder: file k depends on k alone
+
+
+def generator_settings(n_train: int, n_test: int, file_size: int, seed: int, models: Dict, modelling: Dict) -> Dict:
+    """What decides the files of :func:`generate_openfwi` (recorded in the folder's marker)."""
+    return {"seed": seed, "file_size": file_size, "models": dict(models), "modelling": dict(modelling),
+            "n_train": n_train, "n_test": n_test}
 
 
 def _complete(path, shape):
@@ -31,39 +50,47 @@ def _complete(path, shape):
 
 
 def generate_openfwi(out_dir: str, n_train: int, n_test: int, file_size: int, seed: int,
-                     models: Dict, modelling: Dict, num_threads=None, progress=True) -> Dict[str, str]:
-    """Generate the data set; returns {"train": anno_path, "test": anno_path}.
+                     models: Dict, modelling: Dict, num_threads=None, progress=True,
+                     splits: Sequence[str] = SPLITS, key: str = "GENERATE.out_dir") -> Dict[str, str]:
+    """Generate the files of ``splits`` (both by default; ``("test",)`` for an evaluation that reads no
+    training data) and their annotation files; returns {split: anno_path}.
 
-    ``models`` holds the model-family rules (see ``make_velocity_models``),
-    ``modelling`` the ``forward_model`` keyword arguments.
+    ``models`` holds the model-family rules (see ``make_velocity_models``), ``modelling`` the
+    ``forward_model`` keyword arguments; ``key`` names ``out_dir``'s setting in messages.
     """
     for name, n in (("n_train", n_train), ("n_test", n_test)):
         if n <= 0 or n % file_size:
             raise ValueError(f"GENERATE.{name}: expected a positive multiple of file_size={file_size}, found {n}")
-    os.makedirs(out_dir, exist_ok=True)
+    unknown = set(splits) - set(SPLITS)
+    if unknown:
+        raise ValueError(f"generate_openfwi: splits must be among {list(SPLITS)}, found {sorted(unknown)}")
+    settings = generator_settings(n_train, n_test, file_size, seed, models, modelling)
     n_files_train, n_files = n_train // file_size, (n_train + n_test) // file_size
+    files = {"train": range(n_files_train), "test": range(n_files_train, n_files)}
+    with claimed(out_dir, WRITER, settings, key, ignore=COUNTS):
+        _write_files([k for split in SPLITS if split in splits for k in files[split]], out_dir, file_size, seed,
+                     models, modelling, num_threads, progress)
+        annos = {}
+        for split in splits:
+            annos[split] = os.path.join(out_dir, f"{split}.txt")
+            with atomic_open(annos[split], "w") as f:
+                f.write("\n".join(f"data{k}.npy\tmodel{k}.npy" for k in files[split]) + "\n")
+    return annos
+
+
+def _write_files(ks, out_dir, file_size, seed, models, modelling, num_threads, progress):
+    """``data{k}.npy`` and ``model{k}.npy`` for every ``k`` in ``ks`` not already complete."""
     nz, nx = models["nz"], models["nx"]
-    n_src = len(modelling["src_x"])
     n_rec = nx if modelling.get("rec_x") is None else len(modelling["rec_x"])
-    data_shape = (file_size, n_src, modelling["nt"], n_rec)
-    lines = {"train": [], "test": []}
-    bar = tqdm(range(n_files), desc="modelling", unit="file", disable=not progress)
-    for k in bar:
+    data_shape = (file_size, len(modelling["src_x"]), modelling["nt"], n_rec)
+    for k in tqdm(ks, desc="modelling", unit="file", disable=not progress):
         dpath, mpath = os.path.join(out_dir, f"data{k}.npy"), os.path.join(out_dir, f"model{k}.npy")
-        split = "train" if k < n_files_train else "test"
-        lines[split].append(f"data{k}.npy\tmodel{k}.npy")
         if _complete(mpath, (file_size, 1, nz, nx)) and _complete(dpath, data_shape):
             continue
         vel = make_velocity_models(range(k * file_size, (k + 1) * file_size), seed, **models)
         data = forward_model(vel[:, 0], num_threads=num_threads, **modelling)
         write_npy(mpath, vel)
         write_npy(dpath, data)
-    annos = {}
-    for split, rows in lines.items():
-        annos[split] = os.path.join(out_dir, f"{split}.txt")
-        with atomic_open(annos[split], "w") as f:
-            f.write("\n".join(rows) + "\n")
-    return annos
 
 
 def amplitude_range(out_dir: str, n_files: int):

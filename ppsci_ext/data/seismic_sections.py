@@ -14,10 +14,11 @@ axis 0 = trace (lateral position), axis 1 = time sample (``dt`` seconds apart).
 * :func:`generate_pairs` - writes ``nx2/NNNN.dat`` (LR) and ``sx/NNNN.dat`` (HR), raw float32.
 * :func:`prepare_pairs` - the pairs a run uses: synthetic ones written first where allowed.
 
-Folders of data are never written into unless they are the generator's own: it writes
-only into a folder that is new or holds no file, and marks it with a ``.ppsci_ext_synthetic``
-file (JSON of the generator settings); a marked folder resumes, if its settings are those
-asked for. A folder holding other files (a user's own pairs) is only ever read.
+Folders of data are never written into unless they are the generator's own
+(:func:`ppsci_ext.outputs.claimed`): it writes only into a folder that is new or empty, and marks
+it with a ``.ppsci_ext_synthetic`` file (JSON of the generator settings); a marked folder resumes,
+if its settings are those asked for. A folder holding anything else (a user's own pairs, or empty
+``nx2/`` and ``sx/`` made for them) is only ever read.
 """
 import inspect
 import json
@@ -33,18 +34,20 @@ import numpy as np
 from scipy import ndimage
 from scipy import signal
 
-from ppsci_ext.atomic import write_json
 from ppsci_ext.data.seismic_sr import pair_files
 from ppsci_ext.data.seismic_sr import write_dat
 from ppsci_ext.physics.wavelets import ricker
 from ppsci_ext.physics.wavelets import ricker_length
+from ppsci_ext.outputs import MARKER
+from ppsci_ext.outputs import claimed
+from ppsci_ext.outputs import folder_state
+from ppsci_ext.outputs import mark_folder
 
 __all__ = ["synthetic_section", "degrade", "generate_pairs", "prepare_pairs", "folder_state", "field_panels",
            "MARKER"]
 
-MARKER = ".ppsci_ext_synthetic"  # in a folder written by generate_pairs: JSON of its settings
-
 Range = Union[float, Tuple[float, float]]
+WRITER = "ppsci_ext.data.seismic_sections.generate_pairs"  # recorded in the MARKER of the folders it fills
 
 
 def _draw(rng, r: Range) -> float:
@@ -219,19 +222,6 @@ def _complete(path, nbytes):
     return os.path.isfile(path) and os.path.getsize(path) == nbytes
 
 
-def folder_state(folder: str) -> str:
-    """``"new"`` (missing, or holding no file in any subfolder), ``"synthetic"`` (carries the
-    :data:`MARKER` of :func:`generate_pairs`) or ``"user"`` (holds other files: never written into)."""
-    folder = str(folder)
-    if not os.path.exists(folder):
-        return "new"
-    if not os.path.isdir(folder):
-        raise NotADirectoryError(f"{folder}: expected a folder of seismic pairs, found a file")
-    if os.path.isfile(os.path.join(folder, MARKER)):
-        return "synthetic"
-    return "user" if any(files for _, _, files in os.walk(folder)) else "new"
-
-
 def _plain(x):
     """JSON form of numpy values (and the text of anything else) in the generator settings."""
     return x.tolist() if hasattr(x, "tolist") else str(x)
@@ -246,28 +236,6 @@ def _settings(n, seed, size, ndim, lr_dir, hr_dir, kw) -> dict:
     return json.loads(json.dumps(settings, default=_plain))
 
 
-def _check_marker(out_dir, settings, root_key):
-    """ValueError when the marked ``out_dir`` was generated with other settings than ``settings``
-    (a larger ``n_pairs`` is allowed: pair ``i`` depends on (seed, i) only, so the folder grows)."""
-    path = os.path.join(out_dir, MARKER)
-    fix = f"delete {out_dir} to generate the pairs again, or choose another {root_key}"
-    try:
-        with open(path) as fh:
-            recorded = json.load(fh)["settings"]
-        if not isinstance(recorded, dict):
-            raise TypeError(f"settings are a {type(recorded).__name__}, expected an object")
-    except (ValueError, KeyError, TypeError) as e:
-        raise ValueError(f"{path}: unreadable record of the synthetic pairs' settings ({e!r}); {fix}") from e
-    diff = [f"{k}: {recorded.get(k)!r} there, {settings.get(k)!r} now"
-            for k in sorted(set(recorded) | set(settings)) if k != "n_pairs" and recorded.get(k) != settings.get(k)]
-    if settings["n_pairs"] < recorded.get("n_pairs", 0):
-        diff.insert(0, f"n_pairs: {recorded['n_pairs']} there, {settings['n_pairs']} now (the folder holds more "
-                       f"pairs than asked for, and every file in it would be used)")
-    if diff:
-        raise ValueError(f"{out_dir} holds synthetic pairs generated with other settings (recorded in {path}): "
-                         f"{'; '.join(diff)}; {fix}")
-
-
 def generate_pairs(out_dir: str, n: int, seed: int, size: int = 256, progress: bool = True,
                    lr_dir: str = "nx2", hr_dir: str = "sx", ndim: int = 2, root_key: str = "out_dir",
                    **kw) -> List[str]:
@@ -280,15 +248,13 @@ def generate_pairs(out_dir: str, n: int, seed: int, size: int = 256, progress: b
     names (``noise_std``, ``band_limited``, ``sigma``, ...) and to
     :func:`synthetic_section` for the rest (``freq_range``, ``dt`` goes to both).
 
-    ``out_dir`` must be new or hold no file (it is then created and marked with :data:`MARKER`,
+    ``out_dir`` must be new or empty (it is then created and marked with :data:`MARKER`,
     JSON of every setting), or carry that marker: there files already present with the right
     size are kept (an interrupted run resumes, a larger ``n`` adds pairs). Any other folder
     (files without the marker: someone's own data), or a marked one whose recorded settings
     differ, is a ValueError naming the folder (and the settings that differ; ``root_key`` is
     the name of the folder's setting, for the message) and nothing is written.
     """
-    from tqdm import tqdm
-
     if size % 2:
         raise ValueError(f"generate_pairs: size must be even, found {size}")
     deg_kw = {k: v for k, v in kw.items() if k in _DEGRADE_KW}
@@ -298,15 +264,23 @@ def generate_pairs(out_dir: str, n: int, seed: int, size: int = 256, progress: b
         raise TypeError(f"generate_pairs: unknown arguments {sorted(unknown)}")
     out_dir = str(out_dir)
     settings = _settings(n, seed, size, ndim, lr_dir, hr_dir, kw)
-    state = folder_state(out_dir)
-    if state == "user":
-        raise ValueError(f"generate_pairs: {out_dir} holds files it did not write (no {MARKER} file), and "
-                         f"it never writes into such a folder: choose a new or empty {root_key}")
-    if state == "synthetic":
-        _check_marker(out_dir, settings, root_key)
-    # the marker comes first: a run stopped half-way leaves a folder that is known to be ours
-    write_json(os.path.join(out_dir, MARKER), {"generator": "ppsci_ext.data.seismic_sections.generate_pairs",
-                                               "settings": settings})
+    # pair i depends on (seed, i) only, so a marked folder may grow (a larger n), never shrink
+    with claimed(out_dir, WRITER, settings, root_key,
+                 ignore=("n_pairs",)) as recorded:
+        if n < recorded.get("n_pairs", 0):
+            raise ValueError(f"{root_key}={out_dir} holds synthetic pairs generated with other settings (recorded "
+                             f"in {os.path.join(out_dir, MARKER)}): n_pairs: {recorded['n_pairs']} there, {n} now "
+                             f"(the folder holds more pairs than asked for, and every file in it would be used); "
+                             f"delete {out_dir} to generate the pairs again, or choose another {root_key}")
+        if recorded and recorded.get("n_pairs", 0) < n:
+            mark_folder(out_dir, WRITER, settings)  # the folder grows: it records the new count
+        return _write_pairs(out_dir, n, seed, size, ndim, lr_dir, hr_dir, progress, sec_kw, deg_kw)
+
+
+def _write_pairs(out_dir, n, seed, size, ndim, lr_dir, hr_dir, progress, sec_kw, deg_kw) -> List[str]:
+    """The pairs of :func:`generate_pairs` not yet complete in ``out_dir`` (claimed by it); returns all stems."""
+    from tqdm import tqdm
+
     lo, hi = os.path.join(out_dir, lr_dir), os.path.join(out_dir, hr_dir)
     os.makedirs(lo, exist_ok=True)
     os.makedirs(hi, exist_ok=True)
@@ -315,15 +289,13 @@ def generate_pairs(out_dir: str, n: int, seed: int, size: int = 256, progress: b
             and _complete(os.path.join(hi, st + ".dat"), size ** ndim * 4) for st in stems]
     # the bar only when something is written: a complete folder is checked silently
     for i in tqdm(range(n), desc="seismic SR pairs", disable=not progress or all(done)):
-        stem = stems[i]
-        lp, hp = os.path.join(lo, stem + ".dat"), os.path.join(hi, stem + ".dat")
         if done[i]:
             continue
         rng = np.random.default_rng([seed, i])
         hr = synthetic_section(rng, size=size, ndim=ndim, **sec_kw)
         lr = degrade(hr, rng, **deg_kw)
-        write_dat(hp, hr)
-        write_dat(lp, lr)
+        write_dat(os.path.join(hi, stems[i] + ".dat"), hr)
+        write_dat(os.path.join(lo, stems[i] + ".dat"), lr)
     return stems
 
 

@@ -14,7 +14,7 @@ from ppsci_ext.data import read_split
 from ppsci_ext.data import split_files
 from ppsci_ext.data import write_dat
 from ppsci_ext.data import write_split
-from ppsci_ext.data.seismic_sections import MARKER
+from ppsci_ext.outputs import MARKER
 from ppsci_ext.data.seismic_sections import prepare_pairs
 from ppsci_ext.data.seismic_sr import normalise
 from ppsci_ext.data.seismic_sr import read_dat
@@ -82,9 +82,24 @@ def test_user_folder_with_missing_partner_is_an_error_and_nothing_is_written(tmp
 def test_generate_pairs_refuses_a_user_folder(tmp_path):
     user_pairs(tmp_path)
     before = snapshot(tmp_path)
-    with pytest.raises(ValueError, match=rf"{tmp_path} holds files it did not write \(no {MARKER} file\)"):
+    with pytest.raises(ValueError, match=rf"{tmp_path} holds files the project did not write \(nx2, sx; no "
+                                         rf"{MARKER} file\)"):
         generate_pairs(str(tmp_path), 3, seed=1, size=16, progress=False)
     assert snapshot(tmp_path) == before
+
+
+@pytest.mark.timeout(120)
+def test_script_train_refuses_empty_pair_folders_made_for_user_files(tmp_path):
+    """A DATA.root holding only empty nx2/ and sx/ (made for the user's pairs) is not generated into: the run
+    says the folder is read as the user's, and stops naming the empty folders."""
+    for sub in ("nx2", "sx"):
+        (tmp_path / "data" / sub).mkdir(parents=True)
+    res = subprocess.run([sys.executable, SCRIPT, "mode=train", f"output_dir={tmp_path}/out",
+                          f"DATA.root={tmp_path}/data", "DATA.n_pairs=4", "TRAIN.iters=1"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    out = res.stdout + res.stderr
+    assert res.returncode == 1 and "holds your own pairs" in out and "no .dat files in" in out, out[-2000:]
+    assert snapshot(tmp_path / "data") == {} and sorted(os.listdir(tmp_path / "data")) == ["nx2", "sx"]
 
 
 @pytest.mark.timeout(120)
@@ -127,7 +142,7 @@ def test_marked_folder_resumes_and_rejects_other_settings(tmp_path):
     assert snapshot(root)["sx/0000.dat"] == kept  # complete pairs are not rewritten
     assert json.load(open(root / MARKER))["settings"]["n_pairs"] == 4
     before = snapshot(root)
-    with pytest.raises(ValueError, match=rf"{root} holds synthetic pairs generated with other settings.*"
+    with pytest.raises(ValueError, match=rf"{root} holds data generated with other settings.*"
                                          rf"seed: 1 there, 2 now.*delete {root}.*another DATA\.root"):
         prepare(root, [], n=4, seed=2)
     with pytest.raises(ValueError, match=r"n_pairs: 4 there, 2 now"):

@@ -109,7 +109,8 @@ def test_cli_rejects_unknown_mode(tmp_path):
 def test_cli_train_spawns_data_parallel_workers_and_resumes(trained, tmp_path):
     """The main job's path: `mode=train` with TRAIN.nprocs=2 starts two gloo workers itself."""
     _, cfg, tmp = trained
-    over = [f"output_dir={tmp_path}/out", f"GENERATE.out_dir={cfg.GENERATE.out_dir}", "MODELLING.nt=200",
+    over = [f"output_dir={tmp_path}/out", f"GENERATE.out_dir={cfg.GENERATE.out_dir}", "GENERATE.n_train=16",
+            "GENERATE.n_test=8", "GENERATE.file_size=8", "MODELLING.nt=200",
             "DATA.sample_ratio=4", "MODEL.generator.dims=[4,8,8,16,16]", "MODEL.critic.dims=[4,4,8,8]",
             "TRAIN.batch_size=4", "TRAIN.nprocs=2", "TRAIN.log_freq=1"]
     env = {**os.environ, "HYDRA_FULL_ERROR": "1", "GLOG_minloglevel": "2"}
@@ -135,7 +136,8 @@ def _alive(pid):
 @pytest.mark.skipif(not os.path.isdir("/proc"), reason="needs /proc to find the worker processes")
 def test_killed_training_leaves_no_workers_and_resumes(trained, tmp_path):
     _, cfg, _ = trained
-    over = [f"output_dir={tmp_path}/out", f"GENERATE.out_dir={cfg.GENERATE.out_dir}", "MODELLING.nt=200",
+    over = [f"output_dir={tmp_path}/out", f"GENERATE.out_dir={cfg.GENERATE.out_dir}", "GENERATE.n_train=16",
+            "GENERATE.n_test=8", "GENERATE.file_size=8", "MODELLING.nt=200",
             "DATA.sample_ratio=4", "MODEL.generator.dims=[4,8,8,16,16]", "MODEL.critic.dims=[4,4,8,8]",
             "TRAIN.batch_size=2", "TRAIN.nprocs=2"]
     env = {**os.environ, "GLOG_minloglevel": "2"}
