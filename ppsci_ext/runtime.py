@@ -47,8 +47,8 @@ from ppsci_ext.train.checkpoint import load_checkpoint
 from ppsci_ext.train.checkpoint import set_state_strict
 
 __all__ = ["PROJECT_ROOT", "mode", "dispatch", "setup_run", "data_parallel", "network_config", "run_config",
-           "Files", "output_file", "path_checks", "load_trained", "kind_checkpoint", "kind_weights", "predict_batches", "build_if_missing", "read_npy", "required",
-           "compose_config", "load_example", "rank_zero_first"]
+           "Files", "output_file", "path_checks", "check_weights", "load_trained", "kind_checkpoint", "kind_weights",
+           "predict_batches", "read_npy", "required", "compose_config", "load_example", "rank_zero_first"]
 
 
 def _project_root() -> str:
@@ -288,17 +288,36 @@ def run_config(cfg, network_keys) -> Dict:
             "settings": _flat(OmegaConf.to_container(cfg, resolve=True), "", {})}
 
 
-def load_trained(path: str, build: Callable[[], paddle.nn.Layer], command: str,
-                 pick: Callable[[Dict], Dict] = lambda state: state["nets"]["model"],
-                 network: Optional[Dict] = None) -> paddle.nn.Layer:
-    """A network built by ``build()`` with the weights ``pick(checkpoint)`` of the checkpoint at ``path``, in
-    eval mode. A missing checkpoint is a FileNotFoundError naming the path and ``command``, which makes it;
-    ``network`` (:func:`network_config`) must equal what the checkpoint recorded, and the names and shapes of
-    its weights those of the network, else a ValueError names the keys that differ."""
+def check_weights(path: str, network: Dict, command: str = "", nets: Tuple[str, ...] = (), hint: str = "") -> Dict:
+    """The checkpoint or weights file at ``path``, read (restricted unpickler) and checked before any work: it
+    exists, holds the networks ``nets``, and was trained with the ``network`` settings (:func:`network_config`).
+    Errors name the file and what it holds instead: a missing file (with ``command``, which makes it), a file of
+    another example (its recorded settings share no key with this network's), another network config, or
+    missing networks (a weights file holds only what inference loads, no critic; ``hint`` says what to do)."""
     state = load_checkpoint(path, required=("nets",))
     if state is None:
-        raise FileNotFoundError(f"checkpoint not found: {path}; train first: {command}")
+        raise FileNotFoundError(f"checkpoint not found: {path}" + (f"; train first: {command}" if command else ""))
+    recorded = (state.get("config") or {}).get("network") or {}
+    if network and recorded and not set(recorded) & set(network):
+        raise ValueError(f"{path} holds weights of another example: it records the network settings "
+                         f"{sorted(recorded)[:6]}, this example's are {sorted(network)}; give this example's weights")
     check_network_config(state, network or {}, path)
+    absent = [n for n in nets if n not in state["nets"]]
+    if absent:
+        what = " (a weights file: only what inference loads)" if "exported" in state else ""
+        raise ValueError(f"{path} holds the networks {sorted(state['nets'])}{what}, not {absent}"
+                         + (f": {hint}" if hint else ""))
+    return state
+
+
+def load_trained(path: str, build: Callable[[], paddle.nn.Layer], command: str,
+                 pick: Callable[[Dict], Dict] = lambda state: state["nets"]["model"],
+                 network: Optional[Dict] = None, nets: Tuple[str, ...] = ("model",)) -> paddle.nn.Layer:
+    """A network built by ``build()`` with the weights ``pick(checkpoint)`` of the checkpoint at ``path``, in
+    eval mode, after :func:`check_weights` (``network``, ``nets``: the settings and networks it must hold).
+    The names and shapes of the weights must be those of the network, else a ValueError names the keys that
+    differ."""
+    state = check_weights(path, network or {}, command, nets)
     model = build()
     set_state_strict(model, pick(state), f"checkpoint {path}")
     model.eval()
@@ -357,27 +376,6 @@ def required(value, key: str, example: str):
     if value is None or value == "":
         raise ValueError(f"{key} is not set: pass {key}={example}")
     return value
-
-
-def build_if_missing(paths, build: Callable[[], object], what: str, needed=None) -> bool:
-    """Call ``build()`` (which writes every file in ``paths``) when none of them exists; ``what`` says what is
-    built and how long it takes. Returns True if it built, False if the ``needed`` ones (default: all) exist.
-
-    A folder holding some of the files but not every needed one is not built into (they may be the user's
-    own): a FileNotFoundError names the missing and the present files."""
-    paths = list(paths)
-    needed = paths if needed is None else list(needed)
-    if all(osp.isfile(p) for p in needed):
-        return False
-    present = [p for p in paths if osp.isfile(p)]
-    if present:
-        missing = [p for p in needed if not osp.isfile(p)]
-        raise FileNotFoundError(f"{', '.join(missing)} not found, while {', '.join(present)} exist: nothing is built "
-                                f"into a folder that holds some of these files; add the missing ones, or delete "
-                                f"the folder (if it is the project's own) to build it again")
-    logger.message(f"{paths[0]} not found: building {what}")
-    build()
-    return True
 
 
 def drawn_each_epoch(build: Callable[[str, int], object], read: Callable[[str], object]) -> Callable[[int], object]:

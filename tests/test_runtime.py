@@ -9,6 +9,7 @@ import paddle
 import pytest
 
 from ppsci_ext import runtime
+from ppsci_ext.outputs import MARKER
 from ppsci_ext.runtime import PROJECT_ROOT
 from ppsci_ext.runtime import compose_config
 
@@ -72,15 +73,6 @@ def test_inputs_are_checked_when_read(tmp_path):
         runtime.read_npy(str(tmp_path / "nan.npy"), "INFER.input")
 
 
-def test_build_if_missing_builds_once(tmp_path):
-    calls = []
-    target = tmp_path / "a.txt"
-    build = lambda: calls.append(target.write_text("x"))  # noqa: E731
-    assert runtime.build_if_missing([str(target)], build, "a file") is True
-    assert runtime.build_if_missing([str(target)], build, "a file") is False
-    assert len(calls) == 1
-
-
 @pytest.mark.parametrize("own_package", [True, False])
 def test_example_runs_from_its_own_folder_on_a_fresh_copy(tmp_path, own_package):
     """`cd examples/gdrnn && python GDRNN.py mode=train` in a copy with nothing generated: the data is built and
@@ -97,23 +89,10 @@ def test_example_runs_from_its_own_folder_on_a_fresh_copy(tmp_path, own_package)
     res = subprocess.run([sys.executable, "GDRNN.py", "mode=train", *over], cwd=copy / "examples" / "gdrnn",
                          env=env, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr[-3000:]
-    assert sorted(os.listdir(copy / "data_gen" / "gdrnn_synthetic")) == ["section.npz", "train_labelled.npz",
+    assert sorted(os.listdir(copy / "data_gen" / "gdrnn_synthetic")) == [MARKER, "section.npz", "train_labelled.npz",
                                                                          "truth.npz"]
     assert os.path.isfile(copy / "outputs" / "gdrnn_synthetic" / "gdrnn" / "checkpoint.pdparams")
     assert not os.path.exists(copy / "examples" / "gdrnn" / "outputs")
-
-
-def test_build_if_missing_never_builds_into_a_folder_with_some_of_the_files(tmp_path):
-    own = [tmp_path / "train_labelled.npz", tmp_path / "section.npz", tmp_path / "truth.npz"]
-    for p in own[:2]:
-        p.write_bytes(b"mine")
-    built = []
-    # the needed files exist (training needs no truth): nothing is built
-    assert runtime.build_if_missing(map(str, own), lambda: built.append(1), "x", map(str, own[:2])) is False
-    with pytest.raises(FileNotFoundError, match=r"truth.npz not found, while .*train_labelled.npz, .*section.npz "
-                                                r"exist: nothing is built into a folder"):
-        runtime.build_if_missing(map(str, own), lambda: built.append(1), "x")
-    assert built == [] and [p.read_bytes() for p in own[:2]] == [b"mine", b"mine"]
 
 
 def test_kind_weights_folder_file_or_the_runs_checkpoint(tmp_path):

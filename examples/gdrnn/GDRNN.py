@@ -9,6 +9,7 @@
 Run from this folder or as examples/gdrnn/GDRNN.py from the project root.
 Every setting lives in conf/gdrnn.yaml.
 """
+import os
 from os import path as osp
 
 import ppsci_ext  # noqa: F401  first: quiets paddle's ccache warning, imports ppsci before hydra.main
@@ -17,9 +18,11 @@ import hydra
 import numpy as np
 import paddle
 from omegaconf import DictConfig
+from omegaconf import OmegaConf
 from ppsci.utils import logger
 
 from ppsci_ext import metric
+from ppsci_ext import outputs
 from ppsci_ext import plot
 from ppsci_ext import runtime
 from ppsci_ext.arch import AVAUNet
@@ -27,6 +30,7 @@ from ppsci_ext.arch import GDRNN
 from ppsci_ext.arch.gdrnn import guard_report
 from ppsci_ext.atomic import write_json
 from ppsci_ext.atomic import write_npz
+from ppsci_ext.config_checks import require
 from ppsci_ext.data import AVADataset
 from ppsci_ext.data import ava_file_paths
 from ppsci_ext.data import build_ava_files
@@ -40,12 +44,39 @@ from ppsci_ext.train import loader_config
 from ppsci_ext.train.unrolled import AVALossTerms
 
 KINDS = ("gdrnn", "original")
+TRAIN_COMMAND = "python examples/gdrnn/GDRNN.py mode=train"
 IN_KEYS, OUT_KEYS = ("stacks", "m_back"), ("m", "m_steps", "d_steps")
 PROPS = ("vp", "vs", "rho")
 UNITS = ("m/s", "m/s", "g/cc")
 # the settings each kind's weights depend on: a checkpoint is loaded only where they are unchanged
 NETWORK_KEYS = {"gdrnn": ("MODEL.scale", "MODEL.dims", "MODEL.n_steps", "MODEL.adaptive_step", "PHYSICS.method"),
                 "original": ("MODEL.scale", "MODEL.dims", "MODEL.lam", "PHYSICS.method")}
+# the paths a run reads: outputs are never one of these files, nor inside their folders (ppsci_ext.outputs)
+FILES = runtime.Files(inputs=("INFER.input", "DATA.wavelet_file", "DATA.marmousi.path", "EVAL.pretrained_model_path",
+                              "INFER.pretrained_model_path", "TRAIN.init_from"), data_folders=("DATA.out_dir",))
+SNR_DB_MIN = -10.0  # dB: below, noise ten times the signal's power buries the reflections; nothing to invert
+
+
+# ---------------------------------------------------------------- checks
+def check_settings(cfg):
+    """This example's own checks of the config, before any data is built (ppsci_ext.config_checks has the rest)."""
+    d = cfg.DATA
+    require(cfg.MODEL.kind in KINDS, f"MODEL.kind: expected one of {list(KINDS)}, found {cfg.MODEL.kind!r}")
+    require(d.source in ("synthetic", "family", "marmousi"), f"DATA.source: expected synthetic, family or "
+                                                             f"marmousi, found {d.source!r}")
+    require(d.snr_db is None or d.snr_db >= SNR_DB_MIN, f"DATA.snr_db={d.snr_db} dB: noise {10 ** (-d.snr_db / 10):.3g} "
+            f"times the signal's power leaves nothing to invert; use a value >= {SNR_DB_MIN:g} dB (null: no noise)")
+    if d.snr_db is not None and d.snr_db < 0:
+        logger.warning(f"DATA.snr_db={d.snr_db} dB: the noise is stronger than the signal")
+    for g, (first, last, step) in enumerate(d.theta_groups):
+        require(0 <= first <= last < 90 and step > 0, f"DATA.theta_groups[{g}] = {[first, last, step]}: expected "
+                                                      f"[first, last, step] degrees with 0 <= first <= last < 90, step > 0")
+    if cfg.TRAIN.init_from and cfg.mode == "train":
+        require(not outputs.same_file(cfg.TRAIN.init_from, checkpoint_path(cfg, cfg.MODEL.kind)),
+                f"TRAIN.init_from={cfg.TRAIN.init_from} is this run's own checkpoint, which training writes: give "
+                f"the run another output_dir")
+        runtime.check_weights(cfg.TRAIN.init_from, runtime.network_config(cfg, NETWORK_KEYS[cfg.MODEL.kind]),
+                              nets=("model",))
 
 
 # ------------------------------------------------------------------ data
@@ -57,12 +88,30 @@ def theta_groups(cfg):
     return [list(np.arange(a, b + step / 2, step, dtype=float)) for a, b, step in cfg.DATA.theta_groups]
 
 
+def data_settings(cfg, draw=0):
+    """What DATA.out_dir's files (or a family's epoch ``draw``) are built from, recorded in the folder's marker."""
+    return {"DATA": OmegaConf.to_container(cfg.DATA, resolve=True), "PHYSICS.method": cfg.PHYSICS.method, "draw": draw}
+
+
 def prepare_data(cfg, needed=("labelled", "section", "truth")):
-    """Build the AVA files from the elastic section when DATA.out_dir has none; your own files (no truth needed
-    for training) are only read."""
+    """The AVA files of DATA.out_dir, built from the elastic section when the ``needed`` ones are missing and the
+    folder is new, empty or the project's own; files present are only read (with a warning where the folder
+    records other settings), and a folder of your own that lacks some is an error naming them."""
     paths = data_paths(cfg)
-    runtime.build_if_missing(paths.values(), lambda: build_data(cfg), f"the AVA files from the {cfg.DATA.source} "
-                             f"section (seconds to a minute)", [paths[k] for k in needed])
+    missing = [paths[k] for k in needed if not osp.isfile(paths[k])]
+    if not missing:
+        diff = outputs.differences(cfg.DATA.out_dir, data_settings(cfg))
+        if diff:
+            logger.warning(f"DATA.out_dir={cfg.DATA.out_dir} holds files built with other settings than the config's "
+                           f"({'; '.join(diff)}): they are read as they are")
+        return paths
+    if outputs.folder_state(cfg.DATA.out_dir) == "user":
+        raise FileNotFoundError(f"{', '.join(missing)} not found in DATA.out_dir={cfg.DATA.out_dir}, a folder of "
+                                f"your own (no {outputs.MARKER}): nothing is built into it. Add the missing files, or "
+                                f"choose a new or empty DATA.out_dir to build the {cfg.DATA.source} data there")
+    logger.message(f"{missing[0]} not found: building the AVA files from the {cfg.DATA.source} section in "
+                   f"{cfg.DATA.out_dir} (seconds to a minute)")
+    build_data(cfg)
     return paths
 
 
@@ -78,7 +127,8 @@ def build_data(cfg, out_dir=None, draw=0):
     build_ava_files(vp, vs, rho, out_dir, well_traces=list(wells), n_aug=d.n_aug, aug_noise=d.aug_noise,
                     cutoff_hz=d.cutoff_hz, butter_order=d.butter_order, dt=d.dt, freq=d.freq,
                     theta_groups=theta_groups(cfg), snr_db=d.snr_db, seed=d.seed + draw, fmt=d.format,
-                    method=cfg.PHYSICS.method, wavelet=read_wavelet(cfg.DATA.wavelet_file))
+                    method=cfg.PHYSICS.method, wavelet=read_wavelet(cfg.DATA.wavelet_file),
+                    settings=data_settings(cfg, draw), key="DATA.out_dir")
 
 
 # ---------------------------------------------------------------- builders
@@ -146,7 +196,7 @@ def train(cfg: DictConfig):
 # -------------------------------------------------------------- inversion
 def load_model(cfg, kind, forward_op, section="EVAL"):
     return runtime.load_trained(runtime.kind_weights(cfg, kind, section), lambda: build_model(cfg, forward_op, kind),
-                                f"python examples/gdrnn/GDRNN.py mode=train MODEL.kind={kind}",
+                                f"{TRAIN_COMMAND} MODEL.kind={kind}",
                                 network=runtime.network_config(cfg, NETWORK_KEYS[kind]))
 
 
@@ -166,7 +216,7 @@ def invert(model, stacks, m_back, batch_size):
 @runtime.mode
 def inference(cfg: DictConfig):
     runtime.required(cfg.INFER.input, "INFER.input", "<physics-driven .mat/.npz>")
-    out_path = runtime.required(cfg.INFER.output, "INFER.output", "<.npz>")
+    out_path = runtime.output_file(cfg, "INFER.output", FILES)
     ds = AVADataset(cfg.INFER.input, label_keys=())
     op = build_forward_op(cfg, cfg.INFER.input)
     model = load_model(cfg, cfg.MODEL.kind, op, "INFER")
@@ -177,14 +227,29 @@ def inference(cfg: DictConfig):
 
 
 # ------------------------------------------------------------------- eval
-def run_methods(cfg, paths, stacks, m_back):
+def trained_kinds(cfg):
+    """The kinds eval scores: those with weights (EVAL.pretrained_model_path or the run's checkpoints), each
+    checked against the config before any data is built. None at all is an error saying where they were looked for."""
+    kinds = [k for k in KINDS if osp.isfile(runtime.kind_weights(cfg, k))]
+    if not kinds:
+        given = cfg.EVAL.get("pretrained_model_path")
+        where = (f"the folder EVAL.pretrained_model_path={given} holds no {' or '.join(f'{k}.pdparams' for k in KINDS)}"
+                 f" (it holds: {', '.join(sorted(os.listdir(given))) or 'nothing'})" if given and osp.isdir(given)
+                 else f"neither {' nor '.join(runtime.kind_weights(cfg, k) for k in KINDS)} exists")
+        raise FileNotFoundError(f"no trained GDRNN to evaluate: {where}. Train one first ({TRAIN_COMMAND}), or pass "
+                                f"EVAL.pretrained_model_path=pretrained/gdrnn_family (a folder of <kind>.pdparams)")
+    for kind in kinds:
+        runtime.check_weights(runtime.kind_weights(cfg, kind), runtime.network_config(cfg, NETWORK_KEYS[kind]))
+    return kinds
+
+
+def run_methods(cfg, paths, stacks, m_back, kinds):
     """Every method's inverted section [N, 3, L], for the iterative ones its misfit curve, and the guard's
-    report of each network."""
+    report of each network (the trained ``kinds``)."""
     op = build_forward_op(cfg, paths["section"])
     results, curves, guard = {}, {}, {}
-    for kind in KINDS:  # every kind trained so far
-        if osp.isfile(runtime.kind_weights(cfg, kind)):
-            results[kind], guard[kind] = invert(load_model(cfg, kind, op), stacks, m_back, cfg.EVAL.batch_size)
+    for kind in kinds:
+        results[kind], guard[kind] = invert(load_model(cfg, kind, op), stacks, m_back, cfg.EVAL.batch_size)
     n_iter = cfg.MODEL.n_steps
     d, m0 = paddle.to_tensor(stacks), paddle.to_tensor(m_back)
     for name, fn, kw in (("gd", ava_inversion.gradient_descent, {"step0": cfg.EVAL.gd_step0}),
@@ -215,13 +280,14 @@ def scores(results, truth, stacks, op, scored):
 
 @runtime.mode
 def evaluate(cfg: DictConfig):
+    kinds = trained_kinds(cfg)  # first: missing or wrong weights cost no data building
     paths = prepare_data(cfg)
     stacks, m_back, _ = AVADataset(paths["section"], label_keys=()).arrays()
     t = np.load(paths["truth"])
     truth = np.stack([t[p].T for p in PROPS], 1)  # [N, 3, L]
     wells = np.asarray(t["well_traces"])  # those the files were built with
     far = np.abs(np.arange(len(truth))[:, None] - wells[None]).min(1) > cfg.EVAL.well_margin
-    results, curves, guard = run_methods(cfg, paths, stacks, m_back)
+    results, curves, guard = run_methods(cfg, paths, stacks, m_back, kinds)
     table = scores(dict(results, background=m_back), truth, stacks, build_forward_op(cfg, paths["section"]), far)
     out = {"scored_traces": int(far.sum()), "wells": wells.tolist(), "n_steps": cfg.MODEL.n_steps,
            "n_iter_long": cfg.EVAL.n_iter_long, "methods": table, "misfit_curves": curves, "guard": guard}
@@ -237,7 +303,8 @@ def evaluate(cfg: DictConfig):
 
 @hydra.main(version_base=None, config_path="../../conf", config_name="gdrnn")
 def main(cfg: DictConfig):
-    return runtime.dispatch(cfg, {"train": train, "eval": evaluate, "infer": inference})
+    return runtime.dispatch(cfg, {"train": train, "eval": evaluate, "infer": inference}, FILES, check_settings,
+                            lambda c: checkpoint_path(c, c.MODEL.kind))
 
 
 if __name__ == "__main__":

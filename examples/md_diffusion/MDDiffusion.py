@@ -22,12 +22,14 @@ from omegaconf import OmegaConf
 from ppsci.utils import logger
 
 from ppsci_ext import metric
+from ppsci_ext import outputs
 from ppsci_ext import plot
 from ppsci_ext import runtime
 from ppsci_ext import tiling
 from ppsci_ext.arch import MDUNet
 from ppsci_ext.atomic import write_json
 from ppsci_ext.atomic import write_npy
+from ppsci_ext.config_checks import require
 from ppsci_ext.data import seismic_sections
 from ppsci_ext.data import seismic_sr
 from ppsci_ext.diffusion import DiffusionScheduler
@@ -38,6 +40,28 @@ from ppsci_ext.train import loader_config
 from ppsci_ext.train.sr import KINDS
 from ppsci_ext.train.sr import sampling_state
 from ppsci_ext.train.sr import sr_loss
+
+
+# the paths a run reads: outputs are never one of these files, nor inside their folders (ppsci_ext.outputs)
+FILES = runtime.Files(inputs=("INFER.input", "VIEW.marmousi", "EVAL.pretrained_model_path",
+                              "INFER.pretrained_model_path"), data_folders=("DATA.root", "VIEW.field_dir"))
+TRAIN_COMMAND = "python examples/md_diffusion/MDDiffusion.py mode=train"
+
+
+def check_settings(cfg):
+    """This example's own checks of the config, before any data is built (ppsci_ext.config_checks has the rest)."""
+    ndim(cfg)
+    d, i = cfg.DATA, cfg.INFER
+    for key, kind in [("MODEL.kind", cfg.MODEL.kind)] + [("EVAL.kinds", k) for k in cfg.EVAL.kinds]:
+        require(kind in KINDS, f"{key}: expected {'a list from ' if key == 'EVAL.kinds' else 'one of '}{list(KINDS)}, "
+                               f"found {kind!r}")
+    require(list(d.hr_shape) == [2 * n for n in d.lr_shape], f"DATA.hr_shape {list(d.hr_shape)} must be twice "
+                                                               f"DATA.lr_shape {list(d.lr_shape)} (2x super-resolution)")
+    require(len(d.split) == 3 and min(d.split) >= 0 and abs(sum(d.split) - 1) < 1e-6,
+            f"DATA.split: expected three fractions >= 0 summing to 1 (train, val, test), found {list(d.split)}")
+    for key, size in (("DATA.patch", d.patch), ("INFER.patch", i.patch)):
+        require(size is None or (size > 0 and size % 2 == 0), f"{key} must be an even number of samples, found {size}")
+    require(2 * i.overlap < i.patch, f"INFER.overlap ({i.overlap}) must be less than half of INFER.patch ({i.patch})")
 
 
 def prepare_data(cfg):
@@ -108,7 +132,7 @@ def load_model(cfg, kind, section="EVAL"):
     """The trained network of ``kind`` with the weights sampling uses (the average, when training kept one),
     from ``<section>.pretrained_model_path`` or the run's checkpoint (:func:`ppsci_ext.runtime.kind_weights`)."""
     return runtime.load_trained(runtime.kind_weights(cfg, kind, section), lambda: build_model(cfg, kind),
-                                f"python examples/md_diffusion/MDDiffusion.py mode=train MODEL.kind={kind}",
+                                f"{TRAIN_COMMAND} MODEL.kind={kind}",
                                 sampling_state, runtime.network_config(cfg, NETWORK_KEYS[kind]))
 
 
@@ -125,15 +149,28 @@ def predict(cfg, model, kind, lr, ensemble=False):
                          ensemble=ensemble)
 
 
+def trained_kinds(cfg):
+    """The kinds of EVAL.kinds that have weights, each checked against the config; none is an error saying where
+    they were looked for (a kind without weights is skipped, and the log says so)."""
+    found = [k for k in cfg.EVAL.kinds if osp.isfile(runtime.kind_weights(cfg, k))]
+    for kind in set(cfg.EVAL.kinds) - set(found):
+        logger.warning(f"{kind}: no weights at {runtime.kind_weights(cfg, kind)}; not sampled")
+    if not found:
+        raise FileNotFoundError(f"no trained model of EVAL.kinds={list(cfg.EVAL.kinds)}: "
+                                f"{', '.join(runtime.kind_weights(cfg, k) for k in cfg.EVAL.kinds)} not found. Train "
+                                f"first ({TRAIN_COMMAND}), or pass EVAL.pretrained_model_path=pretrained/md_diffusion")
+    for kind in found:
+        runtime.check_weights(runtime.kind_weights(cfg, kind), runtime.network_config(cfg, NETWORK_KEYS[kind]))
+    return found
+
+
 @runtime.mode
 def sample(cfg: DictConfig):
     """Per scored test item and trained kind: NNNN_pred.dat (several draws: their mean; NNNN_std.dat: spread)."""
+    outputs.check_output_folder(cfg.EVAL.pred_dir, "EVAL.pred_dir", **runtime.path_checks(cfg, FILES))
+    kinds = trained_kinds(cfg)  # first: missing or wrong weights cost no data building
     items = test_items(cfg, prepare_data(cfg))
-    for kind in cfg.EVAL.kinds:
-        if kind not in KINDS:
-            raise ValueError(f"EVAL.kinds: expected a list from {list(KINDS)}, found {kind!r}")
-        if not osp.isfile(runtime.kind_weights(cfg, kind)):
-            continue  # kinds not trained yet
+    for kind in kinds:
         ens = kind == "diffusion" and cfg.DIFFUSION.n_samples > 1  # several draws: mean and spread
         pred = predict(cfg, load_model(cfg, kind), kind, [it[1] for it in items], ens)
         for (stem, _, _, scale), p in zip(items, pred):
@@ -169,6 +206,12 @@ def evaluate(cfg: DictConfig):
         if len(per_item) == len(items):
             rows[name] = {"items": per_item, **{k: float(np.mean([v[k] for v in per_item.values()]))
                                                  for k in next(iter(per_item.values()))}}
+        elif name != "bicubic":
+            logger.warning(f"{name}: no predictions for all {len(items)} test items in "
+                           f"{osp.join(cfg.EVAL.pred_dir, name)}; not scored (mode=sample writes them)")
+    if set(rows) == {"bicubic"}:
+        raise FileNotFoundError(f"no predictions to score in EVAL.pred_dir={cfg.EVAL.pred_dir} (for any of {list(KINDS)}): "
+                                f"run mode=sample first, with the same EVAL settings")
     write_json(osp.join(cfg.output_dir, "eval_metrics.json"), rows)
     synthetic_figure(cfg, items)
     for name, r in rows.items():
@@ -205,16 +248,24 @@ def predict_tiles(cfg, model, kind, cond_tiles, steps=None, ensemble=False):
     return sr.predict_tiles(model, kind, cond_tiles, scheduler, cfg.seed, steps, ensemble)
 
 
+def std_path(cfg):
+    """Where infer writes the ensemble's spread: next to INFER.output, as <name>_std.npy."""
+    return osp.splitext(cfg.INFER.output)[0] + "_std.npy"
+
+
 @runtime.mode
 def inference(cfg: DictConfig):
     runtime.required(cfg.INFER.input, "INFER.input", "<section .dat/.npy/.sgy>")
-    runtime.required(cfg.INFER.output, "INFER.output", "<.npy>")
     kind = cfg.MODEL.kind
     ens = kind == "diffusion" and cfg.DIFFUSION.n_samples > 1
+    runtime.output_file(cfg, "INFER.output", FILES)
+    if ens:  # the spread is written next to it
+        outputs.check_output_file(std_path(cfg), "INFER.output (its _std.npy)", overwrite=bool(cfg.INFER.overwrite),
+                                  **runtime.path_checks(cfg, FILES))
     out = super_resolve(cfg, load_model(cfg, kind, "INFER"), kind, seismic_sr.read_section(cfg.INFER.input), ens)
     if ens:  # the draws' mean, and their (calibrated) standard deviation next to it
         out, std = sr.ensemble_stats(out, cfg.DIFFUSION.std_scale)
-        write_npy(osp.splitext(cfg.INFER.output)[0] + "_std.npy", std)
+        write_npy(std_path(cfg), std)
     write_npy(cfg.INFER.output, out)
     logger.info(f"{cfg.INFER.input} -> {cfg.INFER.output} {list(out.shape)}")
     return out
@@ -243,7 +294,7 @@ def view(cfg: DictConfig):
 @hydra.main(version_base=None, config_path="../../conf", config_name="md_diffusion")
 def main(cfg: DictConfig):
     return runtime.dispatch(cfg, {"train": train, "sample": sample, "eval": evaluate, "infer": inference,
-                                  "view": view})
+                                  "view": view}, FILES, check_settings, lambda c: checkpoint_path(c, c.MODEL.kind))
 
 
 if __name__ == "__main__":

@@ -55,6 +55,7 @@ FILES = runtime.Files(inputs=("INFER.input", "EVAL.pretrained_model_path", "INFE
 # the settings the generator's weights depend on: a checkpoint is loaded only where they are unchanged
 GENERATOR_KEYS = ("MODEL.generator", *(f"DATA.{k}" for k in ("data_min", "data_max", "label_min", "label_max",
                                                               "sample_ratio", "log_k")))
+TRAINED_KEYS = GENERATOR_KEYS + ("MODEL.gan", "MODEL.critic")  # ... and those of a training run's networks
 
 
 # ----------------------------------------------------------------- checks
@@ -74,10 +75,15 @@ def check_settings(cfg):
             f"GENERATE.models: {m.min_layers} layers of at least {m.min_thickness} cells do not fit in nz={m.nz}")
     require(d.amplitude_check in AMPLITUDE_CHECKS, f"DATA.amplitude_check: expected one of {list(AMPLITUDE_CHECKS)}, "
                                                    f"found {d.amplitude_check!r}")
-    if cfg.TRAIN.init_from:
+    if cfg.TRAIN.init_from and cfg.mode == "train":
         require(not outputs.same_file(cfg.TRAIN.checkpoint, cfg.TRAIN.init_from),
                 f"TRAIN.checkpoint and TRAIN.init_from are both {cfg.TRAIN.init_from}: the run would write its "
                 f"checkpoint over the weights it starts from; give TRAIN.checkpoint (or output_dir) another path")
+        nets = ("generator", "critic") if cfg.MODEL.gan else ("generator",)
+        runtime.check_weights(cfg.TRAIN.init_from, runtime.network_config(cfg, TRAINED_KEYS), nets=nets,
+                              hint="with the critic on (MODEL.gan=true), TRAIN.init_from needs a training checkpoint "
+                                   "holding both networks (e.g. <output_dir>/checkpoints/latest.pdparams); or set "
+                                   "MODEL.gan=false to fine-tune the generator alone")
     return cfg
 
 
@@ -120,7 +126,8 @@ def adamw(cfg, lr, net):
 
 def load_generator(cfg, ckpt_path):
     return runtime.load_trained(ckpt_path, lambda: build_generator(cfg), TRAIN_COMMAND,
-                                lambda state: state["nets"]["generator"], runtime.network_config(cfg, GENERATOR_KEYS))
+                                lambda state: state["nets"]["generator"], runtime.network_config(cfg, GENERATOR_KEYS),
+                                nets=("generator",))
 
 
 def predict(cfg, model, inputs):
@@ -218,7 +225,7 @@ def _train(cfg):
     trainer = WGANGPTrainer(generator, critic, constraint, critic_loss(cfg), adamw(cfg, cfg.TRAIN.lr_g, generator),
                             adamw(cfg, cfg.TRAIN.lr_d, critic) if critic is not None else None,
                             cfg.TRAIN, cfg.TRAIN.checkpoint, validate,
-                            runtime.run_config(cfg, GENERATOR_KEYS + ("MODEL.gan", "MODEL.critic")),
+                            runtime.run_config(cfg, TRAINED_KEYS),
                             cfg.TRAIN.init_from)
     history = trainer.fit()
     if paddle.distributed.get_rank() == 0:

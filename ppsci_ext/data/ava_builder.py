@@ -59,11 +59,14 @@ from scipy.signal import sosfiltfilt
 from ppsci_ext.atomic import write_npz
 from ppsci_ext.data.ava_dataset import check_elastic
 from ppsci_ext.data.ava_dataset import write_ava_file
+from ppsci_ext.outputs import claim_folder
+from ppsci_ext.outputs import claimed
 
 __all__ = ["read_wavelet", "build_ava_files", "butterworth_background", "augment_logs", "synthesize_gathers",
            "add_white_noise", "ava_file_paths"]
 
 _STREAM_AUG, _STREAM_SECTION_NOISE, _STREAM_LABEL_NOISE = 0, 1, 2
+WRITER = "ppsci_ext.data.ava_builder.build_ava_files"  # recorded in the marker of the folders it fills
 
 
 def butterworth_background(x: np.ndarray, cutoff_hz: float, dt: float, order: int = 4, axis: int = 0) -> np.ndarray:
@@ -231,12 +234,17 @@ def build_ava_files(vp, vs, rho, out_dir: str, well_traces: Sequence[int], n_aug
                     theta_groups: Optional[Sequence[Sequence[float]]] = None, snr_db: Optional[float] = None,
                     seed: int = 0, layers=None, method: str = "zoeppritz", fmt: str = "mat",
                     butter_order: int = 4, aug_corr: float = 3.0, chunk: int = 256,
-                    beyond_critical: str = "mask", wavelet: Optional[np.ndarray] = None) -> Dict[str, str]:
+                    beyond_critical: str = "mask", wavelet: Optional[np.ndarray] = None,
+                    settings: Optional[Dict] = None, key: str = "out_dir") -> Dict[str, str]:
     """Write the labelled, section and truth files (see module docstring).
 
     Args:
         vp, vs, rho: true sections [L, ntraces] in m/s, m/s, g/cc.
-        out_dir: output folder (created).
+        out_dir: output folder, claimed before anything is written (:func:`ppsci_ext.outputs.claimed`): new,
+            empty, or marked by an earlier build with the same ``settings``; any other folder is refused.
+        settings: what the files are built from, recorded in the folder's marker and compared on a later
+            build (e.g. the example's DATA section); None: not compared.
+        key: the name of ``out_dir``'s setting, for messages.
         well_traces: indices of the traces used as wells (labels).
         n_aug: labelled copies per well (the first unperturbed).
         aug_noise: relative std of the augmentation perturbation.
@@ -282,6 +290,7 @@ def build_ava_files(vp, vs, rho, out_dir: str, well_traces: Sequence[int], n_aug
     theta = [list(map(float, g)) for g in (default_theta_groups() if theta_groups is None else theta_groups)]
     if len(theta) != 3:
         raise ValueError(f"theta_groups must hold 3 groups (near, mid, far), found {len(theta)}")
+    claim_folder(out_dir, WRITER, settings, key)  # a folder that is not ours is refused before any modelling
 
     m = np.stack([vp.T, vs.T, rho.T], 1)  # [N, 3, L]
     if wavelet is None:
@@ -314,14 +323,14 @@ def build_ava_files(vp, vs, rho, out_dir: str, well_traces: Sequence[int], n_aug
     lab_gathers = add_white_noise(synthesize_gathers(m_lab, op, chunk), sigma,
                                   np.random.default_rng([seed, _STREAM_LABEL_NOISE]))
 
-    os.makedirs(out_dir, exist_ok=True)
-    write_ava_file(paths["labelled"], _ava_dict(m_lab, back_lab, lab_gathers, wavemat, theta, True))
-    write_ava_file(paths["section"], _ava_dict(m, back, section, wavemat, theta, False))
-    write_npz(paths["truth"], **dict(
-        vp=vp, vs=vs, rho=rho, well_traces=wells, layer_start=sl.start, layer_stop=sl.stop,
-        dt=dt, freq=freq, cutoff_hz=cutoff_hz, butter_order=butter_order,
-        snr_db=np.inf if snr_db is None else float(snr_db), noise_sigma=sigma,
-        signal_power=np.nan if p_signal is None else p_signal, n_aug=n_aug, aug_noise=aug_noise, seed=seed,
-        method=method,
-    ))
+    with claimed(out_dir, WRITER, settings, key):
+        write_ava_file(paths["labelled"], _ava_dict(m_lab, back_lab, lab_gathers, wavemat, theta, True))
+        write_ava_file(paths["section"], _ava_dict(m, back, section, wavemat, theta, False))
+        write_npz(paths["truth"], **dict(
+            vp=vp, vs=vs, rho=rho, well_traces=wells, layer_start=sl.start, layer_stop=sl.stop,
+            dt=dt, freq=freq, cutoff_hz=cutoff_hz, butter_order=butter_order,
+            snr_db=np.inf if snr_db is None else float(snr_db), noise_sigma=sigma,
+            signal_power=np.nan if p_signal is None else p_signal, n_aug=n_aug, aug_noise=aug_noise, seed=seed,
+            method=method,
+        ))
     return paths

@@ -355,6 +355,25 @@ def denormalise(x, scale):
     return x * scale
 
 
+PAIR_RMS_RATIO = 10.0  # an HR section this many times louder or quieter (RMS) than its LR is not one pair's scale
+
+
+def warn_amplitude_ratios(ratios: Sequence[float], files: Sequence[Tuple[str, str]]) -> List[int]:
+    """Warn (and return the indices) where a pair's HR section is over :data:`PAIR_RMS_RATIO` times louder or
+    quieter (RMS) than its LR: the two are then not at one amplitude scale (e.g. one of them rescaled), and a
+    network trained on them learns to change the input's amplitude by that factor."""
+    bad = [i for i, r in enumerate(ratios) if not 1 / PAIR_RMS_RATIO <= r <= PAIR_RMS_RATIO]
+    if bad:
+        from ppsci.utils import logger
+
+        shown = "; ".join(f"{files[i][1]}: {ratios[i]:.3g}x {files[i][0]}" for i in bad[:5])
+        logger.warning(f"{len(bad)} of {len(ratios)} pairs have a high-resolution section whose RMS amplitude is over "
+                       f"{PAIR_RMS_RATIO:g} times above or below its low-resolution one's ({shown}{' ...' if len(bad) > 5 else ''}): "
+                       f"a pair must share one amplitude scale, else the network learns to rescale its input; "
+                       f"bring each HR and LR section to the same units and gain")
+    return bad
+
+
 class SeismicSRDataset(io.Dataset):
     """Pairs of ``root/lr_dir/<stem>.dat`` and ``root/hr_dir/<stem>.dat`` ->
     ``({"cond": [1, p, p]}, {"hr": [1, p, p]}, {})`` (plus ``"scale": [1]`` in the input dict);
@@ -429,8 +448,11 @@ class SeismicSRDataset(io.Dataset):
         self.files = [(t[1], t[2]) for t in triples]
         self.samples_per_epoch = int(samples_per_epoch) if samples_per_epoch else len(self.files)
         self.seed, self.epoch = seed, 0
+        ratios = []
         for i in range(len(self.files)):
-            self.lr_hr(i)  # the reading __getitem__ does, once per file: bad data fails here, naming the file
+            lr, hr, _ = self.lr_hr(i)  # the reading __getitem__ does, once per file: bad data fails here, naming it
+            ratios.append(float(np.sqrt(np.mean(np.square(hr)) / np.mean(np.square(lr)))))
+        warn_amplitude_ratios(ratios, self.files)
 
     def __len__(self):
         return self.samples_per_epoch

@@ -255,10 +255,12 @@ def test_forward_rejects_kms_and_non_positive_models(tmp_path, scale, message):
 
 # ---------------------------------------------------------------- end to end
 def _run(tmp_path, out, *over):
+    """The script on data in ``tmp_path``; outputs go to ``tmp_path``'s sibling ``<name>_out/<out>`` (never
+    inside a data folder)."""
     env = {**os.environ, "HYDRA_FULL_ERROR": "1", "GLOG_minloglevel": "2",
            "PYTHONPATH": os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")])}
-    return subprocess.run([sys.executable, SCRIPT, *over, f"output_dir={tmp_path}/{out}",
-                           f"GENERATE.out_dir={tmp_path}/gen", *TINY], cwd=ROOT, capture_output=True, text=True,
+    return subprocess.run([sys.executable, SCRIPT, *over, f"output_dir={tmp_path}_out/{out}",
+                           f"GENERATE.out_dir={tmp_path}_out/gen", *TINY], cwd=ROOT, capture_output=True, text=True,
                           env=env, timeout=55)
 
 
@@ -280,7 +282,7 @@ def test_script_train_and_eval_stop_on_nan_without_hanging(tmp_path):
     assert "__getitem__" not in out  # raised when built, not when read
 
     res = _run(tmp_path, "nan", "mode=eval", "TRAIN.nprocs=1", f"DATA.train_anno={clean}", f"EVAL.anno={bad}",
-               f"EVAL.pretrained_model_path={tmp_path}/ok/checkpoints/latest.pdparams")
+               f"EVAL.pretrained_model_path={tmp_path}_out/ok/checkpoints/latest.pdparams")
     out = res.stdout + res.stderr
     assert res.returncode != 0 and "data1.npy: sample 2 contains NaN or Inf" in out, out[-3000:]
     assert "__getitem__" not in out

@@ -7,6 +7,7 @@ from scipy.signal import butter
 from scipy.signal import sosfilt
 
 import ppsci_ext  # noqa: F401
+from ppsci_ext.outputs import MARKER
 from ppsci_ext.data import AVADataset
 from ppsci_ext.data import ava_file_paths
 from ppsci_ext.data import build_ava_files
@@ -222,7 +223,8 @@ def test_files_and_layouts(built, section):
     paths = built["clean"]
     assert paths == ava_file_paths(os.path.dirname(paths["truth"]), "mat")
     assert sorted(os.path.basename(p) for p in paths.values()) == ["section.mat", "train_labelled.mat", "truth.npz"]
-    assert sorted(os.listdir(os.path.dirname(paths["truth"]))) == ["section.mat", "train_labelled.mat", "truth.npz"]
+    assert sorted(os.listdir(os.path.dirname(paths["truth"]))) == [MARKER, "section.mat", "train_labelled.mat",
+                                                                   "truth.npz"]
     lab, sec = read_ava_file(paths["labelled"]), read_ava_file(paths["section"])
     assert "vp_aug" in lab and "vp_aug" not in sec
     assert lab["vp_aug"].shape == (L, len(WELLS) * N_AUG) and sec["vp_back"].shape == (L, N)

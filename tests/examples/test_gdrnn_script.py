@@ -5,6 +5,7 @@ import os
 import numpy as np
 import pytest
 
+from ppsci_ext.outputs import MARKER
 from ppsci_ext.data import read_wavelet
 from ppsci_ext.runtime import compose_config
 from ppsci_ext.runtime import load_example
@@ -36,7 +37,7 @@ def trained(tmp_path_factory):
 
 def test_train_builds_data_follows_curriculum_and_checkpoints(trained):
     mod, cfg, tmp, history = trained
-    assert sorted(os.listdir(cfg.DATA.out_dir)) == ["section.npz", "train_labelled.npz", "truth.npz"]
+    assert sorted(os.listdir(cfg.DATA.out_dir)) == [MARKER, "section.npz", "train_labelled.npz", "truth.npz"]
     assert [h["n_steps"] for h in history] == [2, 3]               # curriculum: 2 -> MODEL.n_steps
     assert [h["snr_db"] for h in history] == [20.0, 5.0]          # noise injection falls 20 -> 5 dB
     assert [h["lambda2"] for h in history] == pytest.approx([1.0, 0.3])
@@ -127,7 +128,7 @@ def test_mat_files_train_like_npz(tmp_path):
     cfg = tiny_cfg(tmp_path, "DATA.format=mat", "TRAIN.epochs=1")
     os.makedirs(cfg.output_dir, exist_ok=True)
     history = mod.train(cfg)
-    assert sorted(os.listdir(cfg.DATA.out_dir)) == ["section.mat", "train_labelled.mat", "truth.npz"]
+    assert sorted(os.listdir(cfg.DATA.out_dir)) == [MARKER, "section.mat", "train_labelled.mat", "truth.npz"]
     assert len(history) == 1 and np.isfinite(history[0]["data"])
 
 
@@ -182,7 +183,7 @@ def test_family_epochs_draw_new_sections_and_resume_exactly(tmp_path, monkeypatc
     straight = tiny_cfg(tmp_path / "a", *FAMILY, "TRAIN.epochs=3")
     mod.train(straight)
     assert drawn == [0, 1, 2]
-    assert sorted(os.listdir(straight.DATA.out_dir)) == ["section.npz", "train_labelled.npz", "truth.npz"]
+    assert sorted(os.listdir(straight.DATA.out_dir)) == [MARKER, "section.npz", "train_labelled.npz", "truth.npz"]
     save = mod.UnrolledTrainer.save
 
     def save_then_die(trainer):
