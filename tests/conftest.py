@@ -1,3 +1,4 @@
+import importlib
 import os
 
 import numpy as np
@@ -6,6 +7,37 @@ import pytest
 os.environ.setdefault("GLOG_minloglevel", "2")
 
 SHARED_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
+
+# The independent references some tests compare against, and how to install each (pyproject's test extra;
+# torch as .ci/run installs it).
+REFERENCES = {
+    "bruges": 'pip install "bruges>=0.5" "setuptools<81"  (bruges imports pkg_resources, gone in setuptools 81)',
+    "pylops": 'pip install "pylops>=2"',
+    "torch": 'pip install "torch==2.13.0" "setuptools<81"  (CPU wheel: add --index-url '
+             'https://download.pytorch.org/whl/cpu where PyPI is the only index)',
+}
+
+
+def require(name):
+    """Import the independent reference ``name`` (a module, e.g. "pylops.avo.prestack") for a test.
+
+    Where it cannot be imported the test is skipped, except under ``CI=true``: there a missing reference
+    fails the test, naming the package and how to install it, so that a check can never pass by skipping.
+    """
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
+        try:
+            return importlib.import_module(name)
+        except ImportError as exc:
+            error = exc
+    top = name.split(".")[0]
+    message = (f"independent reference {top!r} not importable ({error}); install it with: "
+               f"{REFERENCES.get(top, f'pip install {top}')}")
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI=true: {message}", pytrace=False)
+    pytest.skip(message, allow_module_level=True)
 
 
 @pytest.fixture

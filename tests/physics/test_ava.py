@@ -1,8 +1,6 @@
 """Tests of ppsci_ext.physics.ava: exact Zoeppritz vs bruges, Aki-Richards vs pylops, wavelet matrices,
 gradients vs finite differences (also second order), critical-angle handling, stacks vs gathers."""
 
-import warnings
-
 import numpy as np
 import paddle
 import pytest
@@ -18,12 +16,7 @@ from ppsci_ext.physics import (
     wavelet_matrix,
     zoeppritz_rpp,
 )
-
-
-def _import_quietly(name):
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
-        return pytest.importorskip(name)
+from tests.conftest import require
 
 
 def _t(x):
@@ -60,7 +53,7 @@ def _random_interfaces(n, seed):
 # --------------------------------------------------------------------------------------------------------
 
 def test_zoeppritz_matches_bruges():
-    bruges = _import_quietly("bruges")
+    bruges = require("bruges")
     params = _random_interfaces(300, seed=0)
     theta_deg = np.arange(0.0, 46.0)
     ref = bruges.reflection.zoeppritz_rpp(*params, theta_deg)  # [A, n], complex
@@ -135,7 +128,7 @@ def test_wavelet_matrix_matches_np_convolve():
 
 def _pylops_traces(m, wav, theta_deg, vsvp_rows):
     """pylops' PrestackLinearModelling on ln(m), one operator per trace: [B, L, A]."""
-    prestack = _import_quietly("pylops.avo.prestack")
+    prestack = require("pylops.avo.prestack")
     out = []
     for b in range(m.shape[0]):
         op = prestack.PrestackLinearModelling(wav, theta_deg, vsvp=vsvp_rows[b], nt0=m.shape[2],

@@ -8,6 +8,7 @@ from ppsci_ext.physics import forward_model
 from ppsci_ext.physics import openfwi_ricker
 from ppsci_ext.reference.openfwi_fd import openfwi_gathers
 from ppsci_ext.reference.openfwi_fd import openfwi_wavelet
+from tests.conftest import require
 
 
 def flat_models(n, seed=5):
@@ -36,7 +37,7 @@ def test_openfwi_is_ours_times_dx2_one_sample_later():
 def test_matches_openfwi_modelling_with_a_15_cell_cpml():
     """Our C-PML of 15 cells against OpenFWI's 120-cell sponge, full 1 s traces: same gathers within 1%
     (relative L2; 0.36% measured, 0.28% of which remains with a 60-cell C-PML: the sponge's own echo)."""
-    torch = pytest.importorskip("torch")  # CPU torch, a test-only reference
+    torch = require("torch")  # CPU torch, a test-only reference
     torch.set_num_threads(2)
     vel = flat_models(1, seed=11)
     ref = openfwi_gathers(vel)
