@@ -2,17 +2,21 @@
 (ppsci_ext/reference/openfwi_nets.py), with the weights converted by ppsci_ext.arch.openfwi_weights:
 forward outputs and parameter gradients agree, in evaluation and in training mode (BatchNorm on the batch).
 
-In float32 training mode the two differ by rounding that BatchNorm amplifies where it normalises over the
-batch alone (the 1 x 1 latent of 3 samples): 9e-5 at most in the output, 1.9e-4 relative in a parameter's
-gradient; in float64 the same comparisons agree to 2e-10, so the layouts are the same."""
+In float32 training mode the outputs differ by rounding that BatchNorm amplifies where it normalises over the
+batch alone (the 1 x 1 latent of 3 samples): 9e-5 at most; in float64 outputs and gradients agree to 2e-10, so
+the layouts are the same. float32 gradients are each compared with the exact gradient of the function they
+evaluate (test_float32_gradients_differ_from_pytorchs_by_rounding_alone)."""
+import copy
+
 import numpy as np
 import paddle
 import pytest
 
 from ppsci_ext.arch import VelocityGenerator
 from ppsci_ext.arch.openfwi_weights import openfwi_generator_state
+from tests.conftest import require
 
-torch = pytest.importorskip("torch")  # CPU torch, a test-only reference
+torch = require("torch")  # CPU torch, a test-only reference
 from ppsci_ext.reference.openfwi_nets import inversion_net  # noqa: E402
 
 DIMS = (4, 8, 8, 16, 16)
@@ -54,68 +58,129 @@ def test_forward_agrees(train, dtype, tol):
     assert np.abs(got - want).max() <= tol
 
 
-@pytest.mark.parametrize("dtype, tol", [("float32", 5e-4), ("float64", 1e-8)])  # float32: 1.9e-4 measured
-def test_parameter_gradients_agree(dtype, tol):
-    theirs, ours = pair(dtype=dtype)
+def test_parameter_gradients_agree():
+    """float64, training mode: every parameter gradient agrees to 1e-8 relative (8.2e-11 measured); the biases of
+    convolutions ahead of BatchNorm, zero in exact arithmetic, are rounding in both. float32 gradients are
+    compared with the exact ones in the next test: compared with each other they also differ where rounding
+    puts a pre-activation on the other side of a LeakyReLU kink in one framework, which depends on the BLAS."""
+    theirs, ours = pair(dtype="float64")
     theirs.train(), ours.train()
-    x = data(dtype=dtype)
-    y = np.random.default_rng(2).uniform(-1, 1, (3, 1, 70, 70)).astype(dtype)
-    (theirs(torch.from_numpy(x)) - torch.from_numpy(y)).square().mean().backward()
-    (ours({"data": paddle.to_tensor(x)})["velocity"] - paddle.to_tensor(y)).square().mean().backward()
-    # their gradients, placed where ours live (running statistics have none: their values stand in)
-    mapped = openfwi_generator_state({**{k: v for k, v in theirs.state_dict().items() if "running" in k},
-                                      **{k: p.grad for k, p in theirs.named_parameters()}}, ours)
-    grads = {n: p.grad.numpy() for n, p in ours.named_parameters() if not p.stop_gradient}
+    x = data(dtype="float64")
+    y = np.random.default_rng(2).uniform(-1, 1, (3, 1, 70, 70))
+    grads, mapped = gradients(theirs, ours, x, y)
     assert len(grads) == len(list(theirs.parameters()))
     total = np.sqrt(sum(np.square(mapped[n]).sum() for n in grads))
-    # the biases of convolutions followed by BatchNorm have zero gradient in exact arithmetic (rounding in both)
     tiny = [n for n in grads if np.linalg.norm(mapped[n]) < 1e-6 * total]
-    assert all(n.endswith(".0.bias") and np.linalg.norm(grads[n]) < 1e-6 * total for n in tiny)
+    assert tiny and all(n.endswith(".0.bias") and np.linalg.norm(grads[n]) < 1e-6 * total for n in tiny)
     worst = max(np.linalg.norm(g - mapped[n]) / np.linalg.norm(mapped[n]) for n, g in grads.items() if n not in tiny)
-    print(f"worst relative gradient difference, {dtype}: {worst:.2e}")
-    assert worst <= tol
+    print(f"worst relative gradient difference, float64: {worst:.2e}")
+    assert worst <= 1e-8
 
 
 def gradients(theirs, ours, x, y):
     """Both networks' parameter gradients of one MSE loss, theirs placed under our names."""
     (theirs(torch.from_numpy(x)) - torch.from_numpy(y)).square().mean().backward()
     (ours({"data": paddle.to_tensor(x)})["velocity"] - paddle.to_tensor(y)).square().mean().backward()
-    mapped = openfwi_generator_state({**{k: v for k, v in theirs.state_dict().items() if "running" in k},
-                                      **{k: p.grad for k, p in theirs.named_parameters()}}, ours)
-    return {n: p.grad.numpy() for n, p in ours.named_parameters() if not p.stop_gradient}, mapped
+    return {n: p.grad.numpy() for n, p in ours.named_parameters() if not p.stop_gradient}, named_grads(theirs, ours)
+
+
+def named_grads(theirs, ours):
+    """PyTorch's parameter gradients under our names (running statistics have none: their values stand in)."""
+    return openfwi_generator_state({**{k: v for k, v in theirs.state_dict().items() if "running" in k},
+                                    **{k: p.grad for k, p in theirs.named_parameters()}}, ours)
+
+
+def leaky_relu_inputs(net, x):
+    """The input of every LeakyReLU of one forward pass, in network order (float32 arrays)."""
+    seen = []
+    if isinstance(net, torch.nn.Module):
+        hooks = [m.register_forward_hook(lambda m, i, o: seen.append(i[0].detach().numpy().copy()))
+                 for m in net.modules() if isinstance(m, torch.nn.LeakyReLU)]
+        net(torch.from_numpy(x))
+    else:
+        hooks = [m.register_forward_pre_hook(lambda m, i: seen.append(i[0].numpy().copy()))
+                 for m in net.sublayers() if isinstance(m, paddle.nn.LeakyReLU)]
+        net({"data": paddle.to_tensor(x)})
+    for h in hooks:
+        h.remove()
+    return seen
+
+
+class PinnedLeakyReLU(torch.nn.Module):
+    """LeakyReLU(0.2) on a given linear piece: slope 1 where ``positive``, 0.2 elsewhere."""
+
+    def __init__(self, positive):
+        super().__init__()
+        self.slope = torch.from_numpy(np.where(positive, 1.0, 0.2))
+
+    def forward(self, x):
+        return x * self.slope
+
+
+def exact_on_the_same_pieces(theirs64, ours, pre, x, y):
+    """float64 gradient of the piecewise-linear network restricted to the pieces that ``pre`` (the LeakyReLU
+    inputs of a float32 pass) selects, under our names."""
+    net = copy.deepcopy(theirs64)
+    acts = [(parent, name) for parent in net.modules() for name, m in parent.named_children()
+            if isinstance(m, torch.nn.LeakyReLU)]
+    assert len(acts) == len(pre)
+    for (parent, name), p in zip(acts, pre):
+        setattr(parent, name, PinnedLeakyReLU(p > 0))
+    net.train()
+    (net(torch.from_numpy(x)) - torch.from_numpy(y)).square().mean().backward()
+    return named_grads(net, ours)
 
 
 @pytest.mark.parametrize("batch", [3, 8])
 def test_float32_gradients_differ_from_pytorchs_by_rounding_alone(batch):
-    """Where float32 gradients of the two frameworks part by more than 1e-4 relative (1.9e-4 above; 2.5e-2 for
-    one tensor here at batch 3, 1.7e-5 at batch 8), each is as close to the exact (float64) gradient as the
-    other: per tensor, ours deviates from it at most 3x as much as PyTorch's float32 gradient does (plus 1e-6
-    of the tensor; measured 0.88x and 1.77x). A layout difference would be O(1) relative."""
-    import copy
+    """Each framework's float32 parameter gradients equal the exact gradient up to float32 rounding: within
+    3e-3 of it, relative to each tensor's own gradient norm, for ours and for PyTorch's alike. Measured on
+    OpenBLAS / AMD EPYC: 2.7e-4 and 3.0e-4 at batch 3, where the exact gradient itself moves by up to 2.7e-4
+    when data and weights move by float32 rounding (2^-24 relative); 1.2e-5 and 1.4e-5 at batch 8. So 3e-3
+    leaves 10x for other CPUs and BLAS, while a 1% error in any one tensor fails, and a layout difference
+    (O(1)) fails by far; the two frameworks then differ by rounding alone.
 
-    theirs64, ours64 = pair(dtype="float64")
-    theirs32 = copy.deepcopy(theirs64).float()
-    ours32 = VelocityGenerator(("data",), ("velocity",), dims=DIMS, upsample="deconv", head_norm=True)
-    ours32.set_state_dict({k: paddle.to_tensor(v, dtype="float32")
-                           for k, v in openfwi_generator_state(theirs32.state_dict(), ours32).items()})
-    for net in (theirs64, ours64, theirs32, ours32):
+    "Exact" is the float64 gradient of the function the float32 pass evaluates: the float32 weights and data,
+    and every LeakyReLU on the linear piece that pass took. The piece matters: the gradient jumps where a
+    pre-activation crosses LeakyReLU's kink, and rounding moves the few of the 2-6 million pre-activations
+    that lie within ~1e-7 of their layer's spread from zero across it (1-3 here, each framework its own,
+    as they depend on the order of the sums). One crossing changes every gradient upstream of it at once: a
+    plain float64 reference is 2.9e-2 (batch 3) and 1.3e-2 (batch 8) away from both frameworks' float32
+    gradients, which is no measure of their accuracy.
+
+    The biases of convolutions followed by BatchNorm have zero gradient in exact arithmetic (BatchNorm
+    removes the batch mean): their float64 gradient is checked to be below 1e-12 of their block's (conv and
+    BatchNorm), and their float32 one, rounding alone, is measured against the block's gradient norm."""
+    theirs32, ours32 = pair(dtype="float32")
+    theirs64 = copy.deepcopy(theirs32).double()
+    for net in (theirs32, ours32):
         net.train()
-    x = data(batch, "float64")
-    y = np.random.default_rng(2).uniform(-1, 1, (batch, 1, 70, 70))
-    exact, _ = gradients(theirs64, ours64, x, y)
-    ours, theirs = gradients(theirs32, ours32, x.astype("float32"), y.astype("float32"))
-    total = np.sqrt(sum(np.square(g).sum() for g in exact.values()))
-    ratios = {}
-    for n, g in exact.items():
-        if np.linalg.norm(g) < 1e-6 * total:  # biases ahead of BatchNorm: zero in exact arithmetic
-            continue
-        err_ours, err_theirs = np.linalg.norm(ours[n] - g), np.linalg.norm(theirs[n] - g)
-        ratios[n] = err_ours / max(err_theirs, 1e-6 * np.linalg.norm(g))
-    worst = max(ratios, key=ratios.get)
-    between = max(np.linalg.norm(ours[n] - theirs[n]) / np.linalg.norm(exact[n]) for n in ratios)
-    print(f"batch {batch}: float32 difference between the frameworks up to {between:.1e} relative; ours' distance "
-          f"to the float64 gradient / PyTorch's, worst {ratios[worst]:.2f} ({worst})")
-    assert ratios[worst] <= 3.0
+    x = data(batch)
+    y = np.random.default_rng(2).uniform(-1, 1, (batch, 1, 70, 70)).astype("float32")
+    ours, theirs = gradients(theirs32, ours32, x, y)
+    x64, y64 = x.astype("float64"), y.astype("float64")
+    pre = {"ours": leaky_relu_inputs(ours32, x), "PyTorch's": leaky_relu_inputs(theirs32, x)}
+    got = {"ours": ours, "PyTorch's": theirs}
+    blocks = {}
+    for n in ours:  # a (transposed) convolution and its BatchNorm: encoder.3.0.*, encoder.3.1.*; head.*
+        blocks.setdefault(n.split(".")[0] if n.startswith("head") else n.rsplit(".", 2)[0], []).append(n)
+    for who, g32 in got.items():
+        exact = exact_on_the_same_pieces(theirs64, ours32, pre[who], x64, y64)
+        errors = {}
+        for names in blocks.values():
+            block = np.sqrt(sum(np.square(exact[n]).sum() for n in names))
+            for n in names:
+                g = exact[n]
+                if n.endswith(".0.bias"):  # a convolution's bias, ahead of BatchNorm
+                    assert np.linalg.norm(g) < 1e-12 * block, n
+                    errors[n] = np.linalg.norm(g32[n] - g) / block
+                else:
+                    errors[n] = np.linalg.norm(g32[n] - g) / np.linalg.norm(g)
+        worst = max(errors, key=errors.get)
+        print(f"batch {batch}: {who} float32 gradient vs the exact one on its pieces: {errors[worst]:.1e} ({worst})")
+        assert errors[worst] <= 3e-3, (who, worst, errors[worst])
+    flips = sum(int(((p > 0) != (q > 0)).sum()) for p, q in zip(*pre.values()))
+    print(f"pre-activations on different pieces in the two frameworks: {flips} of {sum(p.size for p in pre['ours'])}")
 
 
 def test_converter_names_a_width_mismatch():
