@@ -1,4 +1,6 @@
 """Tiled inference: exact for functions that commute with cropping, seamless, any size."""
+import itertools
+
 import numpy as np
 import pytest
 
@@ -23,13 +25,58 @@ def test_tiles_cover_everything_with_the_overlap():
         assert all(b - a <= tile - overlap for a, b in zip(s, s[1:]))
 
 
+def raised_cosine_windows(n, tile, overlap):
+    """[tiles, n]: each tile's weight along one axis, written out here rather than taken from the module: 1 in
+    the tile, a raised cosine 0.5 - 0.5 cos(pi (j + 1/2) / overlap) over the overlap with a neighbour."""
+    starts = tile_starts(n, tile, overlap)
+    ramp = 0.5 - 0.5 * np.cos(np.pi * (np.arange(overlap) + 0.5) / overlap)
+    w = np.zeros((len(starts), n))
+    for k, s in enumerate(starts):
+        w[k, s:s + tile] = 1.0
+        if k > 0:
+            w[k, s:s + overlap] = ramp
+        if k < len(starts) - 1:
+            w[k, s + tile - overlap:s + tile] = ramp[::-1]
+    return starts, w
+
+
 def test_blending_has_no_seam():
-    """Tiles that disagree by a constant blend smoothly: the output never jumps by more than the ramp allows."""
+    """Tiles that disagree by a constant (neighbours along a row by 1) blend over the overlap: along a row the
+    output moves by at most the raised cosine's largest step per sample, 0.098 for an overlap of 16, where
+    pasting the tiles with a hard cut would jump by 1."""
     x = np.zeros((128, 128), np.float32)
     counter = iter(range(1000))
     out = tiled_apply(lambda t: np.stack([np.full_like(a, next(counter)) for a in t]), x, 48, 16)
-    jumps = np.abs(np.diff(out, axis=1)).max()
-    assert jumps < 0.5 * (out.max() - out.min())
+    largest_step = np.abs(np.diff(raised_cosine_windows(128, 48, 16)[1][0])).max()
+    assert 0.09 < largest_step < 0.1
+    assert np.abs(np.diff(out, axis=1)).max() <= largest_step + 1e-5
+
+
+@pytest.mark.parametrize("shape, tile, overlap", [((100, 76), 32, 8), ((128, 128), 48, 16), ((40, 200), 32, 12)])
+def test_tiles_with_their_own_gain_and_offset_blend_as_the_windows_say(shape, tile, overlap):
+    """A smooth field through a function whose gain and offset depend on the tile (its mean and its corner
+    value): the output is the windows' weighted mean of the tiles' outputs, sum_k w_k (g_k x + c_k) / sum_k w_k
+    with w_k the product of the raised-cosine windows along both axes, to 8 float32 steps of the largest
+    output (9e-6 for outputs up to 9.2; 1.4e-6 measured). Tiles pasted with a hard cut, or cut in the middle
+    of the overlap, differ from it by the tiles' disagreement: 1.2 to 4 here."""
+    i, j = np.meshgrid(np.arange(shape[0]), np.arange(shape[1]), indexing="ij")
+    x = (np.sin(i / 9.0) + np.cos(j / 13.0) + 0.01 * i).astype(np.float32)
+
+    def fn(t):  # [B, tile, tile]: gain 1 + tile mean, offset the tile's corner value
+        return (1 + t.mean(axis=(1, 2), keepdims=True)) * t + t[:, :1, :1]
+
+    out = tiled_apply(fn, x, tile, overlap, batch_size=3)
+    (rows, wr), (cols, wc) = (raised_cosine_windows(n, tile, overlap) for n in shape)
+    num, den = np.zeros(shape), np.zeros(shape)
+    for (a, r), (b, c) in itertools.product(zip(rows, wr), zip(cols, wc)):
+        t = x[a:a + tile, b:b + tile].astype(np.float64)
+        w = np.outer(r, c)
+        num += w * ((1 + t.mean()) * x + t[0, 0])
+        den += w
+    want = num / den
+    tol = 8 * np.finfo(np.float32).eps * np.abs(want).max()  # 8 float32 steps of the largest output
+    print(f"largest |output| {np.abs(want).max():.2f}, error {np.abs(out - want).max():.1e}, tolerance {tol:.1e}")
+    np.testing.assert_allclose(out, want, rtol=0, atol=tol)
 
 
 def test_bad_arguments():
