@@ -1,5 +1,6 @@
 """Bad checkpoints: empty, truncated, of another network; a second run on the same folder."""
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -73,6 +74,27 @@ def test_missing_and_misshaped_weights_are_named():
         set_state_strict(net, {"weight": net.weight}, "ckpt X")
     with pytest.raises(ValueError, match=r"unexpected \(1\): extra"):
         set_state_strict(net, {**net.state_dict(), "extra": net.bias}, "ckpt X")
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("make, key, swap", [
+    (lambda: paddle.nn.Linear(3, 4), "weight", (1, 0)),                # [4, 3] given for [3, 4]
+    (lambda: paddle.nn.Conv2D(2, 3, (4, 5)), "weight", (0, 1, 3, 2)),  # kernel [5, 4] given for [4, 5]
+    (lambda: paddle.nn.Conv2D(2, 3, (4, 5)), "weight", (1, 0, 2, 3)),  # in and out channels swapped
+], ids=["linear_transposed", "conv_kernel_hw_swapped", "conv_in_out_swapped"])
+def test_a_weight_with_its_axes_swapped_is_refused(make, key, swap):
+    """Same number of elements, same sizes, another axis order (e.g. a PyTorch Linear weight, the transpose of
+    Paddle's): refused and named, and nothing is loaded. A check on numel or sorted sizes would let it through."""
+    paddle.seed(0)
+    net = make()
+    before = {k: v.numpy().copy() for k, v in net.state_dict().items()}
+    state = dict(before)
+    state[key] = before[key].transpose(swap).copy()
+    assert state[key].size == before[key].size and state[key].shape != before[key].shape
+    given, own = (re.escape(str(list(a.shape))) for a in (state[key], before[key]))
+    with pytest.raises(ValueError, match=rf"ckpt X does not fit .*shape differs \(1\): {key} {given} .*{own}"):
+        set_state_strict(net, state, "ckpt X")
+    assert all(np.array_equal(v.numpy(), before[k]) for k, v in net.state_dict().items())
 
 
 @pytest.mark.timeout(30)
