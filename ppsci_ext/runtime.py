@@ -21,6 +21,7 @@ import functools
 import importlib.util
 import logging
 import os
+import signal
 import sys
 import tempfile
 import threading
@@ -240,6 +241,9 @@ def rank_zero_first(fn: Callable, *args):
 
 
 def _worker(fn, cfg_dict, parent_pid):
+    # Ctrl-C reaches every process of the terminal's group: the parent alone reports it (dispatch), and the
+    # workers end with it (_exit_with_parent), so they print no trace of their own
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _exit_with_parent(parent_pid)
     cfg = OmegaConf.create(cfg_dict)
     setup_run(OmegaConf.merge(cfg, {"num_threads": 1}))  # initialises the process group too
@@ -312,7 +316,7 @@ def check_weights(path: str, network: Dict, command: str = "", nets: Tuple[str, 
 
 def load_trained(path: str, build: Callable[[], paddle.nn.Layer], command: str,
                  pick: Callable[[Dict], Dict] = lambda state: state["nets"]["model"],
-                 network: Optional[Dict] = None, nets: Tuple[str, ...] = ("model",)) -> paddle.nn.Layer:
+                 network: Optional[Dict] = None, nets: Tuple[str, ...] = ()) -> paddle.nn.Layer:
     """A network built by ``build()`` with the weights ``pick(checkpoint)`` of the checkpoint at ``path``, in
     eval mode, after :func:`check_weights` (``network``, ``nets``: the settings and networks it must hold).
     The names and shapes of the weights must be those of the network, else a ValueError names the keys that

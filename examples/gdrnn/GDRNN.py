@@ -197,7 +197,7 @@ def train(cfg: DictConfig):
 def load_model(cfg, kind, forward_op, section="EVAL"):
     return runtime.load_trained(runtime.kind_weights(cfg, kind, section), lambda: build_model(cfg, forward_op, kind),
                                 f"{TRAIN_COMMAND} MODEL.kind={kind}",
-                                network=runtime.network_config(cfg, NETWORK_KEYS[kind]))
+                                network=runtime.network_config(cfg, NETWORK_KEYS[kind]), nets=("model",))
 
 
 def invert(model, stacks, m_back, batch_size):

@@ -133,7 +133,7 @@ def load_model(cfg, kind, section="EVAL"):
     from ``<section>.pretrained_model_path`` or the run's checkpoint (:func:`ppsci_ext.runtime.kind_weights`)."""
     return runtime.load_trained(runtime.kind_weights(cfg, kind, section), lambda: build_model(cfg, kind),
                                 f"{TRAIN_COMMAND} MODEL.kind={kind}",
-                                sampling_state, runtime.network_config(cfg, NETWORK_KEYS[kind]))
+                                sampling_state, runtime.network_config(cfg, NETWORK_KEYS[kind]), nets=("model",))
 
 
 def test_items(cfg, split):

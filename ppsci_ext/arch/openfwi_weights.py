@@ -88,10 +88,21 @@ def _convert(state, net, blocks, source, hint):
 
 
 def load_openfwi_generator(path: str, generator) -> None:
-    """Load OpenFWI's ``.pth`` (a state dict, or a dict holding it under ``model``) into ``generator``."""
+    """Load OpenFWI's ``.pth`` (a state dict, or a dict holding it under ``model``) into ``generator``.
+
+    The file is read with PyTorch's restricted unpickler (``weights_only=True``; OpenFWI's checkpoints also
+    hold their ``argparse.Namespace`` of arguments, admitted as plain data): a file that would build anything
+    else is refused, naming it, instead of running code."""
+    import pickle
+
     import torch
 
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    try:
+        with torch.serialization.safe_globals([argparse.Namespace]):
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise ValueError(f"{path}: not loaded, it asks to build objects beyond tensors and plain data, which could "
+                         f"run code ({str(e).splitlines()[0]})") from None
     state = ckpt.get("model", ckpt) if isinstance(ckpt, dict) else ckpt
     generator.set_state_dict({k: paddle.to_tensor(v) for k, v in openfwi_generator_state(state, generator,
                                                                                           path).items()})

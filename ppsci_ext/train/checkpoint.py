@@ -28,11 +28,9 @@ A *weights file* (what ``pretrained/`` ships, :func:`export_weights`) is a check
 inference loads: ``{"nets": {name: state_dict}, "config": ..., "exported": {...}}``, optionally in float16
 (cast back to the network's dtype on loading).
 """
-import fcntl
 import io
 import os
 import random
-import time
 from typing import Any
 from typing import Dict
 from typing import List
@@ -40,8 +38,11 @@ from typing import Optional
 
 import numpy as np
 import paddle
+from ppsci.utils import logger
 
 from ppsci_ext.atomic import atomic_open
+from ppsci_ext.outputs import lock_folder
+from ppsci_ext.outputs import remove_orphans
 from ppsci_ext.train.safe_load import UntrustedPickleError
 from ppsci_ext.train.safe_load import safe_load
 
@@ -158,31 +159,22 @@ _HELD = {}  # locked folder -> its open descriptor, for the life of the process
 
 def run_lock(path: str, wait: float = 5.0) -> int:
     """Hold an exclusive lock on the folder of the checkpoint ``path`` for the rest of this process (again
-    in the same process: the lock it holds). If another live process holds it after ``wait`` seconds, a
-    RuntimeError names the folder.
+    in the same process: the lock it holds), then remove the temporary files an interrupted checkpoint write
+    of an earlier run left there (:func:`ppsci_ext.outputs.remove_orphans`). If another live process holds
+    the lock after ``wait`` seconds, a RuntimeError names the folder.
 
-    The lock is the kernel's (``flock`` on the folder, no lock file): it goes with its process, also one
+    The lock is the kernel's (:func:`ppsci_ext.outputs.lock_folder`): it goes with its process, also one
     killed with ``kill -9``, so nothing stale is left to block a later run; ``wait`` lets the workers of a
     just-killed run exit."""
     folder = os.path.dirname(os.path.abspath(path))
     if folder in _HELD:
         return _HELD[folder]
-    os.makedirs(folder, exist_ok=True)
-    fd = os.open(folder, os.O_RDONLY)
-    deadline = time.monotonic() + wait
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            break
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                os.close(fd)
-                raise RuntimeError(f"another run is training into {folder} (it holds the folder's lock); wait "
-                                   f"for it to end or stop it, or give this run another output folder "
-                                   f"(output_dir)") from None
-            time.sleep(0.2)
-    _HELD[folder] = fd
-    return fd
+    _HELD[folder] = lock_folder(folder, f"another run is training into {folder} (it holds the folder's lock); "
+                                        f"wait for it to end or stop it, or give this run another output folder "
+                                        f"(output_dir)", wait)
+    for orphan in remove_orphans(folder):
+        logger.info(f"removed {orphan}, left by an interrupted checkpoint write")
+    return _HELD[folder]
 
 
 def _rename(state, old_names, new_names):
