@@ -54,6 +54,8 @@ def read_npy(path: str, what: str, mmap_mode: Optional[str] = None) -> np.ndarra
     """The array in the ``.npy`` file ``path`` (memory-mapped with ``mmap_mode``, e.g. ``"r"``); ``what`` names
     the config key or role in messages. Object arrays are refused, never unpickled."""
     path = check_file(path, what)
+    if _head(path, 4) == _ZIP_MAGIC:
+        raise ValueError(f"{what}: {path} is a .npz archive, expected a .npy holding one array (numpy.save)")
     if _head(path, 6) != _NPY_MAGIC:
         raise ValueError(f"{what}: {path} is not a .npy file (it starts with {_head(path)!r}, a .npy file with "
                          f"{_NPY_MAGIC!r}); save arrays with numpy.save")
@@ -78,9 +80,10 @@ def _damaged(path: str, what: str, e: BaseException) -> str:
     return f"{what}: {path} cannot be read as a .npy array ({type(e).__name__}: {e})"
 
 
-def read_npz(path: str, what: str) -> Dict[str, np.ndarray]:
+def read_npz(path: str, what: str, hints: Optional[Dict[str, str]] = None) -> Dict[str, np.ndarray]:
     """Every array of the ``.npz`` file ``path``, loaded, as a dict; a damaged archive or a key holding Python
-    objects is an error naming the file (and key) and ``what``."""
+    objects is an error naming the file (and key) and ``what``; ``hints[key]`` says how to store that key
+    instead (default: "as a numeric array")."""
     path = check_file(path, what)
     if _head(path, 4) != _ZIP_MAGIC:
         raise ValueError(f"{what}: {path} is not a .npz archive (it starts with {_head(path)!r}); save arrays "
@@ -93,10 +96,11 @@ def read_npz(path: str, what: str) -> Dict[str, np.ndarray]:
                     out[key] = archive[key]
                 except ValueError as e:
                     if "allow_pickle" in str(e) or "Object arrays" in str(e):
-                        raise ValueError(f"{what}: {path}, key {key!r}: holds Python objects (an object array), "
-                                         f"which are not loaded because unpickling them could run code; store "
-                                         f"numeric arrays") from None
-                    raise
+                        how = (hints or {}).get(key, "as a numeric array")
+                        raise ValueError(f"{what}: {path}: key {key!r} is an object array; object arrays are not read "
+                                         f"because loading them could run code (numpy unpickles them). Store "
+                                         f"{key!r} {how}") from None
+                    raise ValueError(f"{what}: {path}: key {key!r} cannot be read as a numpy array ({e})") from None
     except (zipfile.BadZipFile, EOFError, OSError, pickle.UnpicklingError) as e:
         raise ValueError(f"{what}: {path} is a damaged or truncated .npz archive ({type(e).__name__}: {e}); "
                          f"write it again") from None

@@ -57,6 +57,7 @@ from scipy.signal import butter
 from scipy.signal import sosfiltfilt
 
 from ppsci_ext.atomic import write_npz
+from ppsci_ext.data.arrays import read_npy
 from ppsci_ext.data.ava_dataset import check_elastic
 from ppsci_ext.data.ava_dataset import write_ava_file
 from ppsci_ext.outputs import claim_folder
@@ -158,17 +159,9 @@ def read_wavelet(path: Optional[str], key: str = "DATA.wavelet_file") -> Optiona
     """
     if not path:
         return None
-    if not os.path.isfile(path):
+    if not os.path.isfile(path) and not os.path.isdir(path):
         raise FileNotFoundError(f"{key}: {path} does not exist")
-    try:
-        w = np.load(path, allow_pickle=False)
-    except (ValueError, OSError) as e:
-        raise ValueError(f"{key} {path}: cannot read it as a .npy array ({e}); save the wavelet with "
-                         "numpy.save") from e
-    if not isinstance(w, np.ndarray):  # a .npz archive
-        w.close()
-        raise ValueError(f"{key} {path}: found a .npz archive, expected a .npy holding one 1-D wavelet "
-                         "(numpy.save)")
+    w = read_npy(path, key)  # a .npz, a text file, an object array or a damaged file: an error naming it
     if np.iscomplexobj(w) or not np.issubdtype(w.dtype, np.number):
         raise ValueError(f"{key} {path}: expected a 1-D wavelet of real amplitudes, found dtype {w.dtype}")
     if w.ndim != 1 or w.size == 0:

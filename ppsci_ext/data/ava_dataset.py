@@ -52,6 +52,8 @@ from paddle import io
 from ppsci.utils import logger
 
 from ppsci_ext.atomic import atomic_open
+from ppsci_ext.data.arrays import check_file
+from ppsci_ext.data.arrays import read_npz
 
 __all__ = ["AVADataset", "read_ava_file", "write_ava_file", "check_elastic", "LABEL_KEYS", "BACK_KEYS",
            "SEIS_KEYS"]
@@ -281,35 +283,58 @@ def read_ava_file(path: str, labelled: Optional[bool] = None) -> Dict:
     if not os.path.isfile(path):
         raise FileNotFoundError(f"AVA file not found: {path}")
     if ext == ".mat":
-        try:
-            loaded = scipy.io.loadmat(path)
-        except NotImplementedError as e:  # MATLAB v7.3 files are HDF5
-            raise ValueError(f"{path}: cannot read this .mat version ({e}); save it as v7 or older "
-                             "(MATLAB: save(..., '-v7'))") from e
-        raw = {k: v for k, v in loaded.items() if not k.startswith("__")}
+        raw = _read_mat(path)
     else:
-        raw = _read_npz(path)
+        raw = read_npz(path, "AVA file", hints={"theta": THETA_HINT})
     out = _validate(raw, path, labelled)
     warn_beyond_critical(out, path)
+    warn_implausible_amplitude(out, path)
     return out
 
 
-def _read_npz(path: str) -> Dict[str, np.ndarray]:
-    """Every array of the ``.npz`` at ``path``; a key holding an object array is a ValueError naming the
-    file and the key (numpy would unpickle it, and a crafted pickle runs code)."""
-    raw = {}
-    with np.load(path, allow_pickle=False) as f:
-        for k in f.files:
-            try:
-                raw[k] = f[k]
-            except ValueError as e:
-                if "allow_pickle" not in str(e):  # numpy's refusal of an object array names allow_pickle
-                    raise ValueError(f"{path}: key '{k}' cannot be read as a numpy array ({e})") from e
-                how = ("as a float array [3, n_angles] in degrees, NaN-padded at the end for groups of unequal "
-                       "length (write_ava_file does this)" if k == "theta" else "as a float array")
-                raise ValueError(f"{path}: key '{k}' is an object array; object arrays are not read because "
-                                 f"loading them could run code (numpy unpickles them). Store '{k}' {how}") from None
-    return raw
+THETA_HINT = ("as a float array [3, n_angles] in degrees, NaN-padded at the end for groups of unequal length "
+              "(write_ava_file does this)")
+
+
+def _read_mat(path: str) -> Dict[str, np.ndarray]:
+    """The variables of a MATLAB file (scipy's reader runs no code); an empty, damaged or HDF5 (v7.3) file is a
+    ValueError naming it."""
+    check_file(path, "AVA file")
+    try:
+        loaded = scipy.io.loadmat(path)
+    except NotImplementedError as e:  # MATLAB v7.3 files are HDF5
+        raise ValueError(f"{path}: cannot read this .mat version ({e}); save it as v7 or older "
+                         "(MATLAB: save(..., '-v7'))") from None
+    except Exception as e:  # whatever scipy's reader meets in a damaged file (MatReadError, IndexError, zlib ...)
+        raise ValueError(f"AVA file: {path} is not a readable .mat file, it is damaged or truncated "
+                         f"({type(e).__name__}: {e}); write it again (scipy.io.savemat, or MATLAB save -v7)") from None
+    return {k: v for k, v in loaded.items() if not k.startswith("__")}
+
+
+REFLECTIVITY_RMS = (1e-3, 0.3)  # plausible RMS reflection coefficient implied by gathers and wavelet (rocks: ~0.005-0.1)
+
+
+def warn_implausible_amplitude(data: Dict, where: str) -> Optional[float]:
+    """Warn (and return the ratio) when the gathers and the file's wavelet disagree in scale.
+
+    Convolving a white reflectivity of RMS ``r`` with the wavelet gives gathers of RMS ``r * ||w||_2`` (``w``: a
+    column of ``wavemat``), so ``r = RMS(gathers) / ||w||_2`` is the reflectivity the data imply. Outside
+    :data:`REFLECTIVITY_RMS` no rock could have made them with that wavelet: the data and the wavelet are in
+    different units or scales, and since the inversion fits amplitudes, that scale error would become an error
+    in every contrast. Returns ``r``."""
+    w = np.asarray(data["wavemat"], dtype=np.float64)
+    norm = float(np.linalg.norm(w[:, w.shape[1] // 2]))
+    gathers = [np.asarray(data[k], dtype=np.float64) for k in SEIS_KEYS]
+    rms = float(np.sqrt(sum(np.square(g).sum() for g in gathers) / sum(g.size for g in gathers)))
+    r = rms / norm if norm > 0 else float("inf")
+    lo, hi = REFLECTIVITY_RMS
+    if not lo <= r <= hi:
+        logger.warning(f"{where}: the gathers' RMS amplitude {rms:.3g} with this file's wavelet (wavemat, L2 norm "
+                       f"{norm:.3g}) implies an RMS reflection coefficient of {r:.3g}, where rocks give {lo:g}-{hi:g} "
+                       f"(about 0.02 in this project's data): the gathers and the wavelet are in different units or "
+                       f"scales. Scale seis_s/seis_m/seis_l (or wavemat) so that they agree, e.g. by a well tie; "
+                       f"the inversion fits amplitudes, so a scale error becomes an error in every contrast")
+    return r
 
 
 def warn_beyond_critical(data: Dict, where: str) -> int:

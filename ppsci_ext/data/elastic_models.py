@@ -20,6 +20,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 from scipy.signal import fftconvolve
 
+from ppsci_ext.data.arrays import read_npz
 from ppsci_ext.physics.wavelets import ricker
 from ppsci_ext.physics.wavelets import ricker_length
 
@@ -236,10 +237,12 @@ def _read_marmousi_kms(path) -> np.ndarray:
             "(marmousi/poststack_model.npz, relative to the repository root), which is not shipped with the "
             "project; point the path at your copy"
         )
-    with np.load(path) as f:
-        if "model" not in f.files:
-            raise KeyError(f"{path}: no key 'model' (found {f.files})")
-        model = np.asarray(f["model"], dtype=np.float64)
+    arrays = read_npz(path, "Marmousi model")
+    if "model" not in arrays:
+        raise KeyError(f"{path}: no key 'model' (found {sorted(arrays)})")
+    if not np.issubdtype(arrays["model"].dtype, np.number) or np.iscomplexobj(arrays["model"]):
+        raise ValueError(f"{path}: 'model' has dtype {arrays['model'].dtype}, expected real velocities (km/s)")
+    model = np.asarray(arrays["model"], dtype=np.float64)
     if model.ndim != 2:
         raise ValueError(f"{path}: 'model' has shape {model.shape}, expected 2-D [depth, offset]")
     if not np.isfinite(model).all():

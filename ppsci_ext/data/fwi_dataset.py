@@ -48,25 +48,30 @@ def read_annotation(anno: str) -> Sequence[Tuple[str, Optional[str]]]:
         raise FileNotFoundError(f"annotation file not found: {anno}")
     base = os.path.dirname(os.path.abspath(anno))
     pairs = []
-    with open(anno, "r", encoding="utf-8-sig", newline=None) as f:
-        for lineno, line in enumerate(f, 1):
-            line = line.strip()
-            if not line:
+    try:
+        with open(anno, "r", encoding="utf-8-sig", newline=None) as f:
+            lines = f.read().splitlines()
+    except UnicodeDecodeError as e:
+        raise ValueError(f"annotation file {anno} is not UTF-8 text ({e.reason} at byte {e.start}): expected "
+                         f"'data.npy<TAB>model.npy' per line") from None
+    for lineno, line in enumerate(lines, 1):
+        line = line.strip()
+        if not line:
+            continue
+        cols = [c.strip() for c in line.split("\t")]
+        if len(cols) > 2 or not all(cols):
+            raise ValueError(f"{anno}, line {lineno}: expected 'data<TAB>model' or 'data', found {len(cols)} "
+                             f"TAB-separated columns in {line!r}: separate the data and model paths with one TAB")
+        paths = [p if os.path.isabs(p) else os.path.join(base, p) for p in cols]
+        for what, col, path in zip(("data", "model"), cols, paths):
+            if os.path.isfile(path):
                 continue
-            cols = [c.strip() for c in line.split("\t")]
-            if len(cols) > 2 or not all(cols):
-                raise ValueError(f"{anno}, line {lineno}: expected 'data<TAB>model' or 'data', found {len(cols)} "
-                                 f"TAB-separated columns in {line!r}: separate the data and model paths with one TAB")
-            paths = [p if os.path.isabs(p) else os.path.join(base, p) for p in cols]
-            for what, col, path in zip(("data", "model"), cols, paths):
-                if os.path.isfile(path):
-                    continue
-                sep = next((s for s in (",", ";", " ") if s in col), None)
-                if len(cols) == 1 and sep is not None:
-                    raise ValueError(f"{anno}, line {lineno}: {col!r} is not a file and looks like columns separated "
-                                     f"by {sep!r}: separate the data and model paths with one TAB")
-                raise FileNotFoundError(f"{anno}, line {lineno}: {what} file not found: {path}")
-            pairs.append((paths[0], paths[1] if len(paths) == 2 else None))
+            sep = next((s for s in (",", ";", " ") if s in col), None)
+            if len(cols) == 1 and sep is not None:
+                raise ValueError(f"{anno}, line {lineno}: {col!r} is not a file and looks like columns separated "
+                                 f"by {sep!r}: separate the data and model paths with one TAB")
+            raise FileNotFoundError(f"{anno}, line {lineno}: {what} file not found: {path}")
+        pairs.append((paths[0], paths[1] if len(paths) == 2 else None))
     if not pairs:
         raise ValueError(f"annotation file {anno} lists no files")
     return pairs

@@ -32,6 +32,7 @@ import numpy as np
 from paddle import io
 
 from ppsci_ext.atomic import atomic_open
+from ppsci_ext.data.arrays import read_npy
 
 __all__ = ["read_dat", "write_dat", "read_section", "pair_files", "split_files", "write_split", "read_split",
            "split_once", "check_varies", "upsample2", "normalise", "denormalise", "SeismicSRDataset",
@@ -114,7 +115,7 @@ def read_section(path: str) -> np.ndarray:
         check_varies(x, path)
         return x
     if ext == ".npy":
-        x = np.load(path)
+        x = read_npy(path, "section")
         if np.iscomplexobj(x):
             raise ValueError(f"{path}: the array is complex (dtype {x.dtype}); a section is real: save "
                              f"np.real(x) or the amplitude np.abs(x) instead")
