@@ -135,7 +135,8 @@ def path_checks(cfg, files: Files) -> dict:
     """``{"inputs": [(key, path)], "data_folders": [(key, folder)]}`` of ``cfg`` for the output checks."""
     inputs = [(k, p) for k in files.inputs + files.data_files for p in _as_paths(_value(cfg, k))]
     folders = [(k, p) for k in files.data_folders for p in _as_paths(_value(cfg, k))]
-    folders += [(k, osp.dirname(osp.abspath(p))) for k in files.data_files for p in _as_paths(_value(cfg, k))]
+    folders += [(k, p if osp.isdir(p) else osp.dirname(osp.abspath(p)))
+                for k in files.data_files for p in _as_paths(_value(cfg, k))]
     return {"inputs": inputs, "data_folders": folders}
 
 
@@ -222,8 +223,16 @@ def data_parallel(fn: Callable, cfg, nprocs: int):
     if cfg.device != "cpu":
         raise ValueError("TRAIN.nprocs > 1 starts CPU workers; on GPUs start processes with "
                          "paddle.distributed.launch (README)")
-    paddle.distributed.spawn(_worker, args=(fn, OmegaConf.to_container(cfg, resolve=True), os.getpid()),
-                             nprocs=nprocs, backend="gloo")
+    context = paddle.distributed.spawn(_worker, args=(fn, OmegaConf.to_container(cfg, resolve=True), os.getpid()),
+                                       nprocs=nprocs, backend="gloo", join=False)
+    try:
+        while not context.join():
+            pass
+    except KeyboardInterrupt:  # the workers ignore Ctrl-C (_worker): they end here, with their parent; killed, as
+        for process in context.processes:  # paddle answers SIGTERM with a C++ trace (every write is atomic, and
+            process.kill()                 # the next start removes the temporary file of one cut short)
+            process.join(timeout=10)
+        raise
     return None
 
 

@@ -301,10 +301,15 @@ def evaluate(cfg: DictConfig):
     return out
 
 
-@hydra.main(version_base=None, config_path="../../conf", config_name="gdrnn")
-def main(cfg: DictConfig):
+def run(cfg: DictConfig):
+    """The mode ``cfg.mode``, after the start checks (what ``main`` runs; tests call it with a composed config)."""
     return runtime.dispatch(cfg, {"train": train, "eval": evaluate, "infer": inference}, FILES, check_settings,
                             lambda c: checkpoint_path(c, c.MODEL.kind))
+
+
+@hydra.main(version_base=None, config_path="../../conf", config_name="gdrnn")
+def main(cfg: DictConfig):
+    return run(cfg)
 
 
 if __name__ == "__main__":

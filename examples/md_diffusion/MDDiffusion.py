@@ -138,6 +138,9 @@ def load_model(cfg, kind, section="EVAL"):
 
 def test_items(cfg, split):
     """(stem, normalised LR [h, w], normalised HR, scale) of the scored test items, whole sections."""
+    if not split["test"]:
+        raise ValueError(f"the split of the {sum(map(len, split.values()))} pairs in DATA.root={cfg.DATA.root} has no "
+                         f"test items (DATA.split={list(cfg.DATA.split)}): give more pairs or a larger test fraction")
     ds = seismic_sr.SeismicSRDataset(**dataset_args(cfg, split["test"], None, False))
     n = len(split["test"]) if cfg.EVAL.n_items is None else min(cfg.EVAL.n_items, len(split["test"]))
     return [(split["test"][i], *ds.lr_hr(i)) for i in range(n)]
@@ -291,10 +294,15 @@ def view(cfg: DictConfig):
     return panels
 
 
-@hydra.main(version_base=None, config_path="../../conf", config_name="md_diffusion")
-def main(cfg: DictConfig):
+def run(cfg: DictConfig):
+    """The mode ``cfg.mode``, after the start checks (what ``main`` runs; tests call it with a composed config)."""
     return runtime.dispatch(cfg, {"train": train, "sample": sample, "eval": evaluate, "infer": inference,
                                   "view": view}, FILES, check_settings, lambda c: checkpoint_path(c, c.MODEL.kind))
+
+
+@hydra.main(version_base=None, config_path="../../conf", config_name="md_diffusion")
+def main(cfg: DictConfig):
+    return run(cfg)
 
 
 if __name__ == "__main__":

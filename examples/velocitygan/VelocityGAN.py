@@ -323,11 +323,16 @@ def export(cfg):
     solver.export(spec, cfg.INFER.export_path, skip_prune_program=True)
 
 
-@hydra.main(version_base=None, config_path="../../conf", config_name="velocitygan")
-def main(cfg: DictConfig):
+def run(cfg: DictConfig):
+    """The mode ``cfg.mode``, after the start checks (what ``main`` runs; tests call it with a composed config)."""
     modes = {"generate": generate, "forward": forward, "train": train, "eval": evaluate, "infer": inference,
              "export": export}
     return runtime.dispatch(cfg, modes, FILES, check_settings, lambda c: c.TRAIN.checkpoint)
+
+
+@hydra.main(version_base=None, config_path="../../conf", config_name="velocitygan")
+def main(cfg: DictConfig):
+    return run(cfg)
 
 
 if __name__ == "__main__":
