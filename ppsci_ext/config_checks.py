@@ -14,7 +14,7 @@ from typing import Tuple
 
 from omegaconf import OmegaConf
 
-__all__ = ["RULES", "check_config", "config_values", "require"]
+__all__ = ["RULES", "ORDERED", "SNR_DB_MIN", "check_config", "config_values", "require"]
 
 
 def _is_int(v) -> bool:
@@ -37,6 +37,9 @@ _POS_OR_NULL = _rule(lambda v: _is_num(v) and v > 0, "null or a number > 0", nul
 _NONNEG = _rule(lambda v: _is_num(v) and v >= 0, "a number >= 0")
 _FRACTION = _rule(lambda v: _is_num(v) and 0 <= v <= 1, "a number in [0, 1]")
 _DECAY = _rule(lambda v: _is_num(v) and 0 <= v < 1, "null or a number in [0, 1)", nullable=True)
+SNR_DB_MIN = -10.0  # dB: below, noise ten times the signal's power buries the reflections; nothing to invert
+_SNR = _rule(lambda v: _is_num(v) and v >= SNR_DB_MIN, f"null (no noise) or a signal-to-noise ratio >= {SNR_DB_MIN:g} dB "
+             f"(below, the noise buries the reflections)", nullable=True)
 
 # key's last name -> (test, what it must be, null allowed)
 RULES: Dict[str, Tuple[Callable, str, bool]] = {
@@ -55,7 +58,12 @@ RULES: Dict[str, Tuple[Callable, str, bool]] = {
     **{k: _POS_OR_NULL for k in ("clip", "lowpass_sigma")},
     **{k: _FRACTION for k in ("final_lr_ratio", "p_inversion")},
     "ema_decay": _DECAY,
+    "snr_db": _SNR,
 }
+# (lower, upper, strict) key names whose values must be ordered lower < upper (lower <= upper where not strict)
+# where both sit in one section
+ORDERED = (("vmin", "vmax", True), ("data_min", "data_max", True), ("label_min", "label_max", True),
+           ("min_layers", "max_layers", False))
 
 
 def config_values(cfg) -> Dict[str, object]:
@@ -76,7 +84,7 @@ def config_values(cfg) -> Dict[str, object]:
 
 
 def _problems(values: Dict[str, object]) -> List[str]:
-    found = []
+    found = _disordered(values)
     for key, value in values.items():
         rule = RULES.get(key.rsplit(".", 1)[-1])
         if rule is None:
@@ -86,6 +94,20 @@ def _problems(values: Dict[str, object]) -> List[str]:
             continue
         if value is None or not test(value):
             found.append(f"{key} must be {says}, found {value!r}")
+    return found
+
+
+def _disordered(values: Dict[str, object]) -> List[str]:
+    found = []
+    for key, lo in values.items():
+        section, _, name = key.rpartition(".")
+        for low, high, strict in ORDERED:
+            hi_key = f"{section}.{high}" if section else high
+            hi = values.get(hi_key)
+            if name != low or not (_is_num(lo) and _is_num(hi)):
+                continue
+            if lo > hi or (strict and lo == hi):
+                found.append(f"{key} ({lo}) must be {'below' if strict else 'at most'} {hi_key} ({hi})")
     return found
 
 

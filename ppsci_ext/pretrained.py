@@ -71,8 +71,9 @@ def _average(state):  # the weights sampling uses
     return {"model": sampling_state(state)}
 
 
-def _fwi(m):
-    return {k: m[k] for k in ("MAE", "RMSE", "SSIM", "MAE_mps", "data_misfit")}
+def _fwi(m):  # and the baseline: every map the training models' mean velocity at each depth
+    return {**{k: m[k] for k in ("MAE", "RMSE", "SSIM", "MAE_mps", "data_misfit")},
+            **{f"depth_mean_{k}": m["baseline_depth_mean"][k] for k in ("MAE", "SSIM")}}
 
 
 def _ava(m):  # the network and the classical inversion of the same run length, away from the wells

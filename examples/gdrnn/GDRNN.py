@@ -54,7 +54,6 @@ NETWORK_KEYS = {"gdrnn": ("MODEL.scale", "MODEL.dims", "MODEL.n_steps", "MODEL.a
 # the paths a run reads: outputs are never one of these files, nor inside their folders (ppsci_ext.outputs)
 FILES = runtime.Files(inputs=("INFER.input", "DATA.wavelet_file", "DATA.marmousi.path", "EVAL.pretrained_model_path",
                               "INFER.pretrained_model_path", "TRAIN.init_from"), data_folders=("DATA.out_dir",))
-SNR_DB_MIN = -10.0  # dB: below, noise ten times the signal's power buries the reflections; nothing to invert
 
 
 # ---------------------------------------------------------------- checks
@@ -64,8 +63,6 @@ def check_settings(cfg):
     require(cfg.MODEL.kind in KINDS, f"MODEL.kind: expected one of {list(KINDS)}, found {cfg.MODEL.kind!r}")
     require(d.source in ("synthetic", "family", "marmousi"), f"DATA.source: expected synthetic, family or "
                                                              f"marmousi, found {d.source!r}")
-    require(d.snr_db is None or d.snr_db >= SNR_DB_MIN, f"DATA.snr_db={d.snr_db} dB: noise {10 ** (-d.snr_db / 10):.3g} "
-            f"times the signal's power leaves nothing to invert; use a value >= {SNR_DB_MIN:g} dB (null: no noise)")
     if d.snr_db is not None and d.snr_db < 0:
         logger.warning(f"DATA.snr_db={d.snr_db} dB: the noise is stronger than the signal")
     for g, (first, last, step) in enumerate(d.theta_groups):

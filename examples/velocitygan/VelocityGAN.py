@@ -37,12 +37,10 @@ from ppsci_ext.data.fwi_dataset import check_amplitudes
 from ppsci_ext.data.fwi_dataset import depth_profile
 from ppsci_ext.data.fwi_dataset import statistics_overrides
 from ppsci_ext.data.fwi_dataset import velocity_models
-from ppsci_ext.data.openfwi_generator import COUNTS
-from ppsci_ext.data.openfwi_generator import SPLITS
 from ppsci_ext.data.openfwi_generator import amplitude_range
 from ppsci_ext.data.velocity_models import make_velocity_models
-from ppsci_ext.data.openfwi_generator import generate_openfwi
-from ppsci_ext.data.openfwi_generator import generator_settings
+from ppsci_ext.data.openfwi_generator import generate_section as generate_openfwi_section
+from ppsci_ext.data.openfwi_generator import prepare_openfwi
 from ppsci_ext.physics import forward_model
 from ppsci_ext.train import WGANGPTrainer
 from ppsci_ext.train import loader_config
@@ -63,18 +61,12 @@ def check_settings(cfg):
     """The checks of this example's settings, before any data is built (the generic ones are in
     ppsci_ext.config_checks); returns the config the run uses: with DATA.openfwi_stats, that file's statistics."""
     cfg = OmegaConf.merge(cfg, {"DATA": statistics_overrides(cfg.DATA)})
-    m, d = cfg.GENERATE.models, cfg.DATA
-    for lo, hi, unit in (("GENERATE.models.vmin", "GENERATE.models.vmax", "m/s"),
-                         ("DATA.data_min", "DATA.data_max", "amplitude"), ("DATA.label_min", "DATA.label_max", "m/s")):
-        a, b = OmegaConf.select(cfg, lo), OmegaConf.select(cfg, hi)
-        require(a < b, f"{lo} ({a}) must be below {hi} ({b}) ({unit})")
-    require(m.vmin > 0, f"GENERATE.models.vmin must be a velocity > 0 m/s, found {m.vmin}")
-    require(1 <= m.min_layers <= m.max_layers, f"GENERATE.models: need 1 <= min_layers <= max_layers, found "
-                                               f"{m.min_layers}, {m.max_layers}")
-    require(m.min_thickness >= 1 and m.min_layers * m.min_thickness <= m.nz,
-            f"GENERATE.models: {m.min_layers} layers of at least {m.min_thickness} cells do not fit in nz={m.nz}")
-    require(d.amplitude_check in AMPLITUDE_CHECKS, f"DATA.amplitude_check: expected one of {list(AMPLITUDE_CHECKS)}, "
-                                                   f"found {d.amplitude_check!r}")
+    m = cfg.GENERATE.models
+    require(m.vmin > 0 and 1 <= m.min_layers and m.min_thickness >= 1 and m.min_layers * m.min_thickness <= m.nz,
+            f"GENERATE.models: vmin {m.vmin} m/s must be > 0, and {m.min_layers} layers (>= 1) of at least "
+            f"{m.min_thickness} cells (>= 1) must fit in nz={m.nz}")
+    require(cfg.DATA.amplitude_check in AMPLITUDE_CHECKS, f"DATA.amplitude_check: expected one of "
+                                                          f"{list(AMPLITUDE_CHECKS)}, found {cfg.DATA.amplitude_check!r}")
     if cfg.TRAIN.init_from and cfg.mode == "train":
         require(not outputs.same_file(cfg.TRAIN.checkpoint, cfg.TRAIN.init_from),
                 f"TRAIN.checkpoint and TRAIN.init_from are both {cfg.TRAIN.init_from}: the run would write its "
@@ -148,45 +140,36 @@ def modelling_kwargs(cfg):
     return OmegaConf.to_container(cfg.MODELLING, resolve=True)
 
 
+def generate_settings(cfg):
+    """The GENERATE section as plain data (out_dir, counts, seed, model rules)."""
+    return OmegaConf.to_container(cfg.GENERATE, resolve=True)
+
+
 def prepare_data(cfg, annos):
-    """Build the synthetic files behind those of the annotation files ``annos`` that are the generator's own
-    (``GENERATE.out_dir``'s train.txt / test.txt) when they are missing; files present are only read (with a
-    warning where the folder records other generator settings than the config's)."""
-    g = cfg.GENERATE
-    splits = [s for s in SPLITS if any(outputs.same_file(a, osp.join(g.out_dir, f"{s}.txt")) for a in annos)]
-    own = [osp.join(g.out_dir, f"{s}.txt") for s in splits]
-    if splits and all(map(osp.isfile, own)):
-        diff = outputs.differences(g.out_dir, generator_settings(g.n_train, g.n_test, g.file_size, g.seed,
-                                   OmegaConf.to_container(g.models, resolve=True), modelling_kwargs(cfg)), COUNTS)
-        if diff:
-            logger.warning(f"GENERATE.out_dir={g.out_dir} holds data generated with other settings than the "
-                           f"config's ({'; '.join(diff)}): they are read as they are")
-    elif splits:
-        n = sum(g.n_train if s == "train" else g.n_test for s in splits)
-        est = f"{n / 12 / 60:.0f} min" if n / 12 >= 90 else f"{n / 12:.0f} s"  # ~12 samples/s on 2 CPU cores (README)
-        logger.message(f"{own[0]} not found: building {n} samples ({'/'.join(splits)}) by acoustic FD modelling in "
-                       f"{g.out_dir} (about {est} on 2 CPU cores; the bar shows the time left)")
-        _generate(cfg, splits)
+    """Build the synthetic files behind the annotation files ``annos`` where they are the generator's own and
+    missing (prepare_openfwi); yours are only read."""
+    if "train" in prepare_openfwi(annos, generate_settings(cfg), modelling_kwargs(cfg), cfg.num_threads):
+        check_training_range(cfg)
 
 
 # ------------------------------------------------------------------- modes
-def _generate(cfg, splits=SPLITS):
-    """The synthetic files of ``splits`` in GENERATE.out_dir (claimed first: a folder of your own is refused);
-    complete files are kept. Logs the training files' amplitude range against DATA.data_min/data_max."""
+def check_training_range(cfg):
+    """Log the training files' amplitude range against DATA.data_min/data_max (a warning where it exceeds them)."""
     g = cfg.GENERATE
-    annos = generate_openfwi(g.out_dir, g.n_train, g.n_test, g.file_size, g.seed, OmegaConf.to_container(
-        g.models, resolve=True), modelling_kwargs(cfg), num_threads=cfg.num_threads, splits=splits)
-    if "train" not in splits:
-        return annos
     lo, hi = amplitude_range(g.out_dir, g.n_train // g.file_size)
-    logger.message(f"wrote {annos}; training data amplitude range [{lo:.3g}, {hi:.3g}]")
+    logger.message(f"training data in {g.out_dir}: amplitude range [{lo:.3g}, {hi:.3g}]")
     if lo < cfg.DATA.data_min or hi > cfg.DATA.data_max:
         logger.warning(f"the data range [{lo:.3g}, {hi:.3g}] exceeds DATA.data_min/data_max = "
                        f"[{cfg.DATA.data_min}, {cfg.DATA.data_max}]: update them in the YAML")
-    return annos
 
 
-generate = runtime.mode(lambda cfg: _generate(cfg))
+@runtime.mode
+def generate(cfg):
+    """The synthetic data set in GENERATE.out_dir (a new, empty or earlier generated folder; complete files kept)."""
+    generate_openfwi_section(generate_settings(cfg), modelling_kwargs(cfg), cfg.num_threads)
+    check_training_range(cfg)
+
+
 
 
 @runtime.mode

@@ -27,7 +27,8 @@ from ppsci_ext.data.velocity_models import make_velocity_models
 from ppsci_ext.outputs import claimed
 from ppsci_ext.physics import forward_model
 
-__all__ = ["generate_openfwi", "generator_settings", "amplitude_range", "SPLITS", "COUNTS"]
+__all__ = ["generate_openfwi", "generate_section", "prepare_openfwi", "generator_settings", "amplitude_range", "SPLITS",
+           "COUNTS"]
 
 SPLITS = ("train", "test")
 WRITER = "ppsci_ext.data.openfwi_generator.generate_openfwi"  # recorded in the marker of the folders it fills
@@ -91,6 +92,43 @@ def _write_files(ks, out_dir, file_size, seed, models, modelling, num_threads, p
         data = forward_model(vel[:, 0], num_threads=num_threads, **modelling)
         write_npy(mpath, vel)
         write_npy(dpath, data)
+
+
+def generate_section(gen: Dict, modelling: Dict, num_threads=None, splits: Sequence[str] = SPLITS) -> Dict[str, str]:
+    """:func:`generate_openfwi` from a config's ``GENERATE`` section ``gen`` (out_dir, n_train, n_test, file_size,
+    seed, models) and its ``MODELLING`` keyword arguments."""
+    return generate_openfwi(gen["out_dir"], gen["n_train"], gen["n_test"], gen["file_size"], gen["seed"],
+                            gen["models"], modelling, num_threads=num_threads, splits=splits)
+
+
+def prepare_openfwi(annos: Sequence[str], gen: Dict, modelling: Dict, num_threads=None) -> list:
+    """Build the files behind those annotation files of ``annos`` that are the generator's own (``gen["out_dir"]``'s
+    train.txt / test.txt) when they are missing (:func:`generate_section`); files present are only read, with a
+    warning where the folder records other settings than ``gen``'s. Annotation files of your own are never built.
+    Returns the splits built."""
+    from ppsci.utils import logger
+
+    from ppsci_ext.outputs import differences
+    from ppsci_ext.outputs import same_file
+
+    out_dir = gen["out_dir"]
+    splits = [s for s in SPLITS if any(same_file(a, os.path.join(out_dir, f"{s}.txt")) for a in annos)]
+    own = [os.path.join(out_dir, f"{s}.txt") for s in splits]
+    if not splits:
+        return []
+    if all(map(os.path.isfile, own)):
+        diff = differences(out_dir, generator_settings(gen["n_train"], gen["n_test"], gen["file_size"], gen["seed"],
+                                                       gen["models"], modelling), COUNTS)
+        if diff:
+            logger.warning(f"GENERATE.out_dir={out_dir} holds data generated with other settings than the config's "
+                           f"({'; '.join(diff)}): they are read as they are")
+        return []
+    n = sum(gen["n_train"] if s == "train" else gen["n_test"] for s in splits)
+    est = f"{n / 12 / 60:.0f} min" if n / 12 >= 90 else f"{n / 12:.0f} s"  # ~12 samples/s on 2 CPU cores (README)
+    logger.message(f"{own[0]} not found: building {n} samples ({'/'.join(splits)}) by acoustic FD modelling in "
+                   f"{out_dir} (about {est} on 2 CPU cores; the bar shows the time left)")
+    generate_section(gen, modelling, num_threads, splits)
+    return splits
 
 
 def amplitude_range(out_dir: str, n_files: int):

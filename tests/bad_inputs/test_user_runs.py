@@ -277,7 +277,7 @@ def test_a_weights_file_given_to_a_gan_fine_tuning_says_it_holds_no_critic(capsy
     ("velocitygan", "GENERATE.models.vmin=5000", "GENERATE.models.vmin (5000) must be below GENERATE.models.vmax"),
     ("gdrnn", "TRAIN.epochs=0", "TRAIN.epochs must be a whole number >= 1, found 0"),
     ("gdrnn", "EVAL.batch_size=0", "EVAL.batch_size must be a whole number >= 1, found 0"),
-    ("gdrnn", "DATA.snr_db=-200", "DATA.snr_db=-200 dB"),
+    ("gdrnn", "DATA.snr_db=-200", "DATA.snr_db must be null (no noise) or a signal-to-noise ratio >= -10 dB"),
     ("gdrnn", "TRAIN.lr=-1", "TRAIN.lr must be a number > 0, found -1"),
     ("md_diffusion", "TRAIN.iters=0", "TRAIN.iters must be a whole number >= 1, found 0"),
     ("md_diffusion", "TRAIN.iters=-5", "TRAIN.iters must be a whole number >= 1, found -5"),
