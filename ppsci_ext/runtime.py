@@ -233,6 +233,9 @@ def data_parallel(fn: Callable, cfg, nprocs: int):
             process.kill()                 # the next start removes the temporary file of one cut short)
             process.join(timeout=10)
         raise
+    except Exception as e:  # paddle passes a worker's error on as the text of its traceback: its last line says it
+        error = next((ln for ln in reversed(str(e).strip().splitlines()) if ln.strip()), str(e))
+        raise RuntimeError(f"a data-parallel worker stopped: {error}") from e
     return None
 
 
@@ -253,6 +256,7 @@ def _worker(fn, cfg_dict, parent_pid):
     # Ctrl-C reaches every process of the terminal's group: the parent alone reports it (dispatch), and the
     # workers end with it (_exit_with_parent), so they print no trace of their own
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # ended by paddle when another worker fails: no C++ trace
     _exit_with_parent(parent_pid)
     cfg = OmegaConf.create(cfg_dict)
     setup_run(OmegaConf.merge(cfg, {"num_threads": 1}))  # initialises the process group too

@@ -45,6 +45,18 @@ def rng():
     return np.random.default_rng(0)
 
 
+def snapshot(root):
+    """{relative path: (bytes, mtime_ns)} of every file under ``root``: equal before and after a run means the
+    run changed nothing there."""
+    out = {}
+    for folder, _, files in os.walk(root):
+        for f in files:
+            p = os.path.join(folder, f)
+            with open(p, "rb") as fh:
+                out[os.path.relpath(p, root)] = (fh.read(), os.stat(p).st_mtime_ns)
+    return out
+
+
 def write_fwi_files(folder, n_files=2, n=4, shape=(5, 100, 70), model_shape=(1, 70, 70), seed=0):
     """Small OpenFWI-format files plus an annotation with relative paths; returns the annotation path."""
     rng = np.random.default_rng(seed)

@@ -261,7 +261,7 @@ def _run(tmp_path, out, *over):
            "PYTHONPATH": os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")])}
     return subprocess.run([sys.executable, SCRIPT, *over, f"output_dir={tmp_path}_out/{out}",
                            f"GENERATE.out_dir={tmp_path}_out/gen", *TINY], cwd=ROOT, capture_output=True, text=True,
-                          env=env, timeout=55)
+                          env=env, timeout=150)
 
 
 @pytest.mark.timeout(180)

@@ -22,6 +22,7 @@ from ppsci_ext.data.seismic_sr import read_section
 from ppsci_ext.data.seismic_sr import split_once
 from ppsci_ext.runtime import compose_config
 from ppsci_ext.runtime import load_example
+from tests.conftest import snapshot
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPT = os.path.join(ROOT, "examples", "md_diffusion", "MDDiffusion.py")
@@ -37,17 +38,6 @@ def user_pairs(root, n=4, lr_shape=LR):
         write_dat(os.path.join(root, "sx", f"{s}.dat"), hr)
         write_dat(os.path.join(root, "nx2", f"{s}.dat"), hr[::2, ::2])
     return stems
-
-
-def snapshot(root):
-    """{relative path: (bytes, mtime_ns)} of every file under ``root``."""
-    out = {}
-    for folder, _, files in os.walk(root):
-        for f in files:
-            p = os.path.join(folder, f)
-            with open(p, "rb") as fh:
-                out[os.path.relpath(p, root)] = (fh.read(), os.stat(p).st_mtime_ns)
-    return out
 
 
 def prepare(root, log, n=4, seed=1, **kw):

@@ -18,6 +18,8 @@ import pytest
 from ppsci_ext.outputs import MARKER
 from ppsci_ext.runtime import compose_config
 from ppsci_ext.runtime import load_example
+from tests.conftest import snapshot
+from tests.conftest import write_fwi_files
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PRETRAINED = os.path.join(ROOT, "pretrained")
@@ -51,16 +53,6 @@ def failed(capsys, config, overrides, *expected):
     assert "Traceback" not in out, out[-3000:]
     for text in expected:
         assert text in out, f"{text!r} not in:\n{out[-3000:]}"
-    return out
-
-
-def snapshot(folder):
-    """{relative path: (bytes, mtime_ns)} of every file under ``folder``."""
-    out = {}
-    for here, _, files in os.walk(folder):
-        for name in files:
-            p = os.path.join(here, name)
-            out[os.path.relpath(p, folder)] = (open(p, "rb").read(), os.stat(p).st_mtime_ns)
     return out
 
 
@@ -350,8 +342,6 @@ def test_training_pairs_whose_hr_is_100x_their_lr_get_a_warning(tmp_path, monkey
 # ------------------------------------------------------------------ no wasted minutes
 @pytest.mark.timeout(120)
 def test_eval_of_your_own_files_builds_no_training_set(capsys, tmp_path):
-    from tests.conftest import write_fwi_files
-
     (tmp_path / "mine").mkdir()
     anno = write_fwi_files(tmp_path / "mine", n_files=1, n=2, shape=(5, 1000, 70))
     code, out = run(capsys, "velocitygan", ["mode=eval", f"EVAL.anno={anno}", f"GENERATE.out_dir={tmp_path}/gen",
