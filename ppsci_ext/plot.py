@@ -9,14 +9,19 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from ppsci_ext.atomic import atomic_open  # noqa: E402
+
 __all__ = ["velocity_comparison", "velocity_profiles", "training_curves", "ava_sections", "well_logs",
            "misfit_curves", "sr_comparison", "field_panels", "spectra_comparison", "uncertainty_panels"]
 
 
 def _save(fig, path):
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    fig.savefig(path, dpi=120, bbox_inches="tight")
-    plt.close(fig)
+    """Write ``fig`` to ``path`` whole or not at all (:func:`ppsci_ext.atomic.atomic_open`), then close it."""
+    try:
+        with atomic_open(path) as f:
+            fig.savefig(f, dpi=120, bbox_inches="tight", format=os.path.splitext(path)[1][1:] or "png")
+    finally:
+        plt.close(fig)
     return path
 
 
