@@ -185,36 +185,23 @@ def _damaged(kind, path):
     return path
 
 
-@pytest.mark.timeout(60)
-@pytest.mark.parametrize("kind, says", [("empty", "is empty (0 bytes)"), ("truncated", "is truncated"),
-                                        ("text", "is not a .npy file"), ("object", "holds Python objects")])
-def test_velocitygan_infer_names_a_damaged_input(capsys, tmp_path, kind, says):
-    src = _damaged(kind, tmp_path / "x.npy")
-    failed(capsys, "velocitygan", ["mode=infer", f"INFER.input={src}", f"INFER.output={tmp_path}/o.npy",
-                                   f"INFER.pretrained_model_path={PRETRAINED}/velocitygan.pdparams",
-                                   f"output_dir={tmp_path}/out"], f"INFER.input: {src} {says}")
+WEIGHTS = {"velocitygan": "velocitygan.pdparams", "gdrnn": "gdrnn_family", "md_diffusion": "md_diffusion"}
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.parametrize("ext, kind, says", [(".npz", "empty", "is empty (0 bytes)"),
-                                             (".npz", "truncated", "damaged or truncated .npz archive"),
-                                             (".mat", "truncated", "is not a readable .mat file"),
-                                             (".mat", "text", "is not a readable .mat file")])
-def test_gdrnn_infer_names_a_damaged_input(capsys, tmp_path, ext, kind, says):
+@pytest.mark.parametrize("config, ext, kind, says", [
+    ("velocitygan", ".npy", "empty", "is empty (0 bytes)"), ("velocitygan", ".npy", "truncated", "is truncated"),
+    ("velocitygan", ".npy", "text", "is not a .npy file"), ("velocitygan", ".npy", "object", "holds Python objects"),
+    ("gdrnn", ".npz", "empty", "is empty (0 bytes)"), ("gdrnn", ".npz", "truncated", "is a damaged or truncated .npz archive"),
+    ("gdrnn", ".mat", "truncated", "is not a readable .mat file"), ("gdrnn", ".mat", "text", "is not a readable .mat file"),
+    ("md_diffusion", ".npy", "empty", "is empty (0 bytes)"), ("md_diffusion", ".npy", "text", "is not a .npy file"),
+    ("md_diffusion", ".npy", "object", "holds Python objects"),
+])
+def test_infer_names_a_damaged_input(capsys, tmp_path, config, ext, kind, says):
     src = _damaged(kind, tmp_path / f"x{ext}")
-    failed(capsys, "gdrnn", ["mode=infer", f"INFER.input={src}", f"INFER.output={tmp_path}/o.npz",
-                             f"INFER.pretrained_model_path={PRETRAINED}/gdrnn_family", f"output_dir={tmp_path}/out"],
-           str(src), says)
-
-
-@pytest.mark.timeout(60)
-@pytest.mark.parametrize("kind, says", [("empty", "is empty (0 bytes)"), ("text", "is not a .npy file"),
-                                        ("object", "holds Python objects")])
-def test_md_infer_names_a_damaged_input(capsys, tmp_path, kind, says):
-    src = _damaged(kind, tmp_path / "x.npy")
-    failed(capsys, "md_diffusion", ["mode=infer", f"INFER.input={src}", f"INFER.output={tmp_path}/o.npy",
-                                    f"INFER.pretrained_model_path={PRETRAINED}/md_diffusion",
-                                    f"output_dir={tmp_path}/out"], f"{src} {says}")
+    failed(capsys, config, ["mode=infer", f"INFER.input={src}", f"INFER.output={tmp_path}/o{ext}",
+                            f"INFER.pretrained_model_path={PRETRAINED}/{WEIGHTS[config]}", f"output_dir={tmp_path}/out"],
+           f"{src} {says}")
 
 
 @pytest.mark.timeout(60)
