@@ -176,7 +176,7 @@ def dispatch(cfg, modes: Dict[str, Callable], files: Files = Files(), checks: Op
         _end(1, f"{type(e).__name__}: {e}")
 
 
-_INPUT_ERRORS = (ValueError, KeyError, OSError, RuntimeError, TypeError, NotImplementedError)
+_INPUT_ERRORS = (ValueError, KeyError, OSError, RuntimeError)  # what the project raises about its input
 _PROJECT_DIRS = (osp.dirname(osp.abspath(__file__)) + os.sep, osp.join(PROJECT_ROOT, "examples") + os.sep)
 
 

@@ -87,7 +87,8 @@ def theta_groups(cfg):
 
 def data_settings(cfg, draw=0):
     """What DATA.out_dir's files (or a family's epoch ``draw``) are built from, recorded in the folder's marker."""
-    return {"DATA": OmegaConf.to_container(cfg.DATA, resolve=True), "PHYSICS.method": cfg.PHYSICS.method, "draw": draw}
+    data = {k: v for k, v in OmegaConf.to_container(cfg.DATA, resolve=True).items() if k != "out_dir"}  # where, not what
+    return {"DATA": data, "PHYSICS.method": cfg.PHYSICS.method, "draw": draw}
 
 
 def prepare_data(cfg, needed=("labelled", "section", "truth")):
