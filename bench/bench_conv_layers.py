@@ -1,5 +1,5 @@
 """Where the VelocityGAN generator's time goes, layer by layer: our VelocityGenerator (Paddle) against OpenFWI's
-InversionNet layout in PyTorch (ppsci_ext/reference/openfwi_nets.py), same weights' shapes, input and threads.
+InversionNet layout in PyTorch (ppsci_ext/testing/openfwi_nets.py), same weights' shapes, input and threads.
 
 Prints a markdown table: forward time of every encoder/decoder block (median of --repeats after a warm-up), both
 frameworks, the ratio, and the whole network forward and forward + backward. A second table takes one encoder
@@ -26,7 +26,7 @@ def main():
     import torch
 
     from ppsci_ext.arch import VelocityGenerator
-    from ppsci_ext.reference.openfwi_nets import inversion_net
+    from ppsci_ext.testing.openfwi_nets import inversion_net
 
     paddle.base.core.set_num_threads(args.threads)
     torch.set_num_threads(args.threads)

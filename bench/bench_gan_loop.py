@@ -13,7 +13,7 @@ One iteration is n_critic critic steps + 1 generator step.
   ``solver_dis.train(); solver_gen.train()``. The critic Solver is built with the *generator* as its
   model, as in the example; every ``train()`` call writes the "latest" checkpoint (to a temp dir here).
 
-- torch: OpenFWI's InversionNet and critic layouts in PyTorch on CPU (ppsci_ext/reference/openfwi_nets.py,
+- torch: OpenFWI's InversionNet and critic layouts in PyTorch on CPU (ppsci_ext/testing/openfwi_nets.py,
   BatchNorm everywhere as OpenFWI), the same sizes, batch, losses, AdamW and thread count: the framework a
   user would otherwise pick. Skipped (said so) without torch; ``--no-torch`` leaves it out.
 - ours, THREADS processes x 1 thread: how ``mode=train`` runs on CPU (TRAIN.nprocs), each process on its shard
@@ -183,8 +183,8 @@ def run_torch(args, gan=True):
     import numpy as np
     import torch
 
-    from ppsci_ext.reference.openfwi_nets import discriminator
-    from ppsci_ext.reference.openfwi_nets import inversion_net
+    from ppsci_ext.testing.openfwi_nets import discriminator
+    from ppsci_ext.testing.openfwi_nets import inversion_net
 
     torch.set_num_threads(THREADS)
     torch.manual_seed(0)

@@ -2,7 +2,7 @@
 
 Prints markdown tables.  A sample is one 70x70 model x 5 shots x nt steps (OpenFWI).
 Table C checks MODELLING.convention=openfwi: against an independent PyTorch re-implementation of OpenFWI's
-published modelling (120-cell sponge; ppsci_ext/reference/openfwi_fd.py), against deepwave, and the
+published modelling (120-cell sponge; ppsci_ext/testing/openfwi_fd.py), against deepwave, and the
 amplitude range of the FlatVel-/CurveVel-like priors against OpenFWI's published statistics.
 Usage: python bench/bench_modelling.py [--quick] [--only-openfwi]
 """
@@ -102,8 +102,8 @@ PUBLISHED = {"flat": ("flatvel-a", -26.95, 52.77), "curved": ("curvevel-a", -27.
 
 def table_openfwi(n_stats, threads):
     """C. the openfwi convention against OpenFWI's modelling (sponge) and deepwave; amplitude statistics."""
-    from ppsci_ext.reference.openfwi_fd import openfwi_gathers
-    from ppsci_ext.reference.openfwi_fd import openfwi_wavelet
+    from ppsci_ext.testing.openfwi_fd import openfwi_gathers
+    from ppsci_ext.testing.openfwi_fd import openfwi_wavelet
 
     vel = layered_models(2, seed=5).astype(np.float64)
     ref = openfwi_gathers(vel)

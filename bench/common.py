@@ -1,6 +1,6 @@
 """Helpers shared by the bench scripts (run as `python bench/<script>.py`, so this folder is on sys.path).
 
-``load_example`` and ``compose_config`` come from the package's example harness (:mod:`ppsci_ext.runtime`),
+``load_example`` and ``compose_config`` come from the package's test support (:mod:`ppsci_ext.testing.examples`),
 as in the tests.
 """
 import json
@@ -15,8 +15,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-from ppsci_ext.runtime import compose_config  # noqa: E402,F401
-from ppsci_ext.runtime import load_example  # noqa: E402,F401
+from ppsci_ext.testing.examples import compose_config  # noqa: E402,F401
+from ppsci_ext.testing.examples import load_example  # noqa: E402,F401
 
 
 def timings(fn, repeats, warm_up=True):

@@ -12,13 +12,10 @@
   loads a network from a checkpoint only where its network settings, parameter
   names and shapes are those of the config, with one error naming what differs
   (or that it is missing); :func:`predict_batches` runs a network over arrays in batches.
-- :func:`compose_config` / :func:`load_example` give tests and benches the
-  examples' configs and functions.
 
 Outputs (metrics, arrays, checkpoints) are written through :mod:`ppsci_ext.atomic`.
 """
 import functools
-import importlib.util
 import logging
 import os
 import signal
@@ -49,7 +46,7 @@ from ppsci_ext.train.checkpoint import set_state_strict
 
 __all__ = ["PROJECT_ROOT", "mode", "dispatch", "setup_run", "data_parallel", "network_config", "run_config",
            "Files", "output_file", "path_checks", "check_weights", "load_trained", "kind_checkpoint", "kind_weights",
-           "predict_batches", "read_npy", "required", "compose_config", "load_example", "rank_zero_first"]
+           "predict_batches", "read_npy", "required", "rank_zero_first"]
 
 
 def _project_root() -> str:
@@ -403,21 +400,3 @@ def drawn_each_epoch(build: Callable[[str, int], object], read: Callable[[str], 
             build(folder, epoch)
             return read(folder)
     return draw
-
-
-# ------------------------------------------------------ tests and benches
-def compose_config(name: str, overrides=()):
-    """``conf/<name>.yaml`` with Hydra overrides applied (as the example script would see it)."""
-    from hydra import compose
-    from hydra import initialize_config_dir
-
-    with initialize_config_dir(version_base=None, config_dir=osp.join(PROJECT_ROOT, "conf")):
-        return compose(name, overrides=list(overrides))
-
-
-def load_example(folder: str, script: str):
-    """``examples/<folder>/<script>.py`` as a module (its functions: train, evaluate, ...)."""
-    spec = importlib.util.spec_from_file_location(script, osp.join(PROJECT_ROOT, "examples", folder, f"{script}.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod

@@ -6,7 +6,7 @@ import re
 import pytest
 
 from ppsci_ext.runtime import PROJECT_ROOT
-from ppsci_ext.runtime import compose_config
+from ppsci_ext.testing.examples import compose_config
 
 CONF = os.path.join(PROJECT_ROOT, "conf")
 FILES = sorted(glob.glob(os.path.join(CONF, "**", "*.yaml"), recursive=True))

@@ -9,8 +9,8 @@ import pytest
 
 from ppsci_ext import pretrained as P
 from ppsci_ext.runtime import PROJECT_ROOT
-from ppsci_ext.runtime import compose_config
-from ppsci_ext.runtime import load_example
+from ppsci_ext.testing.examples import compose_config
+from ppsci_ext.testing.examples import load_example
 
 TOL = 0.01  # relative; the demos are deterministic, this covers other CPUs' rounding
 RECORD = P.manifest()

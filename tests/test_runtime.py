@@ -11,7 +11,7 @@ import pytest
 from ppsci_ext import runtime
 from ppsci_ext.outputs import MARKER
 from ppsci_ext.runtime import PROJECT_ROOT
-from ppsci_ext.runtime import compose_config
+from ppsci_ext.testing.examples import compose_config
 
 
 def test_dispatch_names_the_valid_modes(capsys):

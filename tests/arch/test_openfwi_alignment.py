@@ -1,5 +1,5 @@
 """Our VelocityGenerator against OpenFWI's InversionNet layout re-implemented in PyTorch
-(ppsci_ext/reference/openfwi_nets.py), with the weights converted by ppsci_ext.arch.openfwi_weights:
+(ppsci_ext/testing/openfwi_nets.py), with the weights converted by ppsci_ext.arch.openfwi_weights:
 forward outputs and parameter gradients agree, in evaluation and in training mode (BatchNorm on the batch).
 
 In float32 training mode the outputs differ by rounding that BatchNorm amplifies where it normalises over the
@@ -14,10 +14,12 @@ import pytest
 
 from ppsci_ext.arch import VelocityGenerator
 from ppsci_ext.arch.openfwi_weights import openfwi_generator_state
+from ppsci_ext.testing.examples import compose_config
+from ppsci_ext.testing.examples import load_example
 from tests.conftest import require
 
 torch = require("torch")  # CPU torch, a test-only reference
-from ppsci_ext.reference.openfwi_nets import inversion_net  # noqa: E402
+from ppsci_ext.testing.openfwi_nets import inversion_net  # noqa: E402
 
 DIMS = (4, 8, 8, 16, 16)
 
@@ -201,7 +203,7 @@ def test_converter_names_a_width_mismatch():
 def test_critic_with_openfwi_norm_layers_agrees(train, dtype, tol):
     from ppsci_ext.arch import VelocityDiscriminator
     from ppsci_ext.arch.openfwi_weights import openfwi_critic_state
-    from ppsci_ext.reference.openfwi_nets import discriminator
+    from ppsci_ext.testing.openfwi_nets import discriminator
 
     torch.manual_seed(3)
     theirs = discriminator((4, 8, 8, 16)).to(getattr(torch, dtype))
@@ -279,14 +281,13 @@ def test_twenty_wgan_gp_iterations_of_the_paper_config_follow_openfwis_loop(sche
     import itertools
     from types import SimpleNamespace
 
-    from ppsci_ext import runtime
     from ppsci_ext.arch import VelocityDiscriminator
     from ppsci_ext.arch.openfwi_weights import openfwi_critic_state
-    from ppsci_ext.reference.openfwi_nets import discriminator
-    from ppsci_ext.reference.openfwi_nets import openfwi_gan_pass
+    from ppsci_ext.testing.openfwi_nets import discriminator
+    from ppsci_ext.testing.openfwi_nets import openfwi_gan_pass
     from ppsci_ext.train import gan
 
-    cfg = runtime.compose_config("velocitygan_paper", [f"TRAIN.gan_schedule={schedule}"])
+    cfg = compose_config("velocitygan_paper", [f"TRAIN.gan_schedule={schedule}"])
     t = cfg.TRAIN
     g_t, g_p = pair(seed=6, dtype="float64")
     torch.manual_seed(7)
@@ -308,7 +309,7 @@ def test_twenty_wgan_gp_iterations_of_the_paper_config_follow_openfwis_loop(sche
                               adamw(g_t), adamw(d_t), t.n_critic, t.lambda_g1v, t.lambda_g2v, t.lambda_adv,
                               t.lambda_gp, [torch.from_numpy(a) for a in alphas])
 
-    vg = runtime.load_example("velocitygan", "VelocityGAN")
+    vg = load_example("velocitygan", "VelocityGAN")
     loader = [({"data": paddle.to_tensor(x)}, {"velocity": paddle.to_tensor(y)}, {}) for x, y in batches]
     constraint = SimpleNamespace(output_keys=("velocity",), data_loader=loader, loss=vg.generator_loss(cfg))
     trainer = gan.WGANGPTrainer(g_p, d_p, constraint, vg.critic_loss(cfg), vg.adamw(cfg, t.lr_g, g_p),

@@ -14,8 +14,8 @@ from ppsci_ext.data import SeismicTransform
 from ppsci_ext.data import VelocityTransform
 from ppsci_ext.data import read_annotation
 from ppsci_ext.data.fwi_dataset import check_velocity
-from ppsci_ext.runtime import compose_config
-from ppsci_ext.runtime import load_example
+from ppsci_ext.testing.examples import compose_config
+from ppsci_ext.testing.examples import load_example
 from tests.conftest import write_fwi_files
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

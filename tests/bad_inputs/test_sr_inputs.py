@@ -20,8 +20,8 @@ from ppsci_ext.data.seismic_sr import normalise
 from ppsci_ext.data.seismic_sr import read_dat
 from ppsci_ext.data.seismic_sr import read_section
 from ppsci_ext.data.seismic_sr import split_once
-from ppsci_ext.runtime import compose_config
-from ppsci_ext.runtime import load_example
+from ppsci_ext.testing.examples import compose_config
+from ppsci_ext.testing.examples import load_example
 from tests.conftest import snapshot
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from ppsci_ext.outputs import MARKER
-from ppsci_ext.runtime import compose_config
-from ppsci_ext.runtime import load_example
+from ppsci_ext.testing.examples import compose_config
+from ppsci_ext.testing.examples import load_example
 from tests.conftest import snapshot
 from tests.conftest import write_fwi_files
 

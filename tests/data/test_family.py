@@ -4,7 +4,7 @@ import pytest
 
 from ppsci_ext.data import family_elastic_sections
 from ppsci_ext.data.ava_dataset import check_elastic
-from ppsci_ext.runtime import compose_config
+from ppsci_ext.testing.examples import compose_config
 
 MIX = dict(compose_config("gdrnn").DATA.family.mix)
 

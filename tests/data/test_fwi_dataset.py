@@ -101,7 +101,7 @@ def test_openfwi_dataset_config_gives_the_statistics(tmp_path):
 
     from ppsci_ext.data.fwi_dataset import openfwi_statistics
     from ppsci_ext.data.fwi_dataset import statistics_overrides
-    from ppsci_ext.runtime import compose_config
+    from ppsci_ext.testing.examples import compose_config
 
     path = tmp_path / "dataset_config.json"
     path.write_text(json.dumps({"flatvel-a": {"data_min": -26.95, "data_max": 52.77, "label_min": 1500,

@@ -7,8 +7,8 @@ import pytest
 
 from ppsci_ext.outputs import MARKER
 from ppsci_ext.data import read_wavelet
-from ppsci_ext.runtime import compose_config
-from ppsci_ext.runtime import load_example
+from ppsci_ext.testing.examples import compose_config
+from ppsci_ext.testing.examples import load_example
 
 
 def load_script():

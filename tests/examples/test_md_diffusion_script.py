@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from ppsci_ext.data import marmousi_section
-from ppsci_ext.runtime import compose_config
+from ppsci_ext.testing.examples import compose_config
 from ppsci_ext.train.checkpoint import load_checkpoint
-from ppsci_ext.runtime import load_example
+from ppsci_ext.testing.examples import load_example
 
 
 def load_script():

@@ -1,13 +1,13 @@
 """MODELLING.convention=openfwi: gathers with OpenFWI's amplitudes and timing, checked against an independent
-re-implementation of OpenFWI's published modelling (ppsci_ext/reference/openfwi_fd.py, 120-cell sponge)."""
+re-implementation of OpenFWI's published modelling (ppsci_ext/testing/openfwi_fd.py, 120-cell sponge)."""
 import numpy as np
 import pytest
 
 from ppsci_ext.data import make_velocity_models
 from ppsci_ext.physics import forward_model
 from ppsci_ext.physics import openfwi_ricker
-from ppsci_ext.reference.openfwi_fd import openfwi_gathers
-from ppsci_ext.reference.openfwi_fd import openfwi_wavelet
+from ppsci_ext.testing.openfwi_fd import openfwi_gathers
+from ppsci_ext.testing.openfwi_fd import openfwi_wavelet
 from tests.conftest import require
 
 

@@ -10,8 +10,8 @@ import pytest
 import ppsci_ext  # noqa: F401  (registers the datasets with ppsci)
 from ppsci_ext.arch import MDUNet
 from ppsci_ext.diffusion import DiffusionScheduler
-from ppsci_ext.runtime import compose_config
-from ppsci_ext.runtime import load_example
+from ppsci_ext.testing.examples import compose_config
+from ppsci_ext.testing.examples import load_example
 from ppsci_ext.runtime import setup_run
 from ppsci_ext.train import SRTrainer
 from ppsci_ext.train import UnrolledTrainer
