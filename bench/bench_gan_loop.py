@@ -275,17 +275,16 @@ def build_ppsci(args):
     """Two Solvers exactly as the example builds them; returns (solver_dis, solver_gen, generator, critic)."""
     import ppsci
 
-    from ppsci_ext.data import SeismicTransform
-    from ppsci_ext.data import VelocityTransform
+    from ppsci_ext.data.fwi import FWINormalisation
 
     g = ppsci.arch.VelocityGenerator(("data",), ("fake_image",), 32, 64, 128, 256, 512, sample_spatial=1.0)
     d = ppsci.arch.VelocityDiscriminator(("image",), ("score",), 32, 64, 128, 256)
     gen_loss, critic_loss = ppsci_losses(d)
     # log + min-max to [-1, 1] (the example's LogTransform + MinMaxNormalize), without its in-place edits
+    norm = FWINormalisation(DATA_MIN, DATA_MAX, LABEL_MIN, LABEL_MAX, log_k=1.0, sample_ratio=1)
     loader = {"dataset": {"name": "FWIDataset", "input_keys": ("data",), "label_keys": ("real_image",),
                           "anno": args.anno, "preload": True, "sample_ratio": 1, "file_size": args.file_size,
-                          "transform_data": SeismicTransform(DATA_MIN, DATA_MAX, 1.0, 1),
-                          "transform_label": VelocityTransform(LABEL_MIN, LABEL_MAX)},
+                          "transform_data": norm.data, "transform_label": norm.velocity},
               "sampler": {"name": "BatchSampler", "shuffle": False, "drop_last": True},
               "batch_size": args.batch, "num_workers": 0}
     identity = {"fake_image": lambda out: out["fake_image"]}

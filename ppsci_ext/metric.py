@@ -52,13 +52,14 @@ def ssim(pred, true, data_range: float = 1.0, sigma: float = 1.5, k1: float = 0.
     return s.mean()
 
 
-def fwi_metric_expr(label_min: float, label_max: float, key: str = "velocity"):
-    """``FunctionalMetric`` expression for velocity maps normalised to [-1, 1].
+def fwi_metric_expr(norm, key: str = "velocity"):
+    """``FunctionalMetric`` expression for velocity maps normalised to [-1, 1] by ``norm``
+    (:class:`ppsci_ext.data.fwi.FWINormalisation`).
 
     MAE, RMSE on the [-1, 1] scale and SSIM on [0, 1] (data range 1), as OpenFWI
-    reports them; MAE_mps and RMSE_mps in m/s.
+    reports them; MAE_mps and RMSE_mps in m/s (the errors times ``norm.half_range``).
     """
-    half_range = (label_max - label_min) / 2.0
+    half_range = norm.half_range
 
     def expr(output_dict, label_dict):
         pred, true = output_dict[key], label_dict[key]

@@ -122,10 +122,8 @@ def _value(cfg, key: str):
 
 
 def _as_paths(value) -> list:
-    """A config value naming one path, or a list whose first entry is one (DATA.openfwi_stats)."""
-    if value is None or value == "":
-        return []
-    return [str(value[0])] if isinstance(value, (list, tuple)) or OmegaConf.is_list(value) else [str(value)]
+    """A config value naming one path: [path], or [] when it is unset."""
+    return [] if value is None or value == "" else [str(value)]
 
 
 def path_checks(cfg, files: Files) -> dict:

@@ -5,6 +5,7 @@ from skimage.metrics import structural_similarity
 
 import ppsci
 from ppsci_ext import metric
+from ppsci_ext.data.fwi import FWINormalisation
 
 
 @pytest.mark.parametrize("noise", [0.02, 0.3])
@@ -12,7 +13,7 @@ def test_ssim_matches_skimage_through_functional_metric(rng, noise):
     true = rng.uniform(-1, 1, (4, 1, 70, 70)).astype(np.float32)
     true[:, :, 30:] = 0.5  # some structure
     pred = np.clip(true + noise * rng.standard_normal(true.shape), -1, 1).astype(np.float32)
-    fm = ppsci.metric.FunctionalMetric(metric.fwi_metric_expr(1500.0, 4500.0))
+    fm = ppsci.metric.FunctionalMetric(metric.fwi_metric_expr(FWINormalisation(-1.0, 1.0, 1500.0, 4500.0)))
     got = fm({"velocity": paddle.to_tensor(pred)}, {"velocity": paddle.to_tensor(true)})
     ref = np.mean([structural_similarity((p[0] + 1) / 2, (t[0] + 1) / 2, gaussian_weights=True, sigma=1.5,
                                          data_range=1.0) for p, t in zip(pred, true)])

@@ -29,18 +29,14 @@ from ppsci_ext.arch import VelocityDiscriminator
 from ppsci_ext.arch import VelocityGenerator
 from ppsci_ext.atomic import write_json
 from ppsci_ext.atomic import write_npy
-from ppsci_ext.data import SeismicTransform
-from ppsci_ext.data import VelocityTransform
+from ppsci_ext.data.fwi import FWINormalisation
 from ppsci_ext.config_checks import require
-from ppsci_ext.data.fwi_dataset import AMPLITUDE_CHECKS
-from ppsci_ext.data.fwi_dataset import check_amplitudes
-from ppsci_ext.data.fwi_dataset import depth_profile
-from ppsci_ext.data.fwi_dataset import statistics_overrides
-from ppsci_ext.data.fwi_dataset import velocity_models
-from ppsci_ext.data.openfwi_generator import amplitude_range
-from ppsci_ext.data.velocity_models import make_velocity_models
-from ppsci_ext.data.openfwi_generator import generate_section as generate_openfwi_section
-from ppsci_ext.data.openfwi_generator import prepare_openfwi
+from ppsci_ext.data.fwi.generator import amplitude_range
+from ppsci_ext.data.fwi.generator import generate_section as generate_openfwi_section
+from ppsci_ext.data.fwi.generator import prepare_openfwi
+from ppsci_ext.data.fwi.reader import depth_profile
+from ppsci_ext.data.fwi.reader import velocity_models
+from ppsci_ext.data.fwi.velocity_models import make_velocity_models
 from ppsci_ext.physics import forward_model
 from ppsci_ext.train import WGANGPTrainer
 from ppsci_ext.train import loader_config
@@ -48,25 +44,23 @@ from ppsci_ext.train import loader_config
 TRAIN_COMMAND = "python examples/velocitygan/VelocityGAN.py mode=train"
 # the paths a run reads: outputs are never one of these files, nor inside their folders (ppsci_ext.outputs)
 FILES = runtime.Files(inputs=("INFER.input", "EVAL.pretrained_model_path", "INFER.pretrained_model_path",
-                              "TRAIN.init_from", "DATA.openfwi_stats"),
+                              "TRAIN.init_from"),
                       data_folders=("GENERATE.out_dir",), data_files=("DATA.train_anno", "DATA.test_anno", "EVAL.anno"))
 # the settings the generator's weights depend on: a checkpoint is loaded only where they are unchanged
-GENERATOR_KEYS = ("MODEL.generator", *(f"DATA.{k}" for k in ("data_min", "data_max", "label_min", "label_max",
-                                                              "sample_ratio", "log_k")))
+NORMALISATION_KEYS = ("data_min", "data_max", "label_min", "label_max", "sample_ratio", "log_k", "amplitude_check")
+GENERATOR_KEYS = ("MODEL.generator", *(f"DATA.{k}" for k in NORMALISATION_KEYS if k != "amplitude_check"))
 TRAINED_KEYS = GENERATOR_KEYS + ("MODEL.gan", "MODEL.critic")  # ... and those of a training run's networks
 
 
 # ----------------------------------------------------------------- checks
 def check_settings(cfg):
     """The checks of this example's settings, before any data is built (the generic ones are in
-    ppsci_ext.config_checks); returns the config the run uses: with DATA.openfwi_stats, that file's statistics."""
-    cfg = OmegaConf.merge(cfg, {"DATA": statistics_overrides(cfg.DATA)})
+    ppsci_ext.config_checks)."""
+    FWINormalisation.from_config(cfg.DATA)  # the statistics, log_k, sample_ratio, amplitude_check
     m = cfg.GENERATE.models
     require(m.vmin > 0 and 1 <= m.min_layers and m.min_thickness >= 1 and m.min_layers * m.min_thickness <= m.nz,
             f"GENERATE.models: vmin {m.vmin} m/s must be > 0, and {m.min_layers} layers (>= 1) of at least "
             f"{m.min_thickness} cells (>= 1) must fit in nz={m.nz}")
-    require(cfg.DATA.amplitude_check in AMPLITUDE_CHECKS, f"DATA.amplitude_check: expected one of "
-                                                          f"{list(AMPLITUDE_CHECKS)}, found {cfg.DATA.amplitude_check!r}")
     if cfg.TRAIN.init_from and cfg.mode == "train":
         require(not outputs.same_file(cfg.TRAIN.checkpoint, cfg.TRAIN.init_from),
                 f"TRAIN.checkpoint and TRAIN.init_from are both {cfg.TRAIN.init_from}: the run would write its "
@@ -76,7 +70,6 @@ def check_settings(cfg):
                               hint="with the critic on (MODEL.gan=true), TRAIN.init_from needs a training checkpoint "
                                    "holding both networks (e.g. <output_dir>/checkpoints/latest.pdparams); or set "
                                    "MODEL.gan=false to fine-tune the generator alone")
-    return cfg
 
 
 # ----------------------------------------------------------------- builders
@@ -88,9 +81,7 @@ def dataset_cfg(cfg, anno):
     g = cfg.MODEL.generator
     return {"name": "ExtFWIDataset", "input_keys": tuple(g.input_keys), "label_keys": tuple(g.output_keys),
             "anno": anno, "data_shape": (g.n_sources, g.time_samples, g.n_receivers),
-            "label_shape": (1, *g.out_shape),
-            **{k: cfg.DATA[k] for k in ("data_min", "data_max", "label_min", "label_max", "sample_ratio", "log_k",
-                                         "amplitude_check")}}
+            "label_shape": (1, *g.out_shape), **{k: cfg.DATA[k] for k in NORMALISATION_KEYS}}
 
 
 def generator_loss(cfg):
@@ -154,13 +145,11 @@ def prepare_data(cfg, annos):
 
 # ------------------------------------------------------------------- modes
 def check_training_range(cfg):
-    """Log the training files' amplitude range against DATA.data_min/data_max (a warning where it exceeds them)."""
+    """Log the training files' amplitude range (a warning where it leaves DATA.data_min/data_max)."""
     g = cfg.GENERATE
     lo, hi = amplitude_range(g.out_dir, g.n_train // g.file_size)
     logger.message(f"training data in {g.out_dir}: amplitude range [{lo:.3g}, {hi:.3g}]")
-    if lo < cfg.DATA.data_min or hi > cfg.DATA.data_max:
-        logger.warning(f"the data range [{lo:.3g}, {hi:.3g}] exceeds DATA.data_min/data_max = "
-                       f"[{cfg.DATA.data_min}, {cfg.DATA.data_max}]: update them in the YAML")
+    FWINormalisation.from_config(cfg.DATA).warn_outside((lo, hi), f"training data in {g.out_dir}")
 
 
 @runtime.mode
@@ -196,7 +185,7 @@ def _train(cfg):
     generator = build_generator(cfg)
     critic = VelocityDiscriminator(**cfg.MODEL.critic) if cfg.MODEL.gan else None
     x_val, y_val, _ = held_out_arrays(cfg, cfg.DATA.test_anno)
-    metric_fn = metric.fwi_metric_expr(cfg.DATA.label_min, cfg.DATA.label_max, key_out)
+    metric_fn = metric.fwi_metric_expr(FWINormalisation.from_config(cfg.DATA), key_out)
 
     def validate(model):
         model.eval()
@@ -219,20 +208,19 @@ def _train(cfg):
 
 @runtime.mode
 def evaluate(cfg):
-    key_out = cfg.MODEL.generator.output_keys[0]
+    key_out, norm = cfg.MODEL.generator.output_keys[0], FWINormalisation.from_config(cfg.DATA)
     model = load_generator(cfg, cfg.EVAL.pretrained_model_path)  # first: wrong weights cost no data building
     prepare_data(cfg, (cfg.EVAL.anno,))
     validator = ppsci.validate.SupervisedValidator(
         loader_config(dataset_cfg(cfg, cfg.EVAL.anno), cfg.EVAL.batch_size, False), ppsci.loss.L1Loss(),
-        metric={"FWI": ppsci.metric.FunctionalMetric(metric.fwi_metric_expr(cfg.DATA.label_min, cfg.DATA.label_max, key_out))},
+        metric={"FWI": ppsci.metric.FunctionalMetric(metric.fwi_metric_expr(norm, key_out))},
         name="test")
     solver = ppsci.solver.Solver(model, validator={validator.name: validator}, output_dir=cfg.output_dir)
     _, groups = solver.eval()
     results = dict(groups["FWI"])
     x, y, ds = held_out_arrays(cfg, cfg.EVAL.anno)
-    vt = VelocityTransform(cfg.DATA.label_min, cfg.DATA.label_max)
-    pred_mps = vt.inverse(predict(cfg, model, x))[:, 0]
-    true_mps = vt.inverse(y)[:, 0]
+    pred_mps = norm.velocity_inverse(predict(cfg, model, x))[:, 0]
+    true_mps = norm.velocity_inverse(y)[:, 0]
     if cfg.EVAL.data_misfit:
         # do the predictions explain the data? forward-model them with the acquisition of the test data
         synth = forward_model(pred_mps.astype(np.float32), num_threads=cfg.num_threads, **modelling_kwargs(cfg))
@@ -269,8 +257,9 @@ def baseline_scores(cfg, y):
         logger.info(f"no depth-mean baseline: the training models of {cfg.DATA.train_anno} are not readable here")
         return None
     key = cfg.MODEL.generator.output_keys[0]
-    pred = VelocityTransform(cfg.DATA.label_min, cfg.DATA.label_max)(np.broadcast_to(profile[:, None], y.shape[2:]))
-    fn = metric.fwi_metric_expr(cfg.DATA.label_min, cfg.DATA.label_max, key)
+    norm = FWINormalisation.from_config(cfg.DATA)
+    pred = norm.velocity(np.broadcast_to(profile[:, None], y.shape[2:]))
+    fn = metric.fwi_metric_expr(norm, key)
     scores = fn({key: paddle.to_tensor(np.broadcast_to(pred, y.shape).copy())}, {key: paddle.to_tensor(y)})
     return {k: float(v) for k, v in scores.items()}
 
@@ -284,12 +273,11 @@ def inference(cfg):
     if data.ndim != 4 or tuple(data.shape[1:]) != expected:
         raise ValueError(f"{cfg.INFER.input}: expected shot gathers [N, {', '.join(map(str, expected))}], "
                          f"found shape {data.shape}")
-    st = SeismicTransform(cfg.DATA.data_min, cfg.DATA.data_max, cfg.DATA.log_k, cfg.DATA.sample_ratio)
-    check_amplitudes((data.min(), data.max()), cfg.DATA.data_min, cfg.DATA.data_max, f"{cfg.INFER.input} "
-                     f"(INFER.input)", cfg.DATA.amplitude_check)
+    norm = FWINormalisation.from_config(cfg.DATA)
+    norm.check_amplitudes((data.min(), data.max()), f"{cfg.INFER.input} (INFER.input)")
     model = load_generator(cfg, cfg.INFER.pretrained_model_path)
-    pred = runtime.predict_batches(model, {g.input_keys[0]: st(data)}, g.output_keys[0], cfg.INFER.batch_size)
-    vel = VelocityTransform(cfg.DATA.label_min, cfg.DATA.label_max).inverse(pred).astype(np.float32)
+    pred = runtime.predict_batches(model, {g.input_keys[0]: norm.data(data)}, g.output_keys[0], cfg.INFER.batch_size)
+    vel = norm.velocity_inverse(pred).astype(np.float32)
     write_npy(out, vel)
     logger.message(f"wrote {cfg.INFER.output}: velocity {vel.shape} m/s, range [{vel.min():.0f}, {vel.max():.0f}]")
 

@@ -13,10 +13,9 @@ from ppsci_ext.data.elastic_models import gardner_rho
 from ppsci_ext.data.elastic_models import layered_elastic_section
 from ppsci_ext.data.elastic_models import load_marmousi_elastic
 from ppsci_ext.data.elastic_models import marmousi_section
-from ppsci_ext.data.fwi_dataset import FWIDataset
-from ppsci_ext.data.fwi_dataset import SeismicTransform
-from ppsci_ext.data.fwi_dataset import VelocityTransform
-from ppsci_ext.data.fwi_dataset import read_annotation
+from ppsci_ext.data.fwi import FWIDataset
+from ppsci_ext.data.fwi import FWINormalisation
+from ppsci_ext.data.fwi import read_annotation
 from ppsci_ext.data.seismic_sections import degrade
 from ppsci_ext.data.seismic_sections import generate_pairs
 from ppsci_ext.data.seismic_sections import synthetic_section
@@ -28,9 +27,9 @@ from ppsci_ext.data.seismic_sr import split_files
 from ppsci_ext.data.seismic_sr import upsample2
 from ppsci_ext.data.seismic_sr import write_dat
 from ppsci_ext.data.seismic_sr import write_split
-from ppsci_ext.data.velocity_models import make_velocity_models
+from ppsci_ext.data.fwi import make_velocity_models
 
-__all__ = ["FWIDataset", "SeismicTransform", "VelocityTransform", "read_annotation", "make_velocity_models",
+__all__ = ["FWIDataset", "FWINormalisation", "read_annotation", "make_velocity_models",
            "AVADataset", "read_ava_file", "write_ava_file", "build_ava_files", "read_wavelet", "ava_file_paths",
            "butterworth_background", "castagna_vs", "gardner_rho", "layered_elastic_section", "family_elastic_sections",
            "elastic_section_of", "load_marmousi_elastic", "marmousi_section",

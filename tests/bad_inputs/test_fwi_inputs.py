@@ -10,10 +10,9 @@ import pytest
 from ppsci.utils import logger
 
 from ppsci_ext.data import FWIDataset
-from ppsci_ext.data import SeismicTransform
-from ppsci_ext.data import VelocityTransform
+from ppsci_ext.data.fwi import FWINormalisation
 from ppsci_ext.data import read_annotation
-from ppsci_ext.data.fwi_dataset import check_velocity
+from ppsci_ext.data.fwi.reader import check_velocity
 from ppsci_ext.testing.examples import compose_config
 from ppsci_ext.testing.examples import load_example
 from tests.conftest import write_fwi_files
@@ -58,7 +57,7 @@ def test_nan_in_data_fails_at_build_naming_file_and_sample(tmp_path):
 @pytest.mark.timeout(60)
 def test_nan_found_across_chunks(tmp_path, monkeypatch):
     """Memory-mapped files are scanned a few samples at a time; the first bad sample of a later chunk is named."""
-    monkeypatch.setattr("ppsci_ext.data.fwi_dataset.CHUNK_BYTES", 1)  # one sample a chunk
+    monkeypatch.setattr("ppsci_ext.data.fwi.reader.CHUNK_BYTES", 1)  # one sample a chunk
     anno = write_fwi_files(tmp_path, n=6)
     edit(tmp_path, "data0.npy", lambda d: d.__setitem__((5, 0, 0, 0), -np.inf))
     edit(tmp_path, "data0.npy", lambda d: d.__setitem__((4, 1, 2, 3), np.inf))
@@ -132,13 +131,16 @@ def test_items_are_read_without_checks(tmp_path, monkeypatch):
     """After the build, reading items calls no checker (so nothing raises inside a DataLoader)."""
     anno = write_fwi_files(tmp_path)
     ds = make(anno)
-    import ppsci_ext.data.fwi_dataset as mod
+    import ppsci_ext.data.fwi.dataset as dataset
+    import ppsci_ext.data.fwi.reader as reader
 
     def fail(*args, **kwargs):
         raise AssertionError("checked when read")
 
-    for name in ("check_velocity", "_data_range", "_label_range", "_sample_range"):
-        monkeypatch.setattr(mod, name, fail)
+    for mod in (dataset, reader):
+        for name in ("check_velocity", "data_range", "label_range", "_sample_range"):
+            if hasattr(mod, name):
+                monkeypatch.setattr(mod, name, fail)
     batches = list(paddle.io.DataLoader(ds, batch_size=4))
     assert len(batches) == 2
 
@@ -148,26 +150,27 @@ def test_items_are_read_without_checks(tmp_path, monkeypatch):
 @pytest.mark.parametrize("lo, hi", [(0.3, 0.3), (0.6, -0.3), (float("nan"), 1.0)])
 def test_degenerate_data_range(lo, hi):
     with pytest.raises(ValueError, match=rf"DATA\.data_min \({lo}\) must be finite and below DATA\.data_max \({hi}\)"):
-        SeismicTransform(lo, hi)
+        FWINormalisation(lo, hi, 1500.0, 4500.0)
 
 
 @pytest.mark.timeout(60)
 def test_degenerate_label_range(tmp_path):
     with pytest.raises(ValueError, match=r"DATA\.label_min \(4500\.0\) must be finite and below DATA\.label_max "
                                          r"\(1500\.0\)"):
-        VelocityTransform(4500, 1500)
+        FWINormalisation(-1.0, 1.0, 4500, 1500)
     anno = write_fwi_files(tmp_path)
     with pytest.raises(ValueError, match=r"DATA\.data_min \(1\.0\) must be finite and below DATA\.data_max \(1\.0\)"):
         make(anno, data_min=1.0, data_max=1.0)
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.parametrize("kw, key", [({"k": 0.0}, "DATA.log_k"), ({"k": -1.0}, "DATA.log_k"),
+@pytest.mark.parametrize("kw, key", [({"log_k": 0.0}, "DATA.log_k"), ({"log_k": -1.0}, "DATA.log_k"),
+                                     ({"amplitude_check": "loud"}, "DATA.amplitude_check"),
                                      ({"sample_ratio": 0}, "DATA.sample_ratio"),
                                      ({"sample_ratio": 2.5}, "DATA.sample_ratio")])
 def test_bad_log_k_and_sample_ratio(kw, key):
     with pytest.raises(ValueError, match=key.replace(".", r"\.")):
-        SeismicTransform(-1.0, 1.0, **kw)
+        FWINormalisation(-1.0, 1.0, 1500.0, 4500.0, **kw)
 
 
 # ----------------------------------------------------------- annotation files

@@ -6,8 +6,7 @@ import pytest
 import ppsci
 import ppsci_ext  # noqa: F401
 from ppsci_ext.data import FWIDataset
-from ppsci_ext.data import SeismicTransform
-from ppsci_ext.data import VelocityTransform
+from ppsci_ext.data.fwi import FWINormalisation
 from ppsci_ext.data import read_annotation
 from tests.conftest import write_fwi_files
 
@@ -38,9 +37,13 @@ def test_items_are_transformed_and_memory_mapped(tmp_path):
     assert y["velocity"].shape == (1, 70, 70)
     assert -1 <= y["velocity"].min() and y["velocity"].max() <= 1
     raw = np.load(os.path.join(tmp_path, "data1.npy"))[1]
-    np.testing.assert_allclose(x["data"], SeismicTransform(-3.0, 3.0, 1.0, 4)(raw), rtol=1e-6)
-    vt = VelocityTransform(1500, 4500)
-    np.testing.assert_allclose(vt.inverse(y["velocity"]), np.load(os.path.join(tmp_path, "model1.npy"))[1], rtol=1e-5)
+    # OpenFWI's transform written out: every 4th sample, signed log(1 + |x|), log(-3) .. log(3) to [-1, 1]
+    kept = raw[:, ::4, :].astype(np.float64)
+    logged, lo, hi = np.sign(kept) * np.log1p(np.abs(kept)), -np.log1p(3.0), np.log1p(3.0)
+    np.testing.assert_allclose(x["data"], (logged - lo) / (hi - lo) * 2 - 1, rtol=1e-5, atol=1e-6)
+    norm = FWINormalisation(-3.0, 3.0, 1500, 4500, log_k=1.0, sample_ratio=4)
+    np.testing.assert_allclose(norm.velocity_inverse(y["velocity"]), np.load(os.path.join(tmp_path, "model1.npy"))[1],
+                               rtol=1e-5)
 
 
 def test_registered_with_ppsci_by_name(tmp_path):
@@ -94,28 +97,17 @@ def test_unlabelled_annotation(tmp_path):
     assert x["data"].shape == (5, 100, 70) and y == {}
 
 
-def test_openfwi_dataset_config_gives_the_statistics(tmp_path):
-    import json
-
-    from omegaconf import OmegaConf
-
-    from ppsci_ext.data.fwi_dataset import openfwi_statistics
-    from ppsci_ext.data.fwi_dataset import statistics_overrides
+@pytest.mark.parametrize("name", sorted(os.path.splitext(f)[0] for f in os.listdir(os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "conf", "fwi_stats"))))
+def test_every_statistics_entry_composes_into_data(name):
+    """Each entry of the config group fwi_stats sets DATA's four statistics, ordered, and builds the normalisation;
+    OpenFWI's FlatVel-A is its published -26.95 .. 52.77 (the velocitygan_openfwi preset's)."""
     from ppsci_ext.testing.examples import compose_config
 
-    path = tmp_path / "dataset_config.json"
-    path.write_text(json.dumps({"flatvel-a": {"data_min": -26.95, "data_max": 52.77, "label_min": 1500,
-                                              "label_max": 4500, "file_size": 500},
-                                "curvevel-a": {"data_min": -27.11, "data_max": 55.0}}))
-    assert openfwi_statistics(str(path), "flatvel-a") == {"data_min": -26.95, "data_max": 52.77,
-                                                          "label_min": 1500.0, "label_max": 4500.0}
-    cfg = compose_config("velocitygan", [f"DATA.openfwi_stats=[{path},flatvel-a]"])
-    merged = OmegaConf.merge(cfg, {"DATA": statistics_overrides(cfg.DATA)})  # what the script does
-    assert (merged.DATA.data_min, merged.DATA.data_max) == (-26.95, 52.77)
-    assert statistics_overrides(compose_config("velocitygan").DATA) == {}  # unset: the YAML's values
-    with pytest.raises(ValueError, match=r"has no data set 'flatvel-b'; found \['curvevel-a', 'flatvel-a'\]"):
-        openfwi_statistics(str(path), "flatvel-b")
-    with pytest.raises(ValueError, match=r"data set 'curvevel-a': missing \['label_min', 'label_max'\]"):
-        openfwi_statistics(str(path), "curvevel-a")
-    with pytest.raises(FileNotFoundError, match=r"DATA.openfwi_stats: OpenFWI dataset config not found"):
-        openfwi_statistics(str(tmp_path / "none.json"), "flatvel-a")
+    cfg = compose_config("velocitygan", [f"fwi_stats={name}"])
+    norm = FWINormalisation.from_config(cfg.DATA)
+    assert norm.data_min < 0 < norm.data_max and (norm.label_min, norm.label_max) == (1500.0, 4500.0)
+    if name == "flatvel-a":
+        assert (norm.data_min, norm.data_max) == (-26.95, 52.77)
+        preset = compose_config("velocitygan_openfwi").DATA
+        assert (preset.data_min, preset.data_max) == (-26.95, 52.77)

@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from ppsci_ext.atomic import atomic_open
 from ppsci_ext.atomic import write_npy
-from ppsci_ext.data.velocity_models import make_velocity_models
+from ppsci_ext.data.fwi.velocity_models import make_velocity_models
 from ppsci_ext.outputs import claimed
 from ppsci_ext.physics import forward_model
 
@@ -31,7 +31,7 @@ __all__ = ["generate_openfwi", "generate_section", "prepare_openfwi", "generator
            "COUNTS"]
 
 SPLITS = ("train", "test")
-WRITER = "ppsci_ext.data.openfwi_generator.generate_openfwi"  # recorded in the marker of the folders it fills
+WRITER = "ppsci_ext.data.fwi.generator.generate_openfwi"  # recorded in the marker of the folders it fills
 
 
 COUNTS = ("n_train", "n_test")  # may change between runs on one folder: file k depends on k alone
