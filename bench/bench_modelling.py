@@ -14,7 +14,7 @@ import numba
 import numpy as np
 
 from common import median_time
-from ppsci_ext.data import make_velocity_models
+from ppsci_ext.data.fwi.velocity_models import make_velocity_models
 from ppsci_ext.physics import ricker
 from ppsci_ext.physics.acoustic import DEFAULT_PAD, forward_model
 

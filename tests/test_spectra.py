@@ -135,7 +135,7 @@ def test_spectral_fidelity_sees_smoothing_and_noise():
     smooth = spectral_fidelity(gaussian_filter1d(true, 2.0, axis=-1), true)
     assert smooth["spec_ratio_0_25"] > 0.6 and smooth["spec_ratio_75_100"] < 0.05  # over-smoothed: upper bands lost
     # a band-limited section: its upper signal band, not the empty top of the Nyquist, shows the smoothing
-    from ppsci_ext.data import synthetic_section
+    from ppsci_ext.data.sr.generator import synthetic_section
 
     sec = synthetic_section(np.random.default_rng(2), size=128).astype(np.float64)
     soft = spectral_fidelity(gaussian_filter1d(sec, 1.5, axis=-1), sec)

@@ -30,8 +30,15 @@ from ppsci_ext.arch import MDUNet
 from ppsci_ext.atomic import write_json
 from ppsci_ext.atomic import write_npy
 from ppsci_ext.config_checks import require
-from ppsci_ext.data import seismic_sections
-from ppsci_ext.data import seismic_sr
+from ppsci_ext.data.sr.dataset import SeismicSRDataset
+from ppsci_ext.data.sr.dataset import normalise
+from ppsci_ext.data.sr.dataset import upsample2
+from ppsci_ext.data.sr.field import field_panels
+from ppsci_ext.data.sr.generator import prepare_pairs
+from ppsci_ext.data.sr.reader import read_dat
+from ppsci_ext.data.sr.reader import read_section
+from ppsci_ext.data.sr.reader import write_dat
+from ppsci_ext.data.sr.split import split_once
 from ppsci_ext.diffusion import DiffusionScheduler
 from ppsci_ext.spectra import spectral_fidelity
 from ppsci_ext.train import SRTrainer
@@ -70,9 +77,9 @@ def prepare_data(cfg):
     d, s = cfg.DATA, cfg.DATA.synthetic
     ndim(cfg)
     kw = {k: tuple(v) if isinstance(v, list) else v for k, v in OmegaConf.to_container(s).items() if k != "seed"}
-    pairs = seismic_sections.prepare_pairs(d.root, d.generate, d.n_pairs, s.seed, d.lr_shape, d.hr_shape,
+    pairs = prepare_pairs(d.root, d.generate, d.n_pairs, s.seed, d.lr_shape, d.hr_shape,
                                            logger.info, **kw)
-    return seismic_sr.split_once(osp.join(cfg.output_dir, "split.json"), [p[0] for p in pairs], tuple(d.split),
+    return split_once(osp.join(cfg.output_dir, "split.json"), [p[0] for p in pairs], tuple(d.split),
                                  d.split_seed, root=d.root)
 
 
@@ -141,14 +148,14 @@ def test_items(cfg, split):
     if not split["test"]:
         raise ValueError(f"the split of the {sum(map(len, split.values()))} pairs in DATA.root={cfg.DATA.root} has no "
                          f"test items (DATA.split={list(cfg.DATA.split)}): give more pairs or a larger test fraction")
-    ds = seismic_sr.SeismicSRDataset(**dataset_args(cfg, split["test"], None, False))
+    ds = SeismicSRDataset(**dataset_args(cfg, split["test"], None, False))
     n = len(split["test"]) if cfg.EVAL.n_items is None else min(cfg.EVAL.n_items, len(split["test"]))
     return [(split["test"][i], *ds.lr_hr(i)) for i in range(n)]
 
 
 def predict(cfg, model, kind, lr, ensemble=False):
     """Normalised LR sections [N, h, w] -> normalised HR predictions [N, 2h, 2w] (bilinear condition)."""
-    return predict_tiles(cfg, model, kind, np.stack([seismic_sr.upsample2(x, "bilinear", ndim(cfg)) for x in lr]),
+    return predict_tiles(cfg, model, kind, np.stack([upsample2(x, "bilinear", ndim(cfg)) for x in lr]),
                          ensemble=ensemble)
 
 
@@ -179,9 +186,9 @@ def sample(cfg: DictConfig):
         for (stem, _, _, scale), p in zip(items, pred):
             out = osp.join(cfg.EVAL.pred_dir, kind, stem)
             p, std = sr.ensemble_stats(p, cfg.DIFFUSION.std_scale) if ens else (p, None)
-            seismic_sr.write_dat(out + "_pred.dat", p * scale)
+            write_dat(out + "_pred.dat", p * scale)
             if ens:
-                seismic_sr.write_dat(out + "_std.dat", std * scale)
+                write_dat(out + "_std.dat", std * scale)
         logger.info(f"{kind}: {len(items)} predictions in {osp.join(cfg.EVAL.pred_dir, kind)}")
 
 
@@ -195,16 +202,16 @@ def evaluate(cfg: DictConfig):
         per_item = {}
         for stem, lr, hr, scale in items:
             if name == "bicubic":
-                pred = seismic_sr.upsample2(lr, "bicubic", ndim(cfg))
+                pred = upsample2(lr, "bicubic", ndim(cfg))
             else:
                 path = osp.join(cfg.EVAL.pred_dir, name, f"{stem}_pred.dat")
                 if not osp.isfile(path):
                     break
-                pred = seismic_sr.read_dat(path, hr.shape) / scale
+                pred = read_dat(path, hr.shape) / scale
             per_item[stem] = {**metric.image_scores(pred, hr), **spectral_fidelity(pred, hr)}
             std = osp.join(cfg.EVAL.pred_dir, name, f"{stem}_std.dat")
             if name == "diffusion" and osp.isfile(std):  # the ensemble's spread against the error
-                spread = seismic_sr.read_dat(std, hr.shape) / scale
+                spread = read_dat(std, hr.shape) / scale
                 per_item[stem].update(metric.ensemble_scores(pred, spread, hr))
         if len(per_item) == len(items):
             rows[name] = {"items": per_item, **{k: float(np.mean([v[k] for v in per_item.values()]))
@@ -225,7 +232,7 @@ def evaluate(cfg: DictConfig):
 def synthetic_figure(cfg, items):
     """figures/synthetic.png: input | diffusion | truth for the scored items with a saved prediction."""
     paths = [osp.join(cfg.EVAL.pred_dir, "diffusion", f"{it[0]}_pred.dat") for it in items]
-    rows = [(lr, seismic_sr.read_dat(p, hr.shape) / scale, hr) for p, (_, lr, hr, scale) in zip(paths, items)
+    rows = [(lr, read_dat(p, hr.shape) / scale, hr) for p, (_, lr, hr, scale) in zip(paths, items)
             if osp.isfile(p)]
     if rows:
         plot.sr_comparison(rows, osp.join(cfg.output_dir, "figures", "synthetic.png"))
@@ -238,8 +245,8 @@ def super_resolve(cfg, model, kind, lr, ensemble=False):
     if lr.ndim != ndim(cfg):
         raise ValueError(f"the input has shape {list(lr.shape)}, the model (MODEL.spatial_dims={cfg.MODEL.spatial_dims}) "
                          f"needs a {cfg.MODEL.spatial_dims}-D array")
-    x, scale = seismic_sr.normalise(lr)
-    cond = seismic_sr.upsample2(x, "bilinear", lr.ndim)
+    x, scale = normalise(lr)
+    cond = upsample2(x, "bilinear", lr.ndim)
     fn = lambda tiles: predict_tiles(cfg, model, kind, tiles, cfg.INFER.sample_steps, ensemble)  # noqa: E731
     i = cfg.INFER
     return tiling.tiled_apply(fn, cond, i.patch, i.overlap, batch_size=i.batch_size, progress=True) * scale
@@ -265,7 +272,7 @@ def inference(cfg: DictConfig):
     if ens:  # the spread is written next to it
         outputs.check_output_file(std_path(cfg), "INFER.output (its _std.npy)", overwrite=bool(cfg.INFER.overwrite),
                                   **runtime.path_checks(cfg, FILES))
-    out = super_resolve(cfg, load_model(cfg, kind, "INFER"), kind, seismic_sr.read_section(cfg.INFER.input), ens)
+    out = super_resolve(cfg, load_model(cfg, kind, "INFER"), kind, read_section(cfg.INFER.input), ens)
     if ens:  # the draws' mean, and their (calibrated) standard deviation next to it
         out, std = sr.ensemble_stats(out, cfg.DIFFUSION.std_scale)
         write_npy(std_path(cfg), std)
@@ -277,7 +284,7 @@ def inference(cfg: DictConfig):
 def field_sections(cfg, model, kind):
     """The field sections and the Marmousi section, each with its super-resolved version (plot.field_panels)."""
     v = cfg.VIEW
-    return seismic_sections.field_panels(v.field_dir, v.marmousi, v.marmousi_freq, v.dt,
+    return field_panels(v.field_dir, v.marmousi, v.marmousi_freq, v.dt,
                                          lambda a: super_resolve(cfg, model, kind, a))
 
 

@@ -7,11 +7,9 @@ from .ava import (
     critical_angle_deg,
     default_theta_groups,
     reflectivity,
-    ricker_wavelet_matrix,
-    wavelet_matrix,
     zoeppritz_rpp,
 )
-from .wavelets import openfwi_ricker, ricker, ricker_length
+from .wavelets import openfwi_ricker, ricker, ricker_length, ricker_wavelet_matrix, wavelet_matrix
 
 __all__ = [
     "CFL_LIMIT",

@@ -31,16 +31,12 @@ import math
 import numpy as np
 import paddle
 
-from .wavelets import ricker
-
 __all__ = [
     "AVAForward",
     "aki_richards_rpp",
     "critical_angle_deg",
     "default_theta_groups",
     "reflectivity",
-    "ricker_wavelet_matrix",
-    "wavelet_matrix",
     "zoeppritz_rpp",
 ]
 
@@ -178,61 +174,6 @@ def critical_angle_deg(vp1, vp2):
     vp1, vp2 = np.broadcast_arrays(np.asarray(vp1, dtype=np.float64), np.asarray(vp2, dtype=np.float64))
     angle = np.degrees(np.arcsin(np.minimum(vp1 / vp2, 1.0)))
     return np.where(vp2 > vp1, angle, np.inf)[()]
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Wavelet matrices
-# ---------------------------------------------------------------------------------------------------------
-
-def _wavelet_centre(w):
-    symmetric = np.allclose(w, w[::-1], rtol=1e-6, atol=1e-6 * np.abs(w).max())
-    if w.size % 2 == 1 and symmetric:
-        return w.size // 2
-    return int(np.argmax(np.abs(w)))
-
-
-def wavelet_matrix(wavelet, n_layers):
-    """Convolution matrix W [L, L] (numpy float64) with the wavelet centred on the diagonal.
-
-    The centre sample c is the middle one (n // 2) for an odd-length symmetric wavelet, otherwise the peak
-    sample argmax |w| (first one if tied). W[i, j] = w[i - j + c] where 0 <= i - j + c < n, else 0: column j
-    is the wavelet centred at sample j, truncated at the trace ends. Hence W @ r == np.convolve(r, w, 'same')
-    for odd-length wavelets whose centre is the middle sample (every zero-phase wavelet); for an even-length
-    wavelet the same holds when its peak is sample (n - 1) // 2 (numpy's 'same' alignment), e.g. an even
-    symmetric wavelet (two equal middle samples: the first counts). In general (also for wavelets longer
-    than the trace, where 'same' returns the wavelet's length) W @ r == np.convolve(r, w)[c:c + L].
-
-    Args:
-        wavelet: 1-D array [n] (dimensionless amplitude).
-        n_layers: L, number of time samples of the traces.
-    """
-    w = np.asarray(wavelet, dtype=np.float64)
-    if w.ndim != 1 or w.size == 0 or not np.isfinite(w).all() or not np.abs(w).max() > 0:
-        raise ValueError(f"wavelet_matrix: wavelet must be a finite non-zero 1-D array, found shape {w.shape}")
-    if int(n_layers) != n_layers or n_layers < 1:
-        raise ValueError(f"wavelet_matrix: n_layers must be a positive integer, found {n_layers}")
-    n_layers = int(n_layers)
-    lag = np.arange(n_layers)[:, None] - np.arange(n_layers)[None, :] + _wavelet_centre(w)
-    inside = (lag >= 0) & (lag < w.size)
-    return np.where(inside, w[np.clip(lag, 0, w.size - 1)], 0.0)
-
-
-def ricker_wavelet_matrix(freq, dt, n_layers, n_wavelet=None):
-    """Convolution matrix [L, L] (numpy float64) of a zero-phase Ricker wavelet centred on the diagonal.
-
-    Args:
-        freq: peak frequency (Hz). dt: sample interval (s). n_layers: L, samples per trace.
-        n_wavelet: odd wavelet length in samples; default 2 * ceil(1.5 / (freq dt)) + 1, covering
-            +-1.5 / freq s around the peak (amplitude there ~1e-8 of the peak).
-    """
-    if not (freq > 0 and dt > 0):
-        raise ValueError(f"ricker_wavelet_matrix: freq and dt must be > 0, found {freq} Hz, {dt} s")
-    if n_wavelet is None:
-        n_wavelet = 2 * int(math.ceil(1.5 / (freq * dt) - 1e-9)) + 1
-    if int(n_wavelet) != n_wavelet or n_wavelet < 1 or n_wavelet % 2 == 0:
-        raise ValueError(f"ricker_wavelet_matrix: n_wavelet must be a positive odd integer, found {n_wavelet}")
-    n_wavelet = int(n_wavelet)
-    return wavelet_matrix(ricker(freq, n_wavelet, dt, t0=(n_wavelet // 2) * dt), n_layers)
 
 
 def default_theta_groups():

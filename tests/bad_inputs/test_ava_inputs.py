@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 import scipy.io
 
-from ppsci_ext.data import AVADataset
-from ppsci_ext.data import build_ava_files
-from ppsci_ext.data import read_ava_file
-from ppsci_ext.data import read_wavelet
-from ppsci_ext.data import write_ava_file
-from ppsci_ext.data import ava_dataset
+from ppsci_ext.data.ava import AVADataset
+from ppsci_ext.data.ava.generator import build_ava_files
+from ppsci_ext.data.ava.reader import read_ava_file
+from ppsci_ext.data.ava.reader import read_wavelet
+from ppsci_ext.data.ava.reader import write_ava_file
+from ppsci_ext.data.ava import reader as ava_reader
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 THETA = [[2.0, 6.0, 10.0], [14.0, 18.0, 22.0], [26.0, 30.0, 34.0]]
@@ -57,7 +57,7 @@ def write_raw(path, d):
 def warnings_logged(monkeypatch):
     """Messages passed to the ppsci logger's warning while the test runs."""
     seen = []
-    monkeypatch.setattr(ava_dataset.logger, "warning", lambda msg, *a: seen.append(msg % a if a else msg))
+    monkeypatch.setattr(ava_reader.logger, "warning", lambda msg, *a: seen.append(msg % a if a else msg))
     return seen
 
 

@@ -9,9 +9,9 @@ import paddle
 import pytest
 from ppsci.utils import logger
 
-from ppsci_ext.data import FWIDataset
+from ppsci_ext.data.fwi import FWIDataset
 from ppsci_ext.data.fwi import FWINormalisation
-from ppsci_ext.data import read_annotation
+from ppsci_ext.data.fwi.reader import read_annotation
 from ppsci_ext.data.fwi.reader import check_velocity
 from ppsci_ext.testing.examples import compose_config
 from ppsci_ext.testing.examples import load_example

@@ -8,18 +8,18 @@ import sys
 import numpy as np
 import pytest
 
-from ppsci_ext.data import SeismicSRDataset
-from ppsci_ext.data import generate_pairs
-from ppsci_ext.data import read_split
-from ppsci_ext.data import split_files
-from ppsci_ext.data import write_dat
-from ppsci_ext.data import write_split
+from ppsci_ext.data.sr.dataset import SeismicSRDataset
+from ppsci_ext.data.sr.generator import generate_pairs
+from ppsci_ext.data.sr.split import read_split
+from ppsci_ext.data.sr.split import split_files
+from ppsci_ext.data.sr.reader import write_dat
+from ppsci_ext.data.sr.split import write_split
 from ppsci_ext.outputs import MARKER
-from ppsci_ext.data.seismic_sections import prepare_pairs
-from ppsci_ext.data.seismic_sr import normalise
-from ppsci_ext.data.seismic_sr import read_dat
-from ppsci_ext.data.seismic_sr import read_section
-from ppsci_ext.data.seismic_sr import split_once
+from ppsci_ext.data.sr.generator import prepare_pairs
+from ppsci_ext.data.sr.dataset import normalise
+from ppsci_ext.data.sr.reader import read_dat
+from ppsci_ext.data.sr.reader import read_section
+from ppsci_ext.data.sr.split import split_once
 from ppsci_ext.testing.examples import compose_config
 from ppsci_ext.testing.examples import load_example
 from tests.conftest import snapshot

@@ -16,8 +16,8 @@ import numpy as np
 import paddle
 import pytest
 
-from ppsci_ext.data import read_ava_file
-from ppsci_ext.data import write_ava_file
+from ppsci_ext.data.ava.reader import read_ava_file
+from ppsci_ext.data.ava.reader import write_ava_file
 from ppsci_ext.train import WarmupEMA
 from ppsci_ext.train import base
 from ppsci_ext.train.checkpoint import load_checkpoint

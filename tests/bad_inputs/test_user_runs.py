@@ -289,8 +289,8 @@ def test_md_sample_without_weights_and_eval_without_predictions_stop(capsys, tmp
 
 @pytest.mark.timeout(120)
 def test_gathers_far_louder_than_their_wavelet_allows_get_a_warning(capsys, tmp_path):
-    from ppsci_ext.data import read_ava_file
-    from ppsci_ext.data import write_ava_file
+    from ppsci_ext.data.ava.reader import read_ava_file
+    from ppsci_ext.data.ava.reader import write_ava_file
 
     mod = load_example("gdrnn", "GDRNN")
     cfg = compose_config("gdrnn", [f"output_dir={tmp_path}/o", f"DATA.out_dir={tmp_path}/data",
@@ -310,8 +310,8 @@ def test_gathers_far_louder_than_their_wavelet_allows_get_a_warning(capsys, tmp_
 def test_training_pairs_whose_hr_is_100x_their_lr_get_a_warning(tmp_path, monkeypatch):
     from ppsci.utils import logger
 
-    from ppsci_ext.data import SeismicSRDataset
-    from ppsci_ext.data.seismic_sr import write_dat
+    from ppsci_ext.data.sr.dataset import SeismicSRDataset
+    from ppsci_ext.data.sr.reader import write_dat
 
     seen = []
     monkeypatch.setattr(logger, "warning", lambda msg, *args: seen.append(msg))

@@ -8,16 +8,16 @@ from scipy.signal import sosfilt
 
 import ppsci_ext  # noqa: F401
 from ppsci_ext.outputs import MARKER
-from ppsci_ext.data import AVADataset
-from ppsci_ext.data import ava_file_paths
-from ppsci_ext.data import build_ava_files
-from ppsci_ext.data import butterworth_background
-from ppsci_ext.data import castagna_vs
-from ppsci_ext.data import gardner_rho
-from ppsci_ext.data import layered_elastic_section
-from ppsci_ext.data import load_marmousi_elastic
-from ppsci_ext.data import marmousi_section
-from ppsci_ext.data import read_ava_file
+from ppsci_ext.data.ava import AVADataset
+from ppsci_ext.data.ava.generator import ava_file_paths
+from ppsci_ext.data.ava.generator import build_ava_files
+from ppsci_ext.data.ava.generator import butterworth_background
+from ppsci_ext.data.ava.elastic_models import castagna_vs
+from ppsci_ext.data.ava.elastic_models import gardner_rho
+from ppsci_ext.data.ava.elastic_models import layered_elastic_section
+from ppsci_ext.data.ava.elastic_models import load_marmousi_elastic
+from ppsci_ext.data.ava.elastic_models import marmousi_section
+from ppsci_ext.data.ava.reader import read_ava_file
 from tests.conftest import SHARED_DATA
 
 MARMOUSI = os.path.join(SHARED_DATA, "marmousi", "poststack_model.npz")
@@ -197,7 +197,7 @@ def _forward(theta, wavemat):
 
 
 def test_add_white_noise_has_absolute_std():
-    from ppsci_ext.data.ava_builder import add_white_noise
+    from ppsci_ext.data.ava.generator import add_white_noise
 
     gathers = [np.zeros((200, 50)), np.ones((100, 30))]
     noisy = add_white_noise(gathers, 0.5, np.random.default_rng(0))
@@ -259,7 +259,7 @@ def test_backgrounds_are_low_passed_models(built, section):
 
 
 def test_noise_free_data_equal_the_forward_operator(built, section):
-    from ppsci_ext.physics.ava import ricker_wavelet_matrix
+    from ppsci_ext.physics.wavelets import ricker_wavelet_matrix
 
     sec, lab = read_ava_file(built["clean"]["section"]), read_ava_file(built["clean"]["labelled"])
     np.testing.assert_allclose(sec["wavemat"], ricker_wavelet_matrix(BUILD["freq"], BUILD["dt"], L))

@@ -6,9 +6,9 @@ import scipy.io
 
 import ppsci
 import ppsci_ext  # noqa: F401
-from ppsci_ext.data import AVADataset
-from ppsci_ext.data import read_ava_file
-from ppsci_ext.data import write_ava_file
+from ppsci_ext.data.ava import AVADataset
+from ppsci_ext.data.ava.reader import read_ava_file
+from ppsci_ext.data.ava.reader import write_ava_file
 
 EQUAL = [[1.0, 5.0, 9.0], [13.0, 17.0, 21.0], [25.0, 29.0, 33.0]]
 UNEQUAL = [[2.0, 4.0], [10.0, 14.0, 18.0], [30.0, 33.0, 36.0, 39.0]]

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from ppsci_ext.data import family_elastic_sections
-from ppsci_ext.data.ava_dataset import check_elastic
+from ppsci_ext.data.ava.elastic_models import family_elastic_sections
+from ppsci_ext.data.ava.reader import check_elastic
 from ppsci_ext.testing.examples import compose_config
 
 MIX = dict(compose_config("gdrnn").DATA.family.mix)

@@ -5,9 +5,9 @@ import pytest
 
 import ppsci
 import ppsci_ext  # noqa: F401
-from ppsci_ext.data import FWIDataset
+from ppsci_ext.data.fwi import FWIDataset
 from ppsci_ext.data.fwi import FWINormalisation
-from ppsci_ext.data import read_annotation
+from ppsci_ext.data.fwi.reader import read_annotation
 from tests.conftest import write_fwi_files
 
 STATS = dict(data_min=-3.0, data_max=3.0, label_min=1500.0, label_max=4500.0)

@@ -3,8 +3,8 @@ import os
 import numpy as np
 import pytest
 
-from ppsci_ext.data import make_velocity_models
-from ppsci_ext.data import read_annotation
+from ppsci_ext.data.fwi.velocity_models import make_velocity_models
+from ppsci_ext.data.fwi.reader import read_annotation
 from ppsci_ext.data.fwi.generator import generate_openfwi
 
 MODELS = dict(family="flat", nz=20, nx=24, min_layers=2, max_layers=4, vmin=1500.0, vmax=4500.0,

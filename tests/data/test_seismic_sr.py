@@ -5,17 +5,17 @@ import pytest
 
 import ppsci
 import ppsci_ext  # noqa: F401
-from ppsci_ext.data import SeismicSRDataset
-from ppsci_ext.data import degrade
-from ppsci_ext.data import generate_pairs
-from ppsci_ext.data import pair_files
-from ppsci_ext.data import read_dat
-from ppsci_ext.data import read_split
-from ppsci_ext.data import split_files
-from ppsci_ext.data import synthetic_section
-from ppsci_ext.data import upsample2
-from ppsci_ext.data import write_dat
-from ppsci_ext.data import write_split
+from ppsci_ext.data.sr.dataset import SeismicSRDataset
+from ppsci_ext.data.sr.generator import degrade
+from ppsci_ext.data.sr.generator import generate_pairs
+from ppsci_ext.data.sr.reader import pair_files
+from ppsci_ext.data.sr.reader import read_dat
+from ppsci_ext.data.sr.split import read_split
+from ppsci_ext.data.sr.split import split_files
+from ppsci_ext.data.sr.generator import synthetic_section
+from ppsci_ext.data.sr.dataset import upsample2
+from ppsci_ext.data.sr.reader import write_dat
+from ppsci_ext.data.sr.split import write_split
 from tests.conftest import SHARED_DATA
 
 LR, HR = (8, 8), (16, 16)

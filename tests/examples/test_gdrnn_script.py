@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ppsci_ext.outputs import MARKER
-from ppsci_ext.data import read_wavelet
+from ppsci_ext.data.ava.reader import read_wavelet
 from ppsci_ext.testing.examples import compose_config
 from ppsci_ext.testing.examples import load_example
 

@@ -5,7 +5,7 @@ import os
 import numpy as np
 import pytest
 
-from ppsci_ext.data import marmousi_section
+from ppsci_ext.data.ava.elastic_models import marmousi_section
 from ppsci_ext.testing.examples import compose_config
 from ppsci_ext.train.checkpoint import load_checkpoint
 from ppsci_ext.testing.examples import load_example

@@ -3,7 +3,7 @@ re-implementation of OpenFWI's published modelling (ppsci_ext/testing/openfwi_fd
 import numpy as np
 import pytest
 
-from ppsci_ext.data import make_velocity_models
+from ppsci_ext.data.fwi.velocity_models import make_velocity_models
 from ppsci_ext.physics import forward_model
 from ppsci_ext.physics import openfwi_ricker
 from ppsci_ext.testing.openfwi_fd import openfwi_gathers

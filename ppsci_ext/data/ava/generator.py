@@ -57,17 +57,16 @@ from scipy.signal import butter
 from scipy.signal import sosfiltfilt
 
 from ppsci_ext.atomic import write_npz
-from ppsci_ext.data.arrays import read_npy
-from ppsci_ext.data.ava_dataset import check_elastic
-from ppsci_ext.data.ava_dataset import write_ava_file
+from ppsci_ext.data.ava.reader import check_elastic
+from ppsci_ext.data.ava.reader import write_ava_file
 from ppsci_ext.outputs import claim_folder
 from ppsci_ext.outputs import claimed
 
-__all__ = ["read_wavelet", "build_ava_files", "butterworth_background", "augment_logs", "synthesize_gathers",
+__all__ = ["build_ava_files", "butterworth_background", "augment_logs", "synthesize_gathers",
            "add_white_noise", "ava_file_paths"]
 
 _STREAM_AUG, _STREAM_SECTION_NOISE, _STREAM_LABEL_NOISE = 0, 1, 2
-WRITER = "ppsci_ext.data.ava_builder.build_ava_files"  # recorded in the marker of the folders it fills
+WRITER = "ppsci_ext.data.ava.generator.build_ava_files"  # recorded in the marker of the folders it fills
 
 
 def butterworth_background(x: np.ndarray, cutoff_hz: float, dt: float, order: int = 4, axis: int = 0) -> np.ndarray:
@@ -148,33 +147,6 @@ def add_white_noise(gathers: Sequence[np.ndarray], sigma: float, rng: np.random.
     if sigma == 0:
         return [g.copy() for g in gathers]
     return [g + sigma * rng.standard_normal(g.shape) for g in gathers]
-
-
-def read_wavelet(path: Optional[str], key: str = "DATA.wavelet_file") -> Optional[np.ndarray]:
-    """A user wavelet: a 1-D ``.npy`` of real, finite, not all zero amplitudes sampled at the data's dt.
-
-    Returns it as float64 [n], or None when ``path`` is empty. Errors
-    (``FileNotFoundError``, ``ValueError``) name the config ``key``, the path
-    and what was found (shape, dtype, the first NaN/Inf).
-    """
-    if not path:
-        return None
-    if not os.path.isfile(path) and not os.path.isdir(path):
-        raise FileNotFoundError(f"{key}: {path} does not exist")
-    w = read_npy(path, key)  # a .npz, a text file, an object array or a damaged file: an error naming it
-    if np.iscomplexobj(w) or not np.issubdtype(w.dtype, np.number):
-        raise ValueError(f"{key} {path}: expected a 1-D wavelet of real amplitudes, found dtype {w.dtype}")
-    if w.ndim != 1 or w.size == 0:
-        raise ValueError(f"{key} {path}: expected a finite 1-D wavelet, found shape {w.shape}")
-    bad = ~np.isfinite(w)
-    if bad.any():
-        i = int(np.argmax(bad))
-        raise ValueError(f"{key} {path}: expected a finite 1-D wavelet, found {int(bad.sum())} NaN or Inf "
-                         f"value(s), the first {w[i]} at sample {i}")
-    if not np.any(w):
-        raise ValueError(f"{key} {path}: the wavelet is all zeros ({w.size} samples), expected a source "
-                         "wavelet (it would predict zero data)")
-    return w.astype(np.float64)
 
 
 def ava_file_paths(out_dir: str, fmt: str = "mat") -> Dict[str, str]:
@@ -262,8 +234,8 @@ def build_ava_files(vp, vs, rho, out_dir: str, well_traces: Sequence[int], n_aug
     """
     from ppsci_ext.physics.ava import AVAForward
     from ppsci_ext.physics.ava import default_theta_groups
-    from ppsci_ext.physics.ava import ricker_wavelet_matrix
-    from ppsci_ext.physics.ava import wavelet_matrix
+    from ppsci_ext.physics.wavelets import ricker_wavelet_matrix
+    from ppsci_ext.physics.wavelets import wavelet_matrix
 
     paths = ava_file_paths(out_dir, fmt)  # also rejects a bad fmt before any work
     vp, vs, rho = (np.asarray(a, dtype=np.float64) for a in (vp, vs, rho))

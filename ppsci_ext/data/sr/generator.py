@@ -34,20 +34,19 @@ import numpy as np
 from scipy import ndimage
 from scipy import signal
 
-from ppsci_ext.data.seismic_sr import pair_files
-from ppsci_ext.data.seismic_sr import write_dat
-from ppsci_ext.physics.wavelets import ricker
-from ppsci_ext.physics.wavelets import ricker_length
+from ppsci_ext.data.sr.reader import pair_files
+from ppsci_ext.data.sr.reader import write_dat
 from ppsci_ext.outputs import MARKER
 from ppsci_ext.outputs import claimed
 from ppsci_ext.outputs import folder_state
 from ppsci_ext.outputs import mark_folder
+from ppsci_ext.physics.wavelets import ricker
+from ppsci_ext.physics.wavelets import ricker_length
 
-__all__ = ["synthetic_section", "degrade", "generate_pairs", "prepare_pairs", "folder_state", "field_panels",
-           "MARKER"]
+__all__ = ["synthetic_section", "degrade", "generate_pairs", "prepare_pairs"]
 
 Range = Union[float, Tuple[float, float]]
-WRITER = "ppsci_ext.data.seismic_sections.generate_pairs"  # recorded in the MARKER of the folders it fills
+WRITER = "ppsci_ext.data.sr.generator.generate_pairs"  # recorded in the MARKER of the folders it fills
 
 
 def _draw(rng, r: Range) -> float:
@@ -164,7 +163,7 @@ def degrade(hr: np.ndarray, rng: np.random.Generator, noise_std: Range = (0.05, 
 
     Gaussian low-pass (``sigma`` HR samples on both axes, mirrored edges; 1.0 leaves < 1% at the HR
     Nyquist) then, with ``grid="aligned"`` (the project's convention, that of
-    :func:`ppsci_ext.data.seismic_sr.upsample2`), keep even samples, so LR ``[i, j]`` = smoothed HR
+    :func:`ppsci_ext.data.sr.dataset.upsample2`), keep even samples, so LR ``[i, j]`` = smoothed HR
     ``[2i, 2j]``; with ``grid="centred"`` (image libraries' resizing) LR ``[i, j]`` is the mean of the
     smoothed HR block ``[2i:2i+2, 2j:2j+2]``, centred half an HR sample later on each axis. Noise
     is Gaussian with std ``noise_std`` x RMS(clean LR) (``noise_std`` a number or a
@@ -322,23 +321,3 @@ def prepare_pairs(root: str, generate: bool, n: int, seed: int, lr_shape: Sequen
         generate_pairs(root, n, seed, size=hr_shape[0], ndim=len(hr_shape), lr_dir=lr_dir, hr_dir=hr_dir,
                        root_key=f"{prefix}.root", **kw)
     return pair_files(root, lr_dir, hr_dir, lr_shape, hr_shape)
-
-
-def field_panels(field_dir: str, marmousi: str, marmousi_freq: float, dt: float, super_resolve: Callable) -> list:
-    """The sections in ``field_dir`` (``.dat``, traces x samples) and the Marmousi section (depth-down, from the
-    velocity window ``marmousi``), each with ``super_resolve(section)`` (traces x samples in, 2x out): dicts as
-    :func:`ppsci_ext.plot.field_panels` takes them. A missing folder or file is left out."""
-    from ppsci_ext.data.elastic_models import marmousi_section
-    from ppsci_ext.data.seismic_sr import read_section
-
-    names = sorted(n for n in os.listdir(field_dir) if n.endswith(".dat")) if os.path.isdir(field_dir) else []
-    panels = []
-    for name in names:
-        a = read_section(os.path.join(field_dir, name))
-        panels.append({"name": name, "original": a, "super": super_resolve(a), "dt_original": dt,
-                       "dt_super": dt / 2, "transpose": True})
-    if os.path.isfile(marmousi):
-        section = marmousi_section(marmousi, marmousi_freq, dt)  # depth-down
-        panels.append({"name": "Marmousi", "original": section, "super": super_resolve(section.T).T,
-                       "dt_original": dt, "dt_super": dt / 2, "transpose": False})
-    return panels
