@@ -18,6 +18,9 @@ import numpy as np
 
 from common import compose_config
 from common import load_example
+from ppsci_ext.data.sr.dataset import upsample2
+from ppsci_ext.data.sr.reader import read_section
+from ppsci_ext.diffusion import SRPipeline
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KUMANO = os.path.join(ROOT, "..", "shared", "data", "field", "kumano2_608x400.dat")
@@ -59,24 +62,24 @@ def schedule_table(mod, cfg, model, items, args):
     lr = [it[1] for it in items]
     print(f"\n### DDIM sub-sequences ({len(items)} test items; eta {cfg.DIFFUSION.eta})\n")
     print("| spacing | network evaluations | PSNR (dB) | SSIM |\n|---|---|---|---|")
-    base = {"bicubic": scores(mod, [mod.seismic_sr.upsample2(x, "bicubic") for x in lr], items)}
+    base = {"bicubic": scores(mod, [upsample2(x, "bicubic") for x in lr], items)}
     for spacing in ("log", "linear", "quadratic"):
         for n in args.steps:
             cfg.DIFFUSION.sample_steps, cfg.DIFFUSION.spacing = n, spacing
-            s = scores(mod, mod.predict(cfg, model, "diffusion", lr), items)
+            s = scores(mod, SRPipeline.from_config(model, "diffusion", cfg).predict_sections(lr), items)
             print(f"| {spacing} | {n} | {s['PSNR']:.2f} | {s['SSIM']:.4f} |")
-    if cfg.DIFFUSION.lowpass_sigma:  # the same sampler without the low-pass consistency
-        sigma, cfg.DIFFUSION.lowpass_sigma = cfg.DIFFUSION.lowpass_sigma, None
+    if cfg.SAMPLING.lowpass_sigma:  # the same sampler without the low-pass consistency
+        sigma, cfg.SAMPLING.lowpass_sigma = cfg.SAMPLING.lowpass_sigma, None
         cfg.DIFFUSION.sample_steps, cfg.DIFFUSION.spacing = max(args.steps), "log"
-        s = scores(mod, mod.predict(cfg, model, "diffusion", lr), items)
+        s = scores(mod, SRPipeline.from_config(model, "diffusion", cfg).predict_sections(lr), items)
         print(f"| log, no low-pass consistency | {max(args.steps)} | {s['PSNR']:.2f} | {s['SSIM']:.4f} |")
-        cfg.DIFFUSION.lowpass_sigma = sigma
+        cfg.SAMPLING.lowpass_sigma = sigma
     if args.full_items:  # every step 1..T against the default sub-sequence, on the same first items
         k, default = args.full_items, (cfg.DIFFUSION.sample_steps, cfg.DIFFUSION.spacing)
         for n, spacing, label in ((max(args.steps), "log", f"log, first {k} items"),
                                   (cfg.DIFFUSION.n_train_steps, "linear", f"full T, first {k} items")):
             cfg.DIFFUSION.sample_steps, cfg.DIFFUSION.spacing = n, spacing
-            s = scores(mod, mod.predict(cfg, model, "diffusion", lr[:k]), items[:k])
+            s = scores(mod, SRPipeline.from_config(model, "diffusion", cfg).predict_sections(lr[:k]), items[:k])
             print(f"| {label} | {n} | {s['PSNR']:.2f} | {s['SSIM']:.4f} |")
         cfg.DIFFUSION.sample_steps, cfg.DIFFUSION.spacing = default
     for name, s in base.items():
@@ -109,11 +112,11 @@ def field_table(mod, extra, args):
 
 def timing(mod, model, extra, args):
     cfg = compose_config("md_diffusion", [f"output_dir={args.output_dir}", "mode=infer", *extra])
-    section = mod.seismic_sr.read_section(KUMANO)
+    section = read_section(KUMANO)
     times = []
     for _ in range(args.repeats):
         t = time.perf_counter()
-        mod.super_resolve(cfg, model, "diffusion", section)
+        mod.super_resolve(cfg, SRPipeline.from_config(model, "diffusion", cfg), section)
         times.append(time.perf_counter() - t)
     print(f"\n| kumano2 608 x 400 -> 1216 x 800, {infer_steps(cfg)} DDIM steps, tiles "
           f"{cfg.INFER.patch}/{cfg.INFER.overlap} | {np.median(times):.1f} s (median of {args.repeats}) | limit 120 s |")

@@ -12,7 +12,7 @@ Nyquist and in the truth's upper signal band - peak to -20 dB, where over-smooth
 log-spectral distance); each condition's title says whether the training data (DATA.synthetic) held it. Then,
 for the diffusion model's --draws stochastic draws (eta 1), the Spearman correlation of the ensemble spread
 with the error (per sample and over 8 x 8 tiles) and the share of samples within mean +- 2 std, the spread
-scaled by DIFFUSION.std_scale (bench_md_calibration.py fits it on the validation split; unscaled shown too). Writes the results to
+scaled by SAMPLING.std_scale (bench_md_calibration.py fits it on the validation split; unscaled shown too). Writes the results to
 <output-dir>/robustness.json and, with --figures DIR, the spectra and uncertainty figures.
 
     python bench/bench_md_robustness.py [--output-dir outputs/md_diffusion] [--items 6] [--draws 8]
@@ -26,6 +26,12 @@ import numpy as np
 
 from common import compose_config
 from common import load_example
+from ppsci_ext.data.sr import generator as sr_generator
+from ppsci_ext.data.sr.dataset import normalise
+from ppsci_ext.data.sr.dataset import upsample2
+from ppsci_ext.data.sr.field import field_panels
+from ppsci_ext.data.sr.generator import degrade
+from ppsci_ext.diffusion import SRPipeline
 
 BANDS = ("spec_ratio_0_25", "spec_ratio_25_50", "spec_ratio_upper_signal")
 REAL_NOISE = 0.1  # white noise std / RMS of the decimated real sections (inside the training range)
@@ -67,7 +73,7 @@ def conditions(s):
 
 def synthetic_items(mod, cfg, hr_sections, degrade_kw, section_kw, seed):
     """(normalised LR, normalised HR) pairs of one condition on the held-out synthetic sections."""
-    sec = mod.seismic_sections
+    sec = sr_generator
     s = cfg.DATA.synthetic
     out = []
     for k, hr in enumerate(hr_sections):
@@ -77,7 +83,7 @@ def synthetic_items(mod, cfg, hr_sections, degrade_kw, section_kw, seed):
         kw = {"noise_std": tuple(s.noise_std), "band_limited": s.band_limited, "grid": s.grid, "dt": s.dt,
               **degrade_kw}
         lr = sec.degrade(hr, rng, **kw)
-        x, scale = mod.seismic_sr.normalise(lr)
+        x, scale = normalise(lr)
         out.append((x, (hr / scale).astype(np.float32)))
     return out
 
@@ -86,7 +92,7 @@ def real_sections(mod, cfg):
     """{name: raw HR section [traces, samples]} of the field sections and the Marmousi section that exist, each
     cut to even sizes (the truth of a 2x decimation)."""
     v = cfg.VIEW
-    panels = mod.seismic_sections.field_panels(v.field_dir, v.marmousi, v.marmousi_freq, v.dt, lambda a: a)
+    panels = field_panels(v.field_dir, v.marmousi, v.marmousi_freq, v.dt, lambda a: a)
     out = {}
     for p in panels:
         a = p["original"] if p["transpose"] else p["original"].T  # traces x samples
@@ -97,20 +103,20 @@ def real_sections(mod, cfg):
 def real_items(mod, sections, grid, seed):
     out = []
     for k, hr in enumerate(sections.values()):
-        lr = mod.seismic_sections.degrade(hr, np.random.default_rng([seed, 100 + k]), noise_std=REAL_NOISE, grid=grid)
-        x, scale = mod.seismic_sr.normalise(lr)
+        lr = degrade(hr, np.random.default_rng([seed, 100 + k]), noise_std=REAL_NOISE, grid=grid)
+        x, scale = normalise(lr)
         out.append((x, (hr / scale).astype(np.float32)))
     return out
 
 
 def predictions(mod, cfg, models, lr):
     """{method: [normalised HR predictions]} for normalised LR sections of any sizes (tiled as mode=infer)."""
-    out = {"bicubic": [mod.seismic_sr.upsample2(x, "bicubic", 2) for x in lr]}
+    out = {"bicubic": [upsample2(x, "bicubic", 2) for x in lr]}
     for kind, model in models.items():
         if len({x.shape for x in lr}) == 1 and lr[0].shape[-1] * 2 == cfg.INFER.patch:
-            out[kind] = list(mod.predict(cfg, model, kind, lr))
+            out[kind] = list(SRPipeline.from_config(model, kind, cfg).predict_sections(lr))
         else:
-            out[kind] = [mod.super_resolve(cfg, model, kind, x) for x in lr]
+            out[kind] = [mod.super_resolve(cfg, SRPipeline.from_config(model, kind, cfg), x) for x in lr]
     return out
 
 
@@ -149,7 +155,7 @@ def main():
     models = {k: mod.load_model(cfg, k) for k in ("supervised", "diffusion")}
     print(f"\n### MD Diffusion in and out of distribution ({len(items)} synthetic sections per condition; "
           f"diffusion: {cfg.DIFFUSION.sample_steps} DDIM steps, eta {cfg.DIFFUSION.eta}, "
-          f"{cfg.DIFFUSION.n_samples} sample(s) averaged)\n")
+          f"{cfg.SAMPLING.n_samples} sample(s) averaged)\n")
     results, shown = {}, {}
     for name, (degrade_kw, section_kw) in conditions(cfg.DATA.synthetic).items():
         pairs = synthetic_items(mod, cfg, hr_sections, degrade_kw, section_kw, args.seed)
@@ -171,11 +177,12 @@ def main():
             shown[f"real sections, {grid} decimation"] = {"truth": [hr for _, hr in pairs], **preds}
 
     ens_cfg = compose_config("md_diffusion", [f"output_dir={args.output_dir}", "mode=eval", *extra,
-                                              f"DIFFUSION.n_samples={args.draws}", "DIFFUSION.eta=1.0"])
+                                              f"SAMPLING.n_samples={args.draws}", "DIFFUSION.eta=1.0"])
     pairs = synthetic_items(mod, cfg, hr_sections, {}, None, args.seed)
-    draws = mod.predict(ens_cfg, models["diffusion"], "diffusion", [x for x, _ in pairs], ensemble=True)
-    k = ens_cfg.DIFFUSION.std_scale  # the spread's calibration, chosen on the validation split
-    stats = [mod.sr.ensemble_stats(d, k) for d in draws]
+    pipe = SRPipeline.from_config(models["diffusion"], "diffusion", ens_cfg)
+    draws = pipe.predict_sections([x for x, _ in pairs], ensemble=True)
+    k = pipe.std_scale  # the spread's calibration, chosen on the validation split
+    stats = [pipe.ensemble_stats(d) for d in draws]
     rows = [mod.metric.ensemble_scores(mean, std, hr) for (mean, std), (_, hr) in zip(stats, pairs)]
     m = {key: float(np.mean([r[key] for r in rows])) for key in rows[0]}
     m["coverage_2std_unscaled"] = float(np.mean([mod.metric.ensemble_scores(mean, std / k, hr)["coverage_2std"]
@@ -183,7 +190,7 @@ def main():
     m["std_scale"] = float(k)
     m["PSNR_of_mean"] = float(np.mean([mod.metric.psnr(mean, hr) for (mean, _), (_, hr) in zip(stats, pairs)]))
     results["uncertainty"] = m
-    print(f"**uncertainty, in-distribution: {args.draws} draws, eta 1, spread x DIFFUSION.std_scale = {k:g}**\n\n"
+    print(f"**uncertainty, in-distribution: {args.draws} draws, eta 1, spread x SAMPLING.std_scale = {k:g}**\n\n"
           f"| Spearman(std, abs error), per sample | over 8 x 8 tiles | coverage of mean +- 2 std | unscaled | "
           f"mean std | PSNR of the mean (dB) |\n|---|---|---|---|---|---|\n| {m['spearman_std_error']:.3f} | "
           f"{m['spearman_std_error_block']:.3f} | {m['coverage_2std']:.3f} | {m['coverage_2std_unscaled']:.3f} | "

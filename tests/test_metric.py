@@ -116,14 +116,3 @@ def test_spread_scale_calibrates_an_overconfident_ensemble():
         metric.spread_scale(mean, std[:1], truth)
     with pytest.raises(ValueError, match="coverage"):
         metric.spread_scale(mean, std, truth, coverage=1.0)
-
-
-def test_ensemble_stats_mean_and_scaled_spread():
-    from ppsci_ext.train.sr import ensemble_stats
-
-    draws = np.random.default_rng(1).normal(size=(5, 4, 3))
-    m, s = ensemble_stats(draws, 1.5)
-    np.testing.assert_allclose(m, draws.mean(0))
-    np.testing.assert_allclose(s, 1.5 * draws.std(0, ddof=1))
-    with pytest.raises(ValueError, match="at least 2 draws"):
-        ensemble_stats(draws[:1])

@@ -25,13 +25,11 @@ from ppsci_ext import metric
 from ppsci_ext import outputs
 from ppsci_ext import plot
 from ppsci_ext import runtime
-from ppsci_ext import tiling
 from ppsci_ext.arch import MDUNet
 from ppsci_ext.atomic import write_json
 from ppsci_ext.atomic import write_npy
 from ppsci_ext.config_checks import require
 from ppsci_ext.data.sr.dataset import SeismicSRDataset
-from ppsci_ext.data.sr.dataset import normalise
 from ppsci_ext.data.sr.dataset import upsample2
 from ppsci_ext.data.sr.field import field_panels
 from ppsci_ext.data.sr.generator import prepare_pairs
@@ -40,11 +38,11 @@ from ppsci_ext.data.sr.reader import read_section
 from ppsci_ext.data.sr.reader import write_dat
 from ppsci_ext.data.sr.split import split_once
 from ppsci_ext.diffusion import DiffusionScheduler
+from ppsci_ext.diffusion import SRPipeline
+from ppsci_ext.diffusion.pipeline import KINDS
 from ppsci_ext.spectra import spectral_fidelity
 from ppsci_ext.train import SRTrainer
-from ppsci_ext.train import sr
 from ppsci_ext.train import loader_config
-from ppsci_ext.train.sr import KINDS
 from ppsci_ext.train.sr import sampling_state
 from ppsci_ext.train.sr import sr_loss
 
@@ -116,7 +114,7 @@ checkpoint_path = runtime.kind_checkpoint
 BACKBONE_KEYS = tuple(f"MODEL.{k}" for k in ("spatial_dims", "base_channels", "channel_mults", "num_res_blocks",
                                               "norm"))
 NETWORK_KEYS = {"supervised": BACKBONE_KEYS, "diffusion": BACKBONE_KEYS + tuple(
-    f"DIFFUSION.{k}" for k in ("n_train_steps", "beta_start", "beta_end", "parametrisation"))}
+    f"DIFFUSION.{k}" for k in ("n_train_steps", "beta_start", "beta_end", "prediction_type"))}
 
 
 @runtime.mode
@@ -127,7 +125,7 @@ def train(cfg: DictConfig):
     dataset_cfg = {"name": "SeismicSRDataset", **dataset_args(cfg, split["train"], cfg.DATA.patch, True),
                    "seed": cfg.seed, "input_keys": ["cond"], "label_keys": ["hr"]}
     constraint = ppsci.constraint.SupervisedConstraint(loader_config(dataset_cfg, t.batch_size, True, t.num_workers),
-                                                       sr_loss(kind, cfg.DIFFUSION.loss), name=f"md_{kind}")
+                                                       sr_loss(kind, t.loss), name=f"md_{kind}")
     opt = paddle.optimizer.Adam(learning_rate=t.lr, parameters=model.parameters())
     trainer = SRTrainer(model, kind, DiffusionScheduler.from_config(cfg.DIFFUSION), constraint, opt, t.iters,
                         t.save_every, checkpoint_path(cfg, kind), t.ema_decay, cfg.seed, logger.info,
@@ -153,12 +151,6 @@ def test_items(cfg, split):
     return [(split["test"][i], *ds.lr_hr(i)) for i in range(n)]
 
 
-def predict(cfg, model, kind, lr, ensemble=False):
-    """Normalised LR sections [N, h, w] -> normalised HR predictions [N, 2h, 2w] (bilinear condition)."""
-    return predict_tiles(cfg, model, kind, np.stack([upsample2(x, "bilinear", ndim(cfg)) for x in lr]),
-                         ensemble=ensemble)
-
-
 def trained_kinds(cfg):
     """The kinds of EVAL.kinds that have weights, each checked against the config; none is an error saying where
     they were looked for (a kind without weights is skipped, and the log says so)."""
@@ -181,13 +173,13 @@ def sample(cfg: DictConfig):
     kinds = trained_kinds(cfg)  # first: missing or wrong weights cost no data building
     items = test_items(cfg, prepare_data(cfg))
     for kind in kinds:
-        ens = kind == "diffusion" and cfg.DIFFUSION.n_samples > 1  # several draws: mean and spread
-        pred = predict(cfg, load_model(cfg, kind), kind, [it[1] for it in items], ens)
+        pipe = pipeline(cfg, kind)
+        pred = pipe.predict_sections([it[1] for it in items], pipe.ensemble)  # several draws: mean and spread
         for (stem, _, _, scale), p in zip(items, pred):
             out = osp.join(cfg.EVAL.pred_dir, kind, stem)
-            p, std = sr.ensemble_stats(p, cfg.DIFFUSION.std_scale) if ens else (p, None)
+            p, std = pipe.ensemble_stats(p) if pipe.ensemble else (p, None)
             write_dat(out + "_pred.dat", p * scale)
-            if ens:
+            if pipe.ensemble:
                 write_dat(out + "_std.dat", std * scale)
         logger.info(f"{kind}: {len(items)} predictions in {osp.join(cfg.EVAL.pred_dir, kind)}")
 
@@ -239,23 +231,20 @@ def synthetic_figure(cfg, items):
     return rows
 
 
-def super_resolve(cfg, model, kind, lr, ensemble=False):
-    """A whole low-resolution section [h, w] (or volume, any size, raw amplitudes) -> [2h, 2w], by blended tiles
-    (with ``ensemble``, each diffusion draw: [n_samples, 2h, 2w])."""
+def pipeline(cfg, kind, section="EVAL"):
+    """The run's inference pipeline of ``kind``: its trained network (weights from ``section``), the scheduler built
+    once from DIFFUSION, the SAMPLING settings and ``seed``."""
+    return SRPipeline.from_config(load_model(cfg, kind, section), kind, cfg)
+
+
+def super_resolve(cfg, pipe, lr, ensemble=False):
+    """A whole low-resolution section [h, w] (or volume, any size, raw amplitudes) -> [2h, 2w], by INFER's blended
+    tiles (with ``ensemble``, each diffusion draw: [n_samples, 2h, 2w])."""
     if lr.ndim != ndim(cfg):
         raise ValueError(f"the input has shape {list(lr.shape)}, the model (MODEL.spatial_dims={cfg.MODEL.spatial_dims}) "
                          f"needs a {cfg.MODEL.spatial_dims}-D array")
-    x, scale = normalise(lr)
-    cond = upsample2(x, "bilinear", lr.ndim)
-    fn = lambda tiles: predict_tiles(cfg, model, kind, tiles, cfg.INFER.sample_steps, ensemble)  # noqa: E731
     i = cfg.INFER
-    return tiling.tiled_apply(fn, cond, i.patch, i.overlap, batch_size=i.batch_size, progress=True) * scale
-
-
-def predict_tiles(cfg, model, kind, cond_tiles, steps=None, ensemble=False):
-    """:func:`ppsci_ext.train.sr.predict_tiles` with DIFFUSION's sampler and ``seed``."""
-    scheduler = DiffusionScheduler.from_config(cfg.DIFFUSION) if kind == "diffusion" else None
-    return sr.predict_tiles(model, kind, cond_tiles, scheduler, cfg.seed, steps, ensemble)
+    return pipe.super_resolve(lr, i.patch, i.overlap, i.batch_size, i.sample_steps, ensemble)
 
 
 def std_path(cfg):
@@ -267,25 +256,25 @@ def std_path(cfg):
 def inference(cfg: DictConfig):
     runtime.required(cfg.INFER.input, "INFER.input", "<section .dat/.npy/.sgy>")
     kind = cfg.MODEL.kind
-    ens = kind == "diffusion" and cfg.DIFFUSION.n_samples > 1
+    ens = kind == "diffusion" and cfg.SAMPLING.n_samples > 1
     runtime.output_file(cfg, "INFER.output", FILES)
     if ens:  # the spread is written next to it
         outputs.check_output_file(std_path(cfg), "INFER.output (its _std.npy)", overwrite=bool(cfg.INFER.overwrite),
                                   **runtime.path_checks(cfg, FILES))
-    out = super_resolve(cfg, load_model(cfg, kind, "INFER"), kind, read_section(cfg.INFER.input), ens)
+    pipe = pipeline(cfg, kind, "INFER")
+    out = super_resolve(cfg, pipe, read_section(cfg.INFER.input), ens)
     if ens:  # the draws' mean, and their (calibrated) standard deviation next to it
-        out, std = sr.ensemble_stats(out, cfg.DIFFUSION.std_scale)
+        out, std = pipe.ensemble_stats(out)
         write_npy(std_path(cfg), std)
     write_npy(cfg.INFER.output, out)
     logger.info(f"{cfg.INFER.input} -> {cfg.INFER.output} {list(out.shape)}")
     return out
 
 
-def field_sections(cfg, model, kind):
+def field_sections(cfg, pipe):
     """The field sections and the Marmousi section, each with its super-resolved version (plot.field_panels)."""
     v = cfg.VIEW
-    return field_panels(v.field_dir, v.marmousi, v.marmousi_freq, v.dt,
-                                         lambda a: super_resolve(cfg, model, kind, a))
+    return field_panels(v.field_dir, v.marmousi, v.marmousi_freq, v.dt, lambda a: super_resolve(cfg, pipe, a))
 
 
 @runtime.mode
@@ -294,7 +283,7 @@ def view(cfg: DictConfig):
     fig_dir = osp.join(cfg.output_dir, "figures")
     rows = synthetic_figure(cfg, test_items(cfg, prepare_data(cfg)))
     # the field sections are 2-D: a 3-D model (MODEL.spatial_dims=3) draws no field figure
-    panels = field_sections(cfg, load_model(cfg, "diffusion", "INFER"), "diffusion") if ndim(cfg) == 2 else []
+    panels = field_sections(cfg, pipeline(cfg, "diffusion", "INFER")) if ndim(cfg) == 2 else []
     if panels:
         plot.field_panels(panels, osp.join(fig_dir, "field.png"), fmax=cfg.VIEW.fmax)
     logger.info(f"figures in {fig_dir}: {len(rows)} synthetic items, {len(panels)} field sections")

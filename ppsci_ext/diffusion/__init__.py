@@ -1,6 +1,9 @@
-"""Diffusion numerics for MD Diffusion: noise schedule and DDIM sampler, network-free."""
+"""Diffusion for MD Diffusion, kept in two parts as diffusers keeps them: the noise schedule and one DDIM step
+(:mod:`.scheduler`, network-free) and the pipeline that runs a trained backbone over sections (:mod:`.pipeline`:
+the sampling loop, low-pass consistency, ensembles, tiling)."""
+from ppsci_ext.diffusion.pipeline import SRPipeline
+from ppsci_ext.diffusion.pipeline import gaussian_lowpass
+from ppsci_ext.diffusion.pipeline import lowpass_consistency
 from ppsci_ext.diffusion.scheduler import DiffusionScheduler
-from ppsci_ext.diffusion.scheduler import gaussian_lowpass
-from ppsci_ext.diffusion.scheduler import lowpass_consistency
 
-__all__ = ["DiffusionScheduler", "gaussian_lowpass", "lowpass_consistency"]
+__all__ = ["DiffusionScheduler", "SRPipeline", "gaussian_lowpass", "lowpass_consistency"]

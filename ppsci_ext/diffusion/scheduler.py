@@ -1,14 +1,15 @@
 """Noise schedule and DDIM sampler for conditional diffusion (MD Diffusion).
 
 The scheduler is pure numerics and never knows the network. Like diffusers'
-``DDIMScheduler`` it owns every sampler setting (prediction type, number of
-steps, spacing, eta, clip, low-pass consistency, number of averaged samples),
-and :meth:`DiffusionScheduler.step` converts the raw network output itself, so
-the network never knows which sampler runs it. Training draws a noise level
-with :meth:`DiffusionScheduler.sample_noise_level` and builds the network
-input with :meth:`DiffusionScheduler.add_noise`; inference runs
-:meth:`DiffusionScheduler.sample` with any callable
-``model_fn(x_t, gamma, cond) -> raw network output``.
+``DDIMScheduler`` it owns the schedule and every setting of one step (prediction
+type, number of steps, spacing, eta, step noise, clip), and
+:meth:`DiffusionScheduler.step` converts the raw network output itself, so the
+network never knows which sampler runs it. Training draws a noise level with
+:meth:`DiffusionScheduler.sample_noise_level` and builds the network input with
+:meth:`DiffusionScheduler.add_noise`; the sampling loop, the ensembles and the
+tiling of sections are the pipeline's (:mod:`ppsci_ext.diffusion.pipeline`), as
+diffusers keeps scheduler and pipeline apart. Every constructor argument is a
+key of the YAML's ``DIFFUSION`` section, under the same name.
 
 Conventions
 -----------
@@ -28,7 +29,6 @@ Conventions
 import math
 from typing import Callable
 from typing import Optional
-from typing import Sequence
 
 import numpy as np
 import paddle
@@ -94,7 +94,7 @@ class DiffusionScheduler:
         beta_start: ``beta_1``; requires ``0 < beta_start <= beta_end``.
         beta_end: ``beta_T``; requires ``beta_end < 1``.
         prediction_type: what the network outputs, ``"eps"`` or ``"v"`` (see
-            :meth:`predicted_noise`); YAML key ``DIFFUSION.parametrisation``.
+            :meth:`predicted_noise`).
         sample_steps: DDIM network evaluations per sample, int in [1, T].
         spacing: sub-sequence of 1..T visited by DDIM, one of :data:`SPACINGS`
             (see :meth:`ddim_timesteps`).
@@ -105,9 +105,6 @@ class DiffusionScheduler:
             ``sigma``: the MD Diffusion authors' sampler at ``eta = 1`` (see :meth:`step`).
         clip: None, or a bound > 0: every ``x0`` estimate is clipped to ``[-clip, clip]``
             (units of the data, e.g. normalised).
-        lowpass_sigma: None, or the std > 0 (in samples) of the Gaussian low-pass whose band
-            every ``x0`` estimate takes from the condition (see :func:`lowpass_consistency`).
-        n_samples: samples averaged by :meth:`sample` (int >= 1; seeds ``seed, seed + 1, ...``).
 
     Every option is validated here; a bad one raises ValueError naming it, the allowed values
     and the value found.
@@ -120,19 +117,12 @@ class DiffusionScheduler:
             same array.
     """
 
-    # YAML key of the DIFFUSION group -> constructor argument (see from_config)
-    CONFIG_KEYS = {"n_train_steps": "n_train_steps", "beta_start": "beta_start", "beta_end": "beta_end",
-                   "parametrisation": "prediction_type", "sample_steps": "sample_steps", "spacing": "spacing",
-                   "eta": "eta", "step_noise": "step_noise", "clip": "clip", "lowpass_sigma": "lowpass_sigma",
-                   "n_samples": "n_samples"}
-    # keys of the DIFFUSION group that belong to the training loop (loss) or to what is made of the draws
-    # (std_scale, the calibration of their spread), not to the scheduler
-    IGNORED_CONFIG_KEYS = ("loss", "std_scale")
+    ARGS = ("n_train_steps", "beta_start", "beta_end", "prediction_type", "sample_steps", "spacing", "eta",
+            "step_noise", "clip")  # the constructor's arguments: the DIFFUSION section's keys
 
     def __init__(self, n_train_steps: int = 1000, beta_start: float = 1e-6, beta_end: float = 1e-2,
                  prediction_type: str = "eps", sample_steps: int = 10, spacing: str = "log", eta: float = 0.0,
-                 clip: Optional[float] = None, lowpass_sigma: Optional[float] = None, n_samples: int = 1,
-                 step_noise: str = "ddim"):
+                 clip: Optional[float] = None, step_noise: str = "ddim"):
         if isinstance(n_train_steps, bool) or not isinstance(n_train_steps, (int, np.integer)) \
                 or n_train_steps < 1:
             raise ValueError(f"n_train_steps must be an integer >= 1, found {n_train_steps!r}")
@@ -143,8 +133,7 @@ class DiffusionScheduler:
         if beta_start > beta_end:
             raise ValueError(f"beta_start must be <= beta_end ({beta_end!r}), found {beta_start!r}")
         if prediction_type not in PREDICTION_TYPES:
-            raise ValueError(f"prediction_type (YAML: DIFFUSION.parametrisation) must be one of "
-                             f"{PREDICTION_TYPES}, found {prediction_type!r}")
+            raise ValueError(f"prediction_type must be one of {PREDICTION_TYPES}, found {prediction_type!r}")
         if spacing not in SPACINGS:
             raise ValueError(f"spacing must be one of {SPACINGS}, found {spacing!r}")
         if step_noise not in STEP_NOISES:
@@ -158,8 +147,6 @@ class DiffusionScheduler:
         self.spacing = str(spacing)
         self.eta = _check_positive("eta", eta, allow_zero=True)
         self.clip = _check_positive("clip", clip, allow_none=True)
-        self.lowpass_sigma = _check_positive("lowpass_sigma", lowpass_sigma, allow_none=True)
-        self.n_samples = _check_int("n_samples", n_samples, 1, 2 ** 62)
         self.betas = np.linspace(self.beta_start, self.beta_end, self.n_train_steps, dtype=np.float64)
         self.alphas_cumprod = np.concatenate([[1.0], np.cumprod(1.0 - self.betas)])
         self.gammas = self.alphas_cumprod
@@ -167,28 +154,23 @@ class DiffusionScheduler:
 
     @classmethod
     def from_config(cls, config) -> "DiffusionScheduler":
-        """Build from the ``DIFFUSION`` group of ``conf/md_diffusion.yaml`` (a mapping or DictConfig).
-
-        Keys are mapped by :attr:`CONFIG_KEYS` (the YAML's ``parametrisation`` is
-        ``prediction_type``); a missing key takes the constructor's default. ``loss`` and
-        ``std_scale`` (:attr:`IGNORED_CONFIG_KEYS`) are not the scheduler's and are ignored; any other key raises ValueError naming it.
-        """
+        """Build from the ``DIFFUSION`` section of ``conf/md_diffusion.yaml`` (a mapping or DictConfig): every key is
+        an argument of the constructor (:attr:`ARGS`), a missing one takes its default, and any other key is a
+        ValueError naming it."""
         if not hasattr(config, "keys"):
             raise ValueError(f"config must be a mapping (e.g. cfg.DIFFUSION), found {type(config).__name__}")
-        known = tuple(cls.CONFIG_KEYS) + cls.IGNORED_CONFIG_KEYS
-        unknown = [k for k in config.keys() if k not in known]
+        unknown = [k for k in config.keys() if k not in cls.ARGS]
         if unknown:
-            raise ValueError(f"unknown DIFFUSION key(s) {unknown}; known keys: {list(known)}")
-        return cls(**{cls.CONFIG_KEYS[k]: config[k] for k in config.keys() if k in cls.CONFIG_KEYS})
+            raise ValueError(f"unknown DIFFUSION key(s) {unknown}; known keys: {list(cls.ARGS)}")
+        return cls(**{k: config[k] for k in config.keys()})
 
     @property
     def config(self) -> dict:
         """The settings under their YAML keys: ``from_config(s.config)`` rebuilds ``s``."""
-        return {key: getattr(self, arg) for key, arg in self.CONFIG_KEYS.items()}
+        return {arg: getattr(self, arg) for arg in self.ARGS}
 
     def __repr__(self):
-        args = {arg: getattr(self, arg) for arg in self.CONFIG_KEYS.values()}
-        return "DiffusionScheduler(" + ", ".join(f"{k}={v!r}" for k, v in args.items()) + ")"
+        return "DiffusionScheduler(" + ", ".join(f"{k}={v!r}" for k, v in self.config.items()) + ")"
 
     # ------------------------------------------------------------------ training
     def sample_noise_level(self, batch_size: int, t=None) -> paddle.Tensor:
@@ -313,7 +295,7 @@ class DiffusionScheduler:
         """One DDIM update ``x_t -> x_{t_prev}`` (Song et al. 2021, eq. 12) from the raw network output.
 
         ``eps = predicted_noise(model_output, x_t, gamma_t)`` with ``gamma_t`` a ``[B]`` float32
-        tensor (what :meth:`sample` gives the network; the identity for ``"eps"``), then
+        tensor (what the sampling loop gives the network; the identity for ``"eps"``), then
         ``x0_hat = (x_t - sqrt(1 - g_t) eps) / sqrt(g_t)`` (clipped to
         ``[-clip, clip]`` if ``self.clip`` is set);
         ``sigma = eta sqrt((1 - g_prev) / (1 - g_t)) sqrt(1 - g_t / g_prev)``;
@@ -344,7 +326,7 @@ class DiffusionScheduler:
         g_t, g_prev = float(self.alphas_cumprod[t]), float(self.alphas_cumprod[t_prev])
         eps = model_output
         if self.prediction_type != "eps":
-            # the float32 gamma the network saw in sample(), so the conversion matches it bit for bit
+            # the float32 gamma the network saw in the sampling loop, so the conversion matches it bit for bit
             eps = self.predicted_noise(model_output, x_t, paddle.full([x_t.shape[0]], g_t, dtype="float32"))
         x0_hat = (x_t - math.sqrt(1.0 - g_t) * eps) / math.sqrt(g_t)
         if self.clip is not None:
@@ -361,118 +343,3 @@ class DiffusionScheduler:
             scale = sigma if self.step_noise == "ddim" else math.sqrt(1.0 - g_t / g_prev)
             x_prev = x_prev + scale * z
         return x_prev
-
-    def sample(self, model_fn: Callable, shape: Sequence[int], seed: Optional[int] = None, cond=None,
-               progress: bool = False, n_steps: Optional[int] = None, ensemble: bool = False):
-        """Mean of ``n_samples`` full DDIM loops from ``x_T ~ N(0, I)`` down to ``x0``, under ``paddle.no_grad()``.
-
-        At each visited ``t`` (see :meth:`ddim_timesteps`) the network is called as
-        ``out = model_fn(x_t, gamma_t, cond)`` with ``gamma_t`` a ``[B]`` float32
-        tensor filled with ``gamma_t`` (``B = shape[0]``), then :meth:`step` converts ``out``
-        and goes to the next visited timestep (0 after the last). With ``lowpass_sigma`` set,
-        every ``x0`` estimate, the last included, takes its low band from ``cond``
-        (:func:`lowpass_consistency`). With ``n_samples > 1`` the samples are summed in float32
-        numpy and divided by ``n_samples`` (an estimate of the posterior mean).
-
-        Args:
-            model_fn: any callable ``(x [B, ...], gamma [B], cond) -> raw output [B, ...]``
-                (``eps`` or ``v`` by ``prediction_type``).
-            shape: shape of the sample, batch first (e.g. ``[B, C, H, W]``).
-            seed: if given, sample ``k`` draws ``x_T`` and the step noise (``eta > 0``) from a
-                local ``numpy.random.default_rng(seed + k)``, so the result is
-                reproducible and paddle's global RNG is untouched (randomness
-                inside ``model_fn`` is not controlled); otherwise all samples draw, one after
-                the other, from paddle's global RNG.
-            cond: passed through to ``model_fn`` unchanged (e.g. the low-resolution
-                / noisy seismic section); with ``lowpass_sigma`` set it must be a tensor of
-                ``shape``, ``[B, 1, H, W]`` or ``[B, 1, D, H, W]``.
-            progress: show a tqdm bar per sample.
-            n_steps: DDIM steps; None: ``self.sample_steps``.
-            ensemble: return the ``n_samples`` draws themselves, not their mean.
-
-        Returns:
-            float32 tensor of ``shape``; with ``ensemble``, a float32 numpy array ``[n_samples, *shape]``.
-        """
-        shape = [int(s) for s in shape]
-        times = self.ddim_timesteps(n_steps)
-        x0_fn = None
-        if self.lowpass_sigma is not None:
-            if not isinstance(cond, paddle.Tensor) or list(cond.shape) != shape \
-                    or len(shape) not in (4, 5) or shape[1] != 1:
-                found = list(cond.shape) if isinstance(cond, paddle.Tensor) else type(cond).__name__
-                raise ValueError(f"lowpass_sigma={self.lowpass_sigma} needs cond to be a tensor of the sample's "
-                                 f"shape {shape}, [B, 1, H, W] or [B, 1, D, H, W]; found {found}")
-            x0_fn = lowpass_consistency(cond, self.lowpass_sigma)
-        n = self.n_samples
-
-        def one(k):
-            desc = (f"DDIM {k + 1}/{n}" if n > 1 else "DDIM") if progress else None
-            return self._sample_one(model_fn, shape, times, None if seed is None else seed + k, cond, x0_fn, desc)
-
-        if ensemble:
-            return np.stack([one(k).numpy() for k in range(n)])
-        if n == 1:
-            return one(0)  # no round trip through numpy: the tensor of a single DDIM loop
-        total = 0.0
-        for k in range(n):
-            # a running float32 numpy sum in this order: what the example script averaged so far
-            total = total + one(k).numpy()
-        return paddle.to_tensor((total / n).astype(np.float32))
-
-    def _sample_one(self, model_fn, shape, times, seed, cond, x0_fn, desc) -> paddle.Tensor:
-        """One DDIM loop over ``times`` (see :meth:`sample`); ``desc``: tqdm label, None for no bar."""
-        rng = None if seed is None else np.random.default_rng(seed)
-
-        def gaussian():
-            if rng is None:
-                return paddle.randn(shape, dtype="float32")
-            return paddle.to_tensor(rng.standard_normal(shape).astype(np.float32))
-
-        iterator = times
-        if desc:
-            from tqdm import tqdm
-            iterator = tqdm(times, desc=desc, total=len(times))
-        with paddle.no_grad():
-            x = gaussian()
-            for i, t in enumerate(iterator):
-                t = int(t)
-                t_prev = int(times[i + 1]) if i + 1 < len(times) else 0
-                gamma = paddle.full([shape[0]], float(self.alphas_cumprod[t]), dtype="float32")
-                out = model_fn(x, gamma, cond)
-                z = gaussian() if (self.eta > 0 and t_prev > 0) else None
-                x = self.step(out, t, t_prev, x, noise=z, x0_fn=x0_fn)
-        return x
-
-
-def gaussian_lowpass(x: paddle.Tensor, sigma: float) -> paddle.Tensor:
-    """Separable Gaussian low-pass (std ``sigma`` samples, kernel radius ``ceil(3 sigma)``, reflected edges)
-    over every spatial axis of ``[B, 1, H, W]`` or ``[B, 1, D, H, W]``; preserves a constant exactly.
-    On an axis shorter than the radius the kernel is cut to ``n - 1`` (and renormalised)."""
-    nd = x.ndim - 2
-    conv = paddle.nn.functional.conv2d if nd == 2 else paddle.nn.functional.conv3d
-    fmt = "NCHW" if nd == 2 else "NCDHW"
-    for axis in range(nd):
-        radius = min(int(math.ceil(3.0 * sigma)), int(x.shape[2 + axis]) - 1)
-        if radius < 1:
-            continue
-        k = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
-        shape = [1, 1] + [1] * nd
-        shape[2 + axis] = 2 * radius + 1
-        pad = [0] * (2 * nd)
-        pad[2 * (nd - 1 - axis)] = pad[2 * (nd - 1 - axis) + 1] = radius  # paddle's pad list runs from the last axis
-        kernel = paddle.to_tensor((k / k.sum()).astype(np.float32)).reshape(shape)
-        x = conv(paddle.nn.functional.pad(x, pad, mode="reflect", data_format=fmt), kernel)
-    return x
-
-
-def lowpass_consistency(cond: paddle.Tensor, sigma: float) -> Callable:
-    """The ``x0_fn`` that :meth:`DiffusionScheduler.sample` builds when ``lowpass_sigma`` is set (also usable
-    with :meth:`DiffusionScheduler.step`): keep the estimate's band above a Gaussian low-pass
-    and take the low band from ``cond``: ``x0 - LP(x0) + LP(cond)``.
-
-    The low-pass replacement of ILVR (Choi et al., 2021), applied to the x0 estimate as the
-    range-space step of DDNM (Wang et al., 2023). It is sound where the condition knows the low band:
-    a 2x decimation after an anti-alias filter keeps it, and white noise has little power there.
-    """
-    low = gaussian_lowpass(cond, sigma)
-    return lambda x0: x0 - gaussian_lowpass(x0, sigma) + low

@@ -116,6 +116,10 @@ def config_differences(recorded: Dict[str, Any], current: Dict[str, Any]) -> Lis
     return out
 
 
+# config keys renamed since checkpoints were first written: old name -> new (compared under the new)
+RENAMED = {"DIFFUSION.parametrisation": "DIFFUSION.prediction_type"}
+
+
 def check_config(state: Dict[str, Any], network: Dict[str, Any], path: str) -> None:
     """A ValueError naming every network setting (flat dotted key -> value) that differs from the one
     ``state``, the checkpoint at ``path``, was trained with; a checkpoint that records none is checked by
@@ -125,7 +129,8 @@ def check_config(state: Dict[str, Any], network: Dict[str, Any], path: str) -> N
     recorded = (state.get("config") or {}).get("network")
     if recorded is None:
         return
-    diff = config_differences(dict(recorded), {k: v for k, v in network.items() if k in recorded})
+    recorded = {RENAMED.get(k, k): v for k, v in recorded.items()}
+    diff = config_differences(recorded, {k: v for k, v in network.items() if k in recorded})
     if diff:
         raise ValueError(f"checkpoint {path} was trained with another network config:\n  " + "\n  ".join(diff)
                          + "\nset these keys back to the checkpoint's values, or give another output folder "

@@ -28,60 +28,23 @@ import numpy as np
 import paddle
 import ppsci
 
+from ppsci_ext.diffusion.pipeline import KINDS
+from ppsci_ext.diffusion.pipeline import network_fn
+from ppsci_ext.diffusion.pipeline import one_pass
 from ppsci_ext.train.base import Trainer
 from ppsci_ext.train.base import all_reduce_grads
 from ppsci_ext.train.base import broadcast_params
 from ppsci_ext.train.base import loader_pass
 from ppsci_ext.train.ema import WarmupEMA
 
-__all__ = ["KINDS", "SRTrainer", "network_fn", "one_pass", "predict_tiles", "ensemble_stats", "sr_loss",
-           "sampling_state"]
-
-KINDS = ("diffusion", "supervised")
-
-
-def network_fn(model):
-    """``(x_t, gamma, cond) -> raw network output`` for a dict-in/dict-out network whose ``input_keys``
-    are (noisy sample, condition, noise level): what the scheduler's ``sample`` calls."""
-    k_x, k_cond, k_level = model.input_keys
-    k_out = model.output_keys[0]
-    return lambda x_t, gamma, cond: model({k_x: x_t, k_cond: cond, k_level: gamma})[k_out]
-
-
-def one_pass(model, cond: paddle.Tensor) -> paddle.Tensor:
-    """The supervised baseline's prediction: the backbone run once (noise input 0 at noise level 1)."""
-    return network_fn(model)(paddle.zeros_like(cond), paddle.ones([cond.shape[0]]), cond)
-
-
-def predict_tiles(model, kind: str, cond_tiles: np.ndarray, scheduler=None, seed: Optional[int] = None,
-                  steps: Optional[int] = None, ensemble: bool = False) -> np.ndarray:
-    """Condition tiles on the high-res grid [B, p, p(, p)] -> predictions of the same shape (normalised units).
-
-    ``supervised``: one pass. ``diffusion``: the mean of ``scheduler.n_samples`` DDIM draws (seeds ``seed``,
-    ``seed + 1``, ...: an estimate of the posterior mean) with ``steps`` network evaluations (None: the
-    scheduler's); with ``ensemble`` the draws themselves, [B, n_samples, p, p(, p)]."""
-    cond = paddle.to_tensor(cond_tiles[:, None], dtype="float32")
-    with paddle.no_grad():
-        if kind == "supervised":
-            return one_pass(model, cond).numpy()[:, 0]
-        out = scheduler.sample(network_fn(model), cond.shape, seed=seed, cond=cond, n_steps=steps, ensemble=ensemble)
-        return np.moveaxis(out[:, :, 0], 0, 1) if ensemble else out.numpy()[:, 0]
-
-
-def ensemble_stats(draws: np.ndarray, std_scale: float = 1.0):
-    """Draws along axis 0 -> (their mean, their standard deviation times ``std_scale``): the prediction and its
-    error bar, ``std_scale`` (``DIFFUSION.std_scale``) calibrating the spread (:func:`ppsci_ext.metric.spread_scale`)."""
-    if len(draws) < 2:
-        raise ValueError(f"an ensemble needs at least 2 draws (DIFFUSION.n_samples), found {len(draws)}")
-    return draws.mean(0), draws.std(0, ddof=1) * float(std_scale)
-
+__all__ = ["SRTrainer", "sr_loss", "sampling_state"]
 
 def sr_loss(kind: str, name: str = "l1"):
     """``FunctionalLoss`` on ``{"pred"}`` vs ``{"target"}``: L1 or L2 (``name``) of the predicted vs the drawn
     noise (diffusion), L1 of the one-pass section vs the high-resolution truth (supervised)."""
     name = name if kind == "diffusion" else "l1"
     if name not in ("l1", "l2"):
-        raise ValueError(f"DIFFUSION.loss: expected 'l1' or 'l2', found {name!r}")
+        raise ValueError(f"TRAIN.loss: expected 'l1' or 'l2', found {name!r}")
 
     def expr(output_dict, label_dict, weight_dict=None):
         diff = output_dict["pred"] - label_dict["target"]

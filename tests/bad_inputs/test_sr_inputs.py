@@ -14,6 +14,7 @@ from ppsci_ext.data.sr.split import read_split
 from ppsci_ext.data.sr.split import split_files
 from ppsci_ext.data.sr.reader import write_dat
 from ppsci_ext.data.sr.split import write_split
+from ppsci_ext.diffusion import SRPipeline
 from ppsci_ext.outputs import MARKER
 from ppsci_ext.data.sr.generator import prepare_pairs
 from ppsci_ext.data.sr.dataset import normalise
@@ -213,7 +214,7 @@ def test_constant_or_nan_section_to_inference_is_an_error(tmp_path):
     mod = load_example("md_diffusion", "MDDiffusion")
     cfg = compose_config("md_diffusion", [f"output_dir={tmp_path}/out"])
     with pytest.raises(ValueError, match=r"constant section \(every value is -1\.5\)"):
-        mod.super_resolve(cfg, None, "diffusion", np.full((12, 10), -1.5, np.float32))  # fails before the network
+        mod.super_resolve(cfg, SRPipeline(None, "supervised"), np.full((12, 10), -1.5, np.float32))  # before the net
     write_dat(tmp_path / "flat_6x4.dat", np.zeros((6, 4)))
     with pytest.raises(ValueError, match=r"flat_6x4\.dat: constant section \(every value is 0\)"):
         read_section(tmp_path / "flat_6x4.dat")

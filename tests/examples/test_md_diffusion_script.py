@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from ppsci_ext.data.ava.elastic_models import marmousi_section
+from ppsci_ext.diffusion import SRPipeline
 from ppsci_ext.testing.examples import compose_config
 from ppsci_ext.train.checkpoint import load_checkpoint
 from ppsci_ext.testing.examples import load_example
@@ -68,7 +69,8 @@ def test_sampling_is_deterministic_for_eta_zero(trained):
     cfg = tiny_cfg(tmp)
     model = mod.load_model(cfg, "diffusion")
     lr = [np.random.default_rng(0).standard_normal((32, 32)).astype("float32")]
-    np.testing.assert_array_equal(mod.predict(cfg, model, "diffusion", lr), mod.predict(cfg, model, "diffusion", lr))
+    pipe = SRPipeline.from_config(model, "diffusion", cfg)
+    np.testing.assert_array_equal(pipe.predict_sections(lr), pipe.predict_sections(lr))
 
 
 def test_unknown_mode_and_kind_are_rejected(trained):
@@ -166,18 +168,18 @@ def test_n_samples_averages_samples_of_consecutive_seeds(trained):
     mod, tmp, _ = trained
     model = mod.load_model(tiny_cfg(tmp), "diffusion")
     cond = np.random.default_rng(0).standard_normal((2, 32, 32)).astype(np.float32)
-    one = [mod.predict_tiles(tiny_cfg(tmp, f"seed={s}"), model, "diffusion", cond) for s in (42, 43)]
-    two = mod.predict_tiles(tiny_cfg(tmp, "seed=42", "DIFFUSION.n_samples=2"), model, "diffusion", cond)
+    one = [SRPipeline.from_config(model, "diffusion", tiny_cfg(tmp, f"seed={s}")).predict(cond) for s in (42, 43)]
+    two = SRPipeline.from_config(model, "diffusion", tiny_cfg(tmp, "seed=42", "SAMPLING.n_samples=2")).predict(cond)
     np.testing.assert_allclose(two, (one[0] + one[1]) / 2, atol=1e-5)
     assert not np.allclose(one[0], one[1])
 
 
 def test_ensemble_mean_and_spread_in_sample_eval_and_infer(trained, tmp_path):
-    """DIFFUSION.n_samples=3 with eta > 0: sample writes the draws' mean (as the averaging sampler gives it) and
+    """SAMPLING.n_samples=3 with eta > 0: sample writes the draws' mean (as the averaging sampler gives it) and
     their standard deviation; eval scores spectra for every method and the spread against the error for
     diffusion; infer writes <output>_std.npy next to the mean."""
     mod, tmp, _ = trained
-    over = ("DIFFUSION.n_samples=3", "DIFFUSION.eta=1.0", f"EVAL.pred_dir={tmp_path}/pred")
+    over = ("SAMPLING.n_samples=3", "DIFFUSION.eta=1.0", f"EVAL.pred_dir={tmp_path}/pred")
     cfg = tiny_cfg(tmp, *over)
     mod.sample(cfg)
     split = json.load(open(os.path.join(tmp, "out", "split.json")))
@@ -187,9 +189,10 @@ def test_ensemble_mean_and_spread_in_sample_eval_and_infer(trained, tmp_path):
     assert not os.path.exists(os.path.join(cfg.EVAL.pred_dir, "supervised", f"{stem}_std.dat"))
     model = mod.load_model(cfg, "diffusion")
     cond = np.random.default_rng(0).standard_normal((2, 32, 32)).astype(np.float32)
-    draws = mod.predict_tiles(cfg, model, "diffusion", cond, ensemble=True)
+    pipe = SRPipeline.from_config(model, "diffusion", cfg)
+    draws = pipe.predict(cond, ensemble=True)
     assert draws.shape == (2, 3, 32, 32) and np.abs(draws[:, 0] - draws[:, 1]).max() > 1e-3
-    np.testing.assert_allclose(draws.mean(1), mod.predict_tiles(cfg, model, "diffusion", cond), atol=1e-5)
+    np.testing.assert_allclose(draws.mean(1), pipe.predict(cond), atol=1e-5)
     rows = mod.evaluate(cfg)
     for name in ("bicubic", "supervised", "diffusion"):
         assert {"spec_ratio_75_100", "log_spectral_distance"} <= set(rows[name])
@@ -209,7 +212,7 @@ def test_checkpoint_of_another_network_config_is_refused(trained):
     mod, tmp, _ = trained
     for over, msg in (("MODEL.base_channels=16", r"MODEL.base_channels: 8 in the checkpoint, 16 now"),
                       ("MODEL.channel_mults=[1,2,4]", r"MODEL.channel_mults: \[1, 2\] in the checkpoint, \[1, 2, 4\]"),
-                      ("DIFFUSION.parametrisation=v", r"DIFFUSION.parametrisation: 'eps' in the checkpoint, 'v' now")):
+                      ("DIFFUSION.prediction_type=v", r"DIFFUSION.prediction_type: 'eps' in the checkpoint, 'v' now")):
         with pytest.raises(ValueError, match=msg):
             mod.sample(tiny_cfg(tmp, over))
     with pytest.raises(ValueError, match=r"MODEL.base_channels: 8 in the checkpoint, 16 now"):
