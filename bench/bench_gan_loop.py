@@ -4,7 +4,7 @@ Prints a markdown table: seconds per iteration, iterations/s and peak memory of 
 One iteration is n_critic critic steps + 1 generator step.
 
 - ours: ``WGANGPTrainer.critic_step`` / ``generator_step`` called directly, one batch from the
-  SupervisedConstraint's loader per iteration (the body of ``WGANGPTrainer.train``), critic without
+  SupervisedConstraint's loader per iteration (the body of ``WGANGPTrainer.train_epoch``), critic without
   normalisation layers.
 - ppsci: the loop of PaddleScience's examples/velocityGAN/velocityGAN.py (+ functions.py), reproduced:
   ``ppsci.arch.VelocityGenerator`` / ``VelocityDiscriminator`` (BatchNorm everywhere), two
@@ -18,7 +18,7 @@ One iteration is n_critic critic steps + 1 generator step.
   user would otherwise pick. Skipped (said so) without torch; ``--no-torch`` leaves it out.
 - ours, THREADS processes x 1 thread: how ``mode=train`` runs on CPU (TRAIN.nprocs), each process on its shard
   of the same global batch, gradients all-reduced (gloo) every step.
-- ... and with the same-batch schedule, WGANGPTrainer's default (``TRAIN.gan_schedule: same_batch``): the
+- ... and with the same-batch schedule, the CPU default (``TRAIN.gan_schedule: same_batch``): the
   generator's forward for the critic steps is the one its own step back-propagates (the same updates: its
   weights do not change in between), where the other rows, like PyTorch's, compute it twice.
 - InversionNet rows (``--no-inversionnet`` leaves them out): the baseline without a critic, one supervised
@@ -138,9 +138,11 @@ def build_ours(args, sizes, gan=True):
     d = VelocityDiscriminator(("velocity",), ("score",), **sizes["critic"]) if gan else None
     opt_g = paddle.optimizer.AdamW(LR, parameters=g.parameters(), weight_decay=WEIGHT_DECAY)
     opt_d = paddle.optimizer.AdamW(LR, parameters=d.parameters(), weight_decay=WEIGHT_DECAY) if gan else None
-    cfg = OmegaConf.create(dict(epochs=1, n_critic=args.n_critic, lr_g=LR, lr_d=LR, warmup_steps=0))
-    trainer = WGANGPTrainer(g, d, constraint, ppsci.loss.FunctionalLoss(crit_loss), opt_g, opt_d, cfg,
-                            os.path.join(args.workdir, "ours.pdparams"))
+    cfg = OmegaConf.create(dict(epochs=1, n_critic=args.n_critic, gan_schedule="openfwi", lr_g=LR, lr_d=LR,
+                                warmup_steps=0, final_lr_ratio=0.0, log_freq=20, init_from=None))
+    trainer = WGANGPTrainer(generator=g, critic=d, constraint=constraint,
+                            critic_loss=ppsci.loss.FunctionalLoss(crit_loss), opt_g=opt_g, opt_d=opt_d, train=cfg,
+                            checkpoint=os.path.join(args.workdir, "ours.pdparams"), config={}, validate=None)
     trainer.steps_per_epoch = len(constraint.data_loader)
     return trainer
 
@@ -160,7 +162,7 @@ def run_ours(args, sizes, gan=True, threads=THREADS, same_batch=False):
             t.generator_step(inputs, labels, weights)
             return
         out = None
-        if same_batch:  # WGANGPTrainer.train_epoch's default: one generator forward serves both steps
+        if same_batch:  # the CPU default schedule (TRAIN.gan_schedule: same_batch): one generator forward serves both steps
             out = t.g(inputs)
             fake = out[t.label_key].detach()
         else:

@@ -35,7 +35,7 @@ def main():
     ap.add_argument("--root", default="outputs/e2e", help="folder for data, outputs and logs (emptied first)")
     ap.add_argument("--baseline", action="store_true", help="also train/eval plain InversionNet on the same data")
     ap.add_argument("--figures", default=None,
-                    help="copy the VelocityGAN run's figures here (README and docs use docs/zh/examples/velocitygan.assets)")
+                    help="copy the VelocityGAN run's figures here (the docs use docs/zh/examples/velocitygan.assets)")
     args, extra = ap.parse_known_args()
     root = os.path.join(ROOT, args.root)
     shutil.rmtree(root, ignore_errors=True)

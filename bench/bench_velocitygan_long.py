@@ -8,7 +8,7 @@ Usage:
 
 The run is the example's own: ``VelocityGAN.py --config-name velocitygan_cpu_long mode=train`` (resumable;
 history.json, and the checkpoint while it runs, hold each epoch's seconds and held-out metrics). The reference rows are the PyTorch figures
-stated with the preset in README (OpenFWI's layout, full 5 x 1000 x 70 input, widths 32-512, batch 64,
+quoted in docs/results/velocitygan.md (OpenFWI's layout, full 5 x 1000 x 70 input, widths 32-512, batch 64,
 AdamW 1e-3 with cosine decay, L1 + L2): they were measured on a GPU outside this project and are quoted,
 not recomputed.
 """
@@ -35,7 +35,7 @@ def read_history(out):
             return json.load(f)
     from ppsci_ext.train.checkpoint import load_checkpoint
 
-    return load_checkpoint(os.path.join(out, "checkpoints", "latest.pdparams"))["history"]
+    return load_checkpoint(os.path.join(out, "velocitygan", "checkpoint.pdparams"))["history"]
 
 
 def main():

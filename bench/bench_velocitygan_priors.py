@@ -51,7 +51,7 @@ def main():
         for j, test in enumerate(priors):
             scored = os.path.join(out, f"eval_{j}")
             run("eval", [f"output_dir={scored}", *data, f"EVAL.anno={folders[test]}/test.txt",
-                         f"EVAL.pretrained_model_path={out}/checkpoints/latest.pdparams", "EVAL.data_misfit=false"], log)
+                         f"EVAL.pretrained_model_path={out}/velocitygan/checkpoint.pdparams", "EVAL.data_misfit=false"], log)
             with open(os.path.join(scored, "eval_metrics.json")) as f:
                 r = json.load(f)
             cells.append(f"{r['SSIM']:.3f} / {r['MAE_mps']:.0f}")

@@ -6,7 +6,7 @@ to stay under 5 MB each; loaded into float32 networks). ``pretrained/manifest.js
 the metrics its demo gives; ``tests/test_pretrained.py`` checks all three.
 
     python -m ppsci_ext.pretrained export [name ...]   # outputs/<run> checkpoints -> pretrained/<file>
-    python -m ppsci_ext.pretrained demo [name ...]     # run the demos (README's one-minute command)
+    python -m ppsci_ext.pretrained demo [name ...]     # run the demos (README's quick start, scripts/demo.sh)
     python -m ppsci_ext.pretrained record [name ...]   # run the demos and write manifest.json
     python -m ppsci_ext.pretrained table               # README's table of the shipped weights, from manifest.json
 
@@ -29,6 +29,11 @@ from typing import Tuple
 
 from ppsci_ext.atomic import write_json
 from ppsci_ext.runtime import PROJECT_ROOT
+from ppsci_ext.runtime import compose_config
+from ppsci_ext.specs import GDRNN
+from ppsci_ext.specs import MD_DIFFUSION
+from ppsci_ext.specs import VELOCITYGAN
+from ppsci_ext.specs import ExampleSpec
 
 __all__ = ["Entry", "ENTRIES", "FOLDER", "MANIFEST", "MAX_BYTES", "table", "sha256", "demo_args", "demo_command", "demo_metrics",
            "missing_inputs", "export", "manifest"]
@@ -41,34 +46,51 @@ SHARED = "../shared/data"    # the real data some demos read (skipped without it
 
 @dataclass(frozen=True)
 class Entry:
-    """One shipped weights file and its demo. Paths are relative to the project root."""
+    """One shipped weights file and its demo. Paths are relative to the project root; what the example itself
+    says (its script, training command, checkpoint, the weights inference loads) comes from its ``spec``."""
     name: str
     what: str                   # the network, in README's words
-    file: str                   # under pretrained/ (MD Diffusion's kinds: <folder>/<kind>.pdparams)
-    example: str                # examples/<example>/<script>.py
-    script: str
-    train: str                  # the documented command that wrote ``checkpoint``
-    checkpoint: str             # the run's checkpoint ``export`` reads
-    nets: Callable              # checkpoint -> {network name: state_dict} shipped
+    file: str                   # under pretrained/ (a folder of <kind>.pdparams where the spec ships several)
+    spec: ExampleSpec
+    kind: str                   # the kind of network the file holds
+    train_args: Tuple[str, ...]  # the training command's arguments beyond the kind's (--config-name first)
     half: bool                  # ship float16
     demo: Tuple[str, ...]       # Hydra arguments of the demo but the mode (--config-name first where one is used)
     metrics: Callable           # eval_metrics.json -> {name: value}, recorded and checked
     modes: Tuple[str, ...] = ("eval",)
     needs: Tuple[str, ...] = field(default=())   # inputs outside the project (the demo is skipped without them)
+    trained_by: str = ""        # the documented command, where it is not the plain training command (a script)
 
+    @property
+    def example(self) -> str:
+        return self.spec.name
 
-def _generator(state):
-    return {"generator": state["nets"]["generator"]}
+    @property
+    def script(self) -> str:
+        return self.spec.script
 
+    def _split(self):
+        """(config name or None, the other training arguments)."""
+        if self.train_args[:1] == ("--config-name",):
+            return self.train_args[1], self.train_args[2:]
+        return None, self.train_args
 
-def _model(state):
-    return {"model": state["nets"]["model"]}
+    @property
+    def train(self) -> str:
+        """The documented command that made the weights."""
+        name, args = self._split()
+        return self.trained_by or self.spec.train_command(self.kind, *args, config_name=name)
 
+    @property
+    def checkpoint(self) -> str:
+        """The checkpoint the training command writes, which ``export`` cuts the file from."""
+        name, args = self._split()
+        cfg = compose_config(name or self.spec.name, [*args, *filter(None, [self.spec.kind_args[self.kind]])])
+        return osp.relpath(self.spec.checkpoint(cfg.output_dir, self.kind), PROJECT_ROOT)
 
-def _average(state):  # the weights sampling uses
-    from ppsci_ext.train.sr import sampling_state
-
-    return {"model": sampling_state(state)}
+    @property
+    def nets(self) -> Callable:
+        return self.spec.weights[self.kind]
 
 
 def _fwi(m):  # and the baseline: every map the training models' mean velocity at each depth
@@ -94,38 +116,32 @@ MARMOUSI_DEMO = ("DATA.out_dir=data_gen/gdrnn_marmousi_demo", "DATA.marmousi.dec
 MD_DEMO = ("EVAL.n_items=4",)  # 4 of the 24 held-out test sections
 
 ENTRIES: Dict[str, Entry] = {e.name: e for e in (
-    Entry("velocitygan", "VelocityGAN generator, default CPU config", "velocitygan.pdparams", "velocitygan", "VelocityGAN", "bash scripts/velocitygan_cpu.sh",
-          "outputs/velocitygan/checkpoints/latest.pdparams", _generator, True,
-          ("output_dir=outputs/demo/velocitygan",
-           "EVAL.pretrained_model_path=pretrained/velocitygan.pdparams", *FLATVEL_DEMO), _fwi),
-    Entry("inversionnet", "InversionNet baseline (VelocityGAN without critic)", "inversionnet.pdparams", "velocitygan", "VelocityGAN",
-          "python examples/velocitygan/VelocityGAN.py mode=train MODEL.gan=false output_dir=outputs/inversionnet",
-          "outputs/inversionnet/checkpoints/latest.pdparams", _generator, True,
-          ("output_dir=outputs/demo/inversionnet",
-           "EVAL.pretrained_model_path=pretrained/inversionnet.pdparams", *FLATVEL_DEMO), _fwi),
-    Entry("gdrnn_family", "GDRNN trained on the family of random sections", "gdrnn_family/gdrnn.pdparams", "gdrnn", "GDRNN",
-          "python examples/gdrnn/GDRNN.py --config-name gdrnn_family mode=train",
-          "outputs/gdrnn_family/gdrnn/checkpoint.pdparams", _model, False,
+    Entry("velocitygan", "VelocityGAN generator, default CPU config", "velocitygan.pdparams", VELOCITYGAN, "velocitygan",
+          (), True, ("output_dir=outputs/demo/velocitygan", "EVAL.pretrained_model_path=pretrained/velocitygan.pdparams",
+                     *FLATVEL_DEMO), _fwi, trained_by="bash scripts/velocitygan_cpu.sh"),
+    Entry("inversionnet", "InversionNet baseline (VelocityGAN without critic)", "inversionnet.pdparams", VELOCITYGAN,
+          "inversionnet", ("output_dir=outputs/inversionnet",), True,
+          ("output_dir=outputs/demo/inversionnet", "EVAL.pretrained_model_path=pretrained/inversionnet.pdparams",
+           *FLATVEL_DEMO), _fwi),
+    Entry("gdrnn_family", "GDRNN trained on the family of random sections", "gdrnn_family/gdrnn.pdparams", GDRNN,
+          "gdrnn", ("--config-name", "gdrnn_family"), False,
           ("output_dir=outputs/demo/gdrnn_family", "EVAL.pretrained_model_path=pretrained/gdrnn_family",
            *GDRNN_DEMO), _ava),
-    Entry("gdrnn_marmousi", "GDRNN family model fine-tuned on Marmousi", "gdrnn_marmousi/gdrnn.pdparams", "gdrnn", "GDRNN",
-          "python examples/gdrnn/GDRNN.py --config-name gdrnn_marmousi mode=train "
-          "output_dir=outputs/gdrnn_marmousi_finetuned TRAIN.init_from=outputs/gdrnn_family/gdrnn/checkpoint.pdparams "
-          "TRAIN.epochs=5 TRAIN.schedule.start_steps=6 TRAIN.schedule.grow_epochs=1",
-          "outputs/gdrnn_marmousi_finetuned/gdrnn/checkpoint.pdparams", _model, False,
+    Entry("gdrnn_marmousi", "GDRNN family model fine-tuned on Marmousi", "gdrnn_marmousi/gdrnn.pdparams", GDRNN, "gdrnn",
+          ("--config-name", "gdrnn_marmousi", "output_dir=outputs/gdrnn_marmousi_finetuned",
+           "TRAIN.init_from=outputs/gdrnn_family/gdrnn/checkpoint.pdparams", "TRAIN.epochs=5",
+           "TRAIN.schedule.start_steps=6", "TRAIN.schedule.grow_epochs=1"), False,
           ("--config-name", "gdrnn_marmousi", "output_dir=outputs/demo/gdrnn_marmousi",
            "EVAL.pretrained_model_path=pretrained/gdrnn_marmousi", *MARMOUSI_DEMO, *GDRNN_DEMO), _ava,
           needs=(f"{SHARED}/marmousi/poststack_model.npz",)),
-    Entry("md_diffusion", "MD Diffusion, conditional diffusion (weight average)", "md_diffusion/diffusion.pdparams", "md_diffusion", "MDDiffusion",
-          "python examples/md_diffusion/MDDiffusion.py mode=train",
-          "outputs/md_diffusion/diffusion/checkpoint.pdparams", _average, True,
-          ("output_dir=outputs/demo/md_diffusion",
-           "EVAL.pretrained_model_path=pretrained/md_diffusion", *MD_DEMO), _sr, modes=("sample", "eval")),
-    Entry("md_supervised", "MD Diffusion's supervised UNet baseline (weight average)", "md_diffusion/supervised.pdparams", "md_diffusion", "MDDiffusion",
-          "python examples/md_diffusion/MDDiffusion.py mode=train MODEL.kind=supervised",
-          "outputs/md_diffusion/supervised/checkpoint.pdparams", _average, True,
-          ("output_dir=outputs/demo/md_diffusion",
-           "EVAL.pretrained_model_path=pretrained/md_diffusion", *MD_DEMO), _sr, modes=("sample", "eval")),
+    Entry("md_diffusion", "MD Diffusion, conditional diffusion (weight average)", "md_diffusion/diffusion.pdparams",
+          MD_DIFFUSION, "diffusion", (), True,
+          ("output_dir=outputs/demo/md_diffusion", "EVAL.pretrained_model_path=pretrained/md_diffusion", *MD_DEMO), _sr,
+          modes=("sample", "eval")),
+    Entry("md_supervised", "MD Diffusion's supervised UNet baseline (weight average)", "md_diffusion/supervised.pdparams",
+          MD_DIFFUSION, "supervised", (), True,
+          ("output_dir=outputs/demo/md_diffusion", "EVAL.pretrained_model_path=pretrained/md_diffusion", *MD_DEMO), _sr,
+          modes=("sample", "eval")),
 )}
 
 

@@ -39,14 +39,15 @@ from ppsci.utils import misc
 from ppsci_ext import outputs
 from ppsci_ext.atomic import write_text
 from ppsci_ext.data import arrays
+from ppsci_ext.specs import ExampleSpec
 from ppsci_ext.config_checks import check_config
 from ppsci_ext.train.checkpoint import check_config as check_network_config
 from ppsci_ext.train.checkpoint import load_checkpoint
 from ppsci_ext.train.checkpoint import set_state_strict
 
 __all__ = ["PROJECT_ROOT", "mode", "dispatch", "setup_run", "data_parallel", "network_config", "run_config",
-           "Files", "output_file", "path_checks", "check_weights", "load_trained", "kind_checkpoint", "kind_weights",
-           "predict_batches", "read_npy", "required", "rank_zero_first"]
+           "Files", "output_file", "path_checks", "check_weights", "load_trained", "load_network", "trained_kinds",
+           "predict_batches", "read_npy", "required", "rank_zero_first", "compose_config"]
 
 
 def _project_root() -> str:
@@ -336,23 +337,37 @@ def load_trained(path: str, build: Callable[[], paddle.nn.Layer], command: str,
     return model
 
 
-def kind_checkpoint(cfg, kind: str) -> str:
-    """The checkpoint of one trained kind of an example with several (GDRNN, MD Diffusion):
-    ``<output_dir>/<kind>/checkpoint.pdparams``."""
-    return osp.join(cfg.output_dir, kind, "checkpoint.pdparams")
+def load_network(spec: ExampleSpec, cfg, kind: str, build: Callable[[], paddle.nn.Layer],
+                 section: str = "EVAL") -> paddle.nn.Layer:
+    """The trained network of ``kind`` of the example ``spec``, in eval mode: the weights inference loads
+    (``spec.weights[kind]``) from where ``section`` says (``spec.weights_path``), checked against the config's
+    ``spec.network_keys[kind]`` (:func:`load_trained`)."""
+    (net,) = spec.nets[kind]  # the one network inference runs
+    return load_trained(spec.weights_path(cfg, kind, section), build, spec.train_command(kind),
+                        lambda state: spec.weights[kind](state)[net], network_config(cfg, spec.network_keys[kind]),
+                        spec.nets[kind])
 
 
-def kind_weights(cfg, kind: str, section: str = "EVAL") -> str:
-    """Where ``eval``/``infer`` (``section``) of an example with several kinds takes the weights of ``kind``:
-    ``<section>.pretrained_model_path`` when it is a folder (``<folder>/<kind>.pdparams``, as ``pretrained/``
-    ships them) or a file and ``kind`` is ``MODEL.kind``; otherwise the run's own checkpoint."""
-    given = cfg[section].get("pretrained_model_path")
-    if given:
-        if osp.isdir(given):
-            return osp.join(given, f"{kind}.pdparams")
-        if kind == cfg.MODEL.kind:
-            return given
-    return kind_checkpoint(cfg, kind)
+def trained_kinds(spec: ExampleSpec, cfg, kinds, section: str = "EVAL") -> list:
+    """Those of ``kinds`` that have weights where ``section`` looks (``spec.weights_path``), each checked against the
+    config before any data is built (a kind without weights is left out, and the log says so). None at all is a
+    FileNotFoundError saying where they were looked for and how to get some."""
+    paths = {k: spec.weights_path(cfg, k, section) for k in kinds}
+    found = [k for k in kinds if osp.isfile(paths[k])]
+    if not found:
+        given = cfg[section].get("pretrained_model_path")
+        where = (f"the folder {section}.pretrained_model_path={given} holds no "
+                 f"{' or '.join(f'{k}.pdparams' for k in kinds)} (it holds: "
+                 f"{', '.join(sorted(os.listdir(given))) or 'nothing'})" if given and osp.isdir(given)
+                 else f"{', '.join(paths.values())} not found")
+        raise FileNotFoundError(f"no trained {' or '.join(kinds)} network: {where}. Train first "
+                                f"({spec.train_command(kinds[0])}), or pass {section}.pretrained_model_path="
+                                f"{spec.shipped} (the shipped weights)")
+    for kind in set(kinds) - set(found):
+        logger.warning(f"{kind}: no weights at {paths[kind]}; left out")
+    for kind in found:
+        check_weights(paths[kind], network_config(cfg, spec.network_keys[kind]), nets=spec.nets[kind])
+    return found
 
 
 def predict_batches(model, inputs: Dict[str, np.ndarray], out_key: str, batch_size: int) -> np.ndarray:
@@ -398,3 +413,12 @@ def drawn_each_epoch(build: Callable[[str, int], object], read: Callable[[str], 
             build(folder, epoch)
             return read(folder)
     return draw
+
+
+def compose_config(name: str, overrides=()):
+    """``conf/<name>.yaml`` with Hydra overrides applied, as the example script would see it."""
+    from hydra import compose
+    from hydra import initialize_config_dir
+
+    with initialize_config_dir(version_base=None, config_dir=osp.join(PROJECT_ROOT, "conf")):
+        return compose(name, overrides=list(overrides))

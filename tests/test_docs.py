@@ -1,6 +1,7 @@
 """The example docs follow PaddleScience's example-doc format and stay true to the project: code included by
 line range (`--8<--` snippets) on target and numbered, commands run from the example's folder with paths that
-exist, PaddleScience's sections in order, and each doc equal to its regenerated template."""
+exist, PaddleScience's sections in order, and each doc equal to its regenerated template. README's results
+summary quotes the results docs, and every relative link of README and the docs resolves."""
 import glob
 import os
 import re
@@ -9,6 +10,7 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DOCS = sorted(glob.glob(os.path.join(ROOT, "docs", "zh", "examples", "*.md")))
+RESULTS = sorted(glob.glob(os.path.join(ROOT, "docs", "results", "*.md")))  # every result, with its command
 SCRIPTS = {"VelocityGAN": "velocitygan", "GDRNN": "gdrnn", "MDDiffusion": "md_diffusion"}  # script -> its folder
 SECTIONS = ["## 1. 背景简介", "## 2. 问题定义", "## 3. 问题求解", "## 4. 完整代码", "## 5. 结果展示",
             "## 6. 参考文献"]
@@ -66,8 +68,8 @@ def test_snippet_ranges_start_at_a_definition(doc):
         lines = read(full).splitlines()
         a, b = int(start), int(end)
         assert 1 <= a <= b <= len(lines), f"{doc}: {path}:{a}:{b} outside the file ({len(lines)} lines)"
-        first, last = lines[a - 1], lines[b - 1]
-        assert re.match(r"\s*(def |class |@|[A-Za-z_]+:)", first), f"{doc}: {path}:{a} starts mid-block: {first!r}"
+        first = lines[a - 1]
+        assert re.match(r"\s*(def |class |@|[A-Za-z_]+:|[A-Za-z_]+ = )", first), f"{doc}: {path}:{a} starts mid-block: {first!r}"
         after = lines[b] if b < len(lines) else ""
         indent = len(first) - len(first.lstrip())
         assert not after.strip() or len(after) - len(after.lstrip()) <= indent, \
@@ -97,7 +99,7 @@ def test_commands_run_from_the_example_folder(doc):
                 assert not prefix, f"{doc}: {line.strip()!r}: run {name}.py from examples/{SCRIPTS[name]}"
                 assert folder == SCRIPTS[name], \
                     f"{doc}: {line.strip()!r} needs `cd examples/{SCRIPTS[name]}` earlier in its code block"
-    # README's tables, included verbatim, name the commands that made each figure as run from the project root
+    # the results docs' tables, included verbatim, name the commands that made each figure as run from the project root
     prose = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("|"))
     assert not re.search(r"python\s+examples/", prose), f"{doc}: a command runs python examples/...; cd there first"
     outside = "\n".join(line for line in outside.splitlines() if not line.lstrip().startswith("|"))
@@ -128,7 +130,7 @@ def test_sections_follow_paddlescience(doc):
     text = read(doc)
     assert [line for line in text.splitlines() if re.match(r"## \d", line)] == SECTIONS, f"{doc}: sections"
     head, template_head = text.split("\n## 1.")[0], read(doc + ".in").split("\n## 1.")[0]
-    assert re.search(r"^\|[^\n]*预训练模型", head, re.M) or "@@table:Pretrained weights:1@@" in template_head, \
+    assert re.search(r"^\|[^\n]*预训练模型", head, re.M) or "@@table:README.md:Pretrained weights:1@@" in template_head, \
         f"{doc}: no pretrained-weights table before ## 1."
 
 
@@ -149,3 +151,53 @@ def test_docs_are_generated_from_their_templates(template):
                          capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     assert res.stdout == read(template[:-3]), f"regenerate {template[:-3]}"
+
+
+def slug(heading):
+    """The anchor a markdown renderer (GitHub's rule) gives a heading."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def sections(path):
+    """{anchor: the text under that heading, up to the next heading of any level}."""
+    found, key = {}, None
+    for line in read(path).splitlines():
+        head = re.match(r"#{1,6} +(.+)", line)
+        if head:
+            key = slug(head.group(1))
+            found[key] = ""
+        elif key is not None:
+            found[key] += line + "\n"
+    return found
+
+
+@pytest.mark.parametrize("doc", [os.path.join(ROOT, "README.md")] + RESULTS + DOCS, ids=os.path.relpath)
+def test_links_resolve(doc):
+    """Every relative link and image of the doc names a file of the project, and an anchor a heading there."""
+    links = re.findall(r"\]\(([^)\s]+)\)", read(doc))
+    assert links, f"{doc} links nothing"
+    for link in links:
+        if re.match(r"\w+://|mailto:", link):
+            continue
+        path, _, anchor = link.partition("#")
+        full = os.path.normpath(os.path.join(os.path.dirname(doc), path)) if path else doc
+        assert os.path.exists(full), f"{doc}: link {link}: no {full}"
+        assert not os.path.relpath(full, ROOT).startswith(".."), f"{doc}: link {link} leaves the project"
+        if anchor:
+            assert anchor in sections(full), f"{doc}: link {link}: {path or doc} has no heading with anchor {anchor!r}"
+
+
+def test_readme_results_quote_the_results_docs():
+    """Each row of README's results summary links a section of a results doc, and every figure in the row is
+    written in that section: the summary cannot drift from the full report."""
+    summary = sections(os.path.join(ROOT, "README.md"))["results"]
+    rows = [line for line in summary.splitlines() if line.startswith("|") and not line.startswith("|---")][1:]
+    assert len(rows) >= 9, "README's results summary lost its rows"
+    for row in rows:
+        link = re.search(r"\]\((docs/results/[^)#]+\.md)#([^)]+)\)", row)
+        assert link, f"README results row links no results doc section: {row[:80]}"
+        section = sections(os.path.join(ROOT, link.group(1)))[link.group(2)]
+        words = set(re.findall(r"\d+(?:\.\d+)*", section))
+        text = re.sub(r"\[[^\]]*\]\([^)]*\)", "", row)  # the link itself is not a figure
+        missing = [n for n in re.findall(r"\d+(?:\.\d+)*", text) if n not in words]
+        assert not missing, f"README results row {text[:60]!r}: {missing} not in {link.group(1)}#{link.group(2)}"

@@ -10,6 +10,8 @@ import pytest
 
 from ppsci_ext import runtime
 from ppsci_ext.outputs import MARKER
+from ppsci_ext.specs import GDRNN
+from ppsci_ext.specs import MD_DIFFUSION
 from ppsci_ext.runtime import PROJECT_ROOT
 from ppsci_ext.testing.examples import compose_config
 
@@ -95,17 +97,17 @@ def test_example_runs_from_its_own_folder_on_a_fresh_copy(tmp_path, own_package)
     assert not os.path.exists(copy / "examples" / "gdrnn" / "outputs")
 
 
-def test_kind_weights_folder_file_or_the_runs_checkpoint(tmp_path):
+def test_weights_path_folder_file_or_the_runs_checkpoint(tmp_path):
     """pretrained_model_path: a folder gives <folder>/<kind>.pdparams for every kind, a file only MODEL.kind's;
     unset, each kind's own checkpoint in output_dir. GDRNN's eval and infer read EVAL's and INFER's key."""
     folder = tmp_path / "weights"
     folder.mkdir()
     base = [f"output_dir={tmp_path}/out"]
     cfg = compose_config("md_diffusion", base)
-    assert runtime.kind_weights(cfg, "supervised") == os.path.join(f"{tmp_path}/out", "supervised", "checkpoint.pdparams")
+    assert MD_DIFFUSION.weights_path(cfg, "supervised") == os.path.join(f"{tmp_path}/out", "supervised", "checkpoint.pdparams")
     cfg = compose_config("md_diffusion", base + [f"EVAL.pretrained_model_path={folder}"])
-    assert runtime.kind_weights(cfg, "supervised") == str(folder / "supervised.pdparams")
-    assert runtime.kind_weights(cfg, "supervised", "INFER").endswith(os.path.join("supervised", "checkpoint.pdparams"))
+    assert MD_DIFFUSION.weights_path(cfg, "supervised") == str(folder / "supervised.pdparams")
+    assert MD_DIFFUSION.weights_path(cfg, "supervised", "INFER").endswith(os.path.join("supervised", "checkpoint.pdparams"))
     cfg = compose_config("gdrnn", base + [f"INFER.pretrained_model_path={tmp_path}/g.pdparams"])
-    assert runtime.kind_weights(cfg, "gdrnn", "INFER") == f"{tmp_path}/g.pdparams"
-    assert runtime.kind_weights(cfg, "original", "INFER").endswith(os.path.join("original", "checkpoint.pdparams"))
+    assert GDRNN.weights_path(cfg, "gdrnn", "INFER") == f"{tmp_path}/g.pdparams"
+    assert GDRNN.weights_path(cfg, "original", "INFER").endswith(os.path.join("original", "checkpoint.pdparams"))

@@ -9,7 +9,6 @@
 Run from this folder or as examples/gdrnn/GDRNN.py from the project root.
 Every setting lives in conf/gdrnn.yaml.
 """
-import os
 from os import path as osp
 
 import ppsci_ext  # noqa: F401  first: quiets paddle's ccache warning, imports ppsci before hydra.main
@@ -39,18 +38,16 @@ from ppsci_ext.data.ava.reader import read_ava_file
 from ppsci_ext.data.ava.reader import read_wavelet
 from ppsci_ext.physics import AVAForward
 from ppsci_ext.physics import ava_inversion
+from ppsci_ext.specs import GDRNN as GDRNN_SPEC
 from ppsci_ext.train import UnrolledTrainer
 from ppsci_ext.train import loader_config
 from ppsci_ext.train.unrolled import AVALossTerms
 
-KINDS = ("gdrnn", "original")
-TRAIN_COMMAND = "python examples/gdrnn/GDRNN.py mode=train"
+SPEC = GDRNN_SPEC  # its training command, checkpoint, the settings weights depend on, the weights inference loads
+KINDS = SPEC.kinds
 IN_KEYS, OUT_KEYS = ("stacks", "m_back"), ("m", "m_steps", "d_steps")
 PROPS = ("vp", "vs", "rho")
 UNITS = ("m/s", "m/s", "g/cc")
-# the settings each kind's weights depend on: a checkpoint is loaded only where they are unchanged
-NETWORK_KEYS = {"gdrnn": ("MODEL.scale", "MODEL.dims", "MODEL.n_steps", "MODEL.adaptive_step", "PHYSICS.method"),
-                "original": ("MODEL.scale", "MODEL.dims", "MODEL.lam", "PHYSICS.method")}
 # the paths a run reads: outputs are never one of these files, nor inside their folders (ppsci_ext.outputs)
 FILES = runtime.Files(inputs=("INFER.input", "DATA.wavelet_file", "DATA.marmousi.path", "EVAL.pretrained_model_path",
                               "INFER.pretrained_model_path", "TRAIN.init_from"), data_folders=("DATA.out_dir",))
@@ -69,10 +66,10 @@ def check_settings(cfg):
         require(0 <= first <= last < 90 and step > 0, f"DATA.theta_groups[{g}] = {[first, last, step]}: expected "
                                                       f"[first, last, step] degrees with 0 <= first <= last < 90, step > 0")
     if cfg.TRAIN.init_from and cfg.mode == "train":
-        require(not outputs.same_file(cfg.TRAIN.init_from, checkpoint_path(cfg, cfg.MODEL.kind)),
+        require(not outputs.same_file(cfg.TRAIN.init_from, SPEC.checkpoint(cfg.output_dir, cfg.MODEL.kind)),
                 f"TRAIN.init_from={cfg.TRAIN.init_from} is this run's own checkpoint, which training writes: give "
                 f"the run another output_dir")
-        runtime.check_weights(cfg.TRAIN.init_from, runtime.network_config(cfg, NETWORK_KEYS[cfg.MODEL.kind]),
+        runtime.check_weights(cfg.TRAIN.init_from, runtime.network_config(cfg, SPEC.train_keys(cfg.MODEL.kind)),
                               nets=("model",))
 
 
@@ -162,9 +159,6 @@ def train_constraints(cfg, paths):
                                                              dict(t.section_traces)), mse, name="section"))
 
 
-checkpoint_path = runtime.kind_checkpoint
-
-
 # ------------------------------------------------------------------ train
 @runtime.mode
 def train(cfg: DictConfig):
@@ -183,9 +177,10 @@ def train(cfg: DictConfig):
     iters = t.epochs * len(unlabelled.data_loader)
     lr = paddle.optimizer.lr.CosineAnnealingDecay(t.lr, iters, eta_min=t.lr_final)
     opt = paddle.optimizer.Adam(learning_rate=lr, parameters=model.parameters())
-    trainer = UnrolledTrainer(model, labelled, unlabelled, ppsci.loss.FunctionalLoss(terms), terms, opt, lr,
-                              dict(t.schedule, epochs=t.epochs), checkpoint_path(cfg, kind), cfg.seed,
-                              runtime.run_config(cfg, NETWORK_KEYS[kind]), t.init_from, redraw)
+    trainer = UnrolledTrainer(model=model, labelled=labelled, unlabelled=unlabelled,
+                              loss=ppsci.loss.FunctionalLoss(terms), terms=terms, optimizer=opt, lr_scheduler=lr,
+                              train=t, checkpoint=SPEC.checkpoint(cfg.output_dir, kind),
+                              config=runtime.run_config(cfg, SPEC.train_keys(kind)), seed=cfg.seed, redraw=redraw)
     history = trainer.fit()
     write_json(osp.join(cfg.output_dir, kind, "history.json"), history)
     return history
@@ -193,9 +188,8 @@ def train(cfg: DictConfig):
 
 # -------------------------------------------------------------- inversion
 def load_model(cfg, kind, forward_op, section="EVAL"):
-    return runtime.load_trained(runtime.kind_weights(cfg, kind, section), lambda: build_model(cfg, forward_op, kind),
-                                f"{TRAIN_COMMAND} MODEL.kind={kind}",
-                                network=runtime.network_config(cfg, NETWORK_KEYS[kind]), nets=("model",))
+    """The trained network of ``kind`` with the forward operator ``forward_op`` (weights from ``section``)."""
+    return runtime.load_network(SPEC, cfg, kind, lambda: build_model(cfg, forward_op, kind), section)
 
 
 def invert(model, stacks, m_back, batch_size):
@@ -225,22 +219,6 @@ def inference(cfg: DictConfig):
 
 
 # ------------------------------------------------------------------- eval
-def trained_kinds(cfg):
-    """The kinds eval scores: those with weights (EVAL.pretrained_model_path or the run's checkpoints), each
-    checked against the config before any data is built. None at all is an error saying where they were looked for."""
-    kinds = [k for k in KINDS if osp.isfile(runtime.kind_weights(cfg, k))]
-    if not kinds:
-        given = cfg.EVAL.get("pretrained_model_path")
-        where = (f"the folder EVAL.pretrained_model_path={given} holds no {' or '.join(f'{k}.pdparams' for k in KINDS)}"
-                 f" (it holds: {', '.join(sorted(os.listdir(given))) or 'nothing'})" if given and osp.isdir(given)
-                 else f"neither {' nor '.join(runtime.kind_weights(cfg, k) for k in KINDS)} exists")
-        raise FileNotFoundError(f"no trained GDRNN to evaluate: {where}. Train one first ({TRAIN_COMMAND}), or pass "
-                                f"EVAL.pretrained_model_path=pretrained/gdrnn_family (a folder of <kind>.pdparams)")
-    for kind in kinds:
-        runtime.check_weights(runtime.kind_weights(cfg, kind), runtime.network_config(cfg, NETWORK_KEYS[kind]))
-    return kinds
-
-
 def run_methods(cfg, paths, stacks, m_back, kinds):
     """Every method's inverted section [N, 3, L], for the iterative ones its misfit curve, and the guard's
     report of each network (the trained ``kinds``)."""
@@ -278,7 +256,7 @@ def scores(results, truth, stacks, op, scored):
 
 @runtime.mode
 def evaluate(cfg: DictConfig):
-    kinds = trained_kinds(cfg)  # first: missing or wrong weights cost no data building
+    kinds = runtime.trained_kinds(SPEC, cfg, KINDS)  # first: missing or wrong weights cost no data building
     paths = prepare_data(cfg)
     stacks, m_back, _ = AVADataset(paths["section"], label_keys=()).arrays()
     t = np.load(paths["truth"])
@@ -302,7 +280,7 @@ def evaluate(cfg: DictConfig):
 def run(cfg: DictConfig):
     """The mode ``cfg.mode``, after the start checks (what ``main`` runs; tests call it with a composed config)."""
     return runtime.dispatch(cfg, {"train": train, "eval": evaluate, "infer": inference}, FILES, check_settings,
-                            lambda c: checkpoint_path(c, c.MODEL.kind))
+                            lambda c: SPEC.checkpoint(c.output_dir, c.MODEL.kind))
 
 
 @hydra.main(version_base=None, config_path="../../conf", config_name="gdrnn")

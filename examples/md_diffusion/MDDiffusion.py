@@ -40,17 +40,17 @@ from ppsci_ext.data.sr.split import split_once
 from ppsci_ext.diffusion import DiffusionScheduler
 from ppsci_ext.diffusion import SRPipeline
 from ppsci_ext.diffusion.pipeline import KINDS
+from ppsci_ext.specs import MD_DIFFUSION
 from ppsci_ext.spectra import spectral_fidelity
 from ppsci_ext.train import SRTrainer
 from ppsci_ext.train import loader_config
-from ppsci_ext.train.sr import sampling_state
 from ppsci_ext.train.sr import sr_loss
 
 
 # the paths a run reads: outputs are never one of these files, nor inside their folders (ppsci_ext.outputs)
 FILES = runtime.Files(inputs=("INFER.input", "VIEW.marmousi", "EVAL.pretrained_model_path",
-                              "INFER.pretrained_model_path"), data_folders=("DATA.root", "VIEW.field_dir"))
-TRAIN_COMMAND = "python examples/md_diffusion/MDDiffusion.py mode=train"
+                              "INFER.pretrained_model_path", "TRAIN.init_from"), data_folders=("DATA.root", "VIEW.field_dir"))
+SPEC = MD_DIFFUSION  # its training command, checkpoint, the settings weights depend on, the weights inference loads
 
 
 def check_settings(cfg):
@@ -67,6 +67,9 @@ def check_settings(cfg):
     for key, size in (("DATA.patch", d.patch), ("INFER.patch", i.patch)):
         require(size is None or (size > 0 and size % 2 == 0), f"{key} must be an even number of samples, found {size}")
     require(2 * i.overlap < i.patch, f"INFER.overlap ({i.overlap}) must be less than half of INFER.patch ({i.patch})")
+    if cfg.TRAIN.init_from and cfg.mode == "train":
+        runtime.check_weights(cfg.TRAIN.init_from, runtime.network_config(cfg, SPEC.train_keys(cfg.MODEL.kind)),
+                              nets=("model",))
 
 
 def prepare_data(cfg):
@@ -109,14 +112,6 @@ def build_model(cfg, kind=None):
                   num_res_blocks=m.num_res_blocks, spatial_dims=m.spatial_dims, dropout=m.dropout, norm=m.norm)
 
 
-checkpoint_path = runtime.kind_checkpoint
-# the settings each kind's weights depend on: a checkpoint is loaded only where they are unchanged
-BACKBONE_KEYS = tuple(f"MODEL.{k}" for k in ("spatial_dims", "base_channels", "channel_mults", "num_res_blocks",
-                                              "norm"))
-NETWORK_KEYS = {"supervised": BACKBONE_KEYS, "diffusion": BACKBONE_KEYS + tuple(
-    f"DIFFUSION.{k}" for k in ("n_train_steps", "beta_start", "beta_end", "prediction_type"))}
-
-
 @runtime.mode
 def train(cfg: DictConfig):
     split = runtime.rank_zero_first(prepare_data, cfg)  # data-parallel: rank 0 writes any missing pairs
@@ -127,18 +122,17 @@ def train(cfg: DictConfig):
     constraint = ppsci.constraint.SupervisedConstraint(loader_config(dataset_cfg, t.batch_size, True, t.num_workers),
                                                        sr_loss(kind, t.loss), name=f"md_{kind}")
     opt = paddle.optimizer.Adam(learning_rate=t.lr, parameters=model.parameters())
-    trainer = SRTrainer(model, kind, DiffusionScheduler.from_config(cfg.DIFFUSION), constraint, opt, t.iters,
-                        t.save_every, checkpoint_path(cfg, kind), t.ema_decay, cfg.seed, logger.info,
-                        runtime.run_config(cfg, NETWORK_KEYS[kind]))
+    scheduler = DiffusionScheduler.from_config(cfg.DIFFUSION) if kind == "diffusion" else None
+    trainer = SRTrainer(model=model, kind=kind, scheduler=scheduler, constraint=constraint, optimizer=opt, train=t,
+                        checkpoint=SPEC.checkpoint(cfg.output_dir, kind),
+                        config=runtime.run_config(cfg, SPEC.train_keys(kind)), seed=cfg.seed, log=logger.info)
     return trainer.fit()
 
 
 def load_model(cfg, kind, section="EVAL"):
     """The trained network of ``kind`` with the weights sampling uses (the average, when training kept one),
-    from ``<section>.pretrained_model_path`` or the run's checkpoint (:func:`ppsci_ext.runtime.kind_weights`)."""
-    return runtime.load_trained(runtime.kind_weights(cfg, kind, section), lambda: build_model(cfg, kind),
-                                f"{TRAIN_COMMAND} MODEL.kind={kind}",
-                                sampling_state, runtime.network_config(cfg, NETWORK_KEYS[kind]), nets=("model",))
+    from ``<section>.pretrained_model_path`` or the run's checkpoint (the example's SPEC)."""
+    return runtime.load_network(SPEC, cfg, kind, lambda: build_model(cfg, kind), section)
 
 
 def test_items(cfg, split):
@@ -151,26 +145,11 @@ def test_items(cfg, split):
     return [(split["test"][i], *ds.lr_hr(i)) for i in range(n)]
 
 
-def trained_kinds(cfg):
-    """The kinds of EVAL.kinds that have weights, each checked against the config; none is an error saying where
-    they were looked for (a kind without weights is skipped, and the log says so)."""
-    found = [k for k in cfg.EVAL.kinds if osp.isfile(runtime.kind_weights(cfg, k))]
-    for kind in set(cfg.EVAL.kinds) - set(found):
-        logger.warning(f"{kind}: no weights at {runtime.kind_weights(cfg, kind)}; not sampled")
-    if not found:
-        raise FileNotFoundError(f"no trained model of EVAL.kinds={list(cfg.EVAL.kinds)}: "
-                                f"{', '.join(runtime.kind_weights(cfg, k) for k in cfg.EVAL.kinds)} not found. Train "
-                                f"first ({TRAIN_COMMAND}), or pass EVAL.pretrained_model_path=pretrained/md_diffusion")
-    for kind in found:
-        runtime.check_weights(runtime.kind_weights(cfg, kind), runtime.network_config(cfg, NETWORK_KEYS[kind]))
-    return found
-
-
 @runtime.mode
 def sample(cfg: DictConfig):
     """Per scored test item and trained kind: NNNN_pred.dat (several draws: their mean; NNNN_std.dat: spread)."""
     outputs.check_output_folder(cfg.EVAL.pred_dir, "EVAL.pred_dir", **runtime.path_checks(cfg, FILES))
-    kinds = trained_kinds(cfg)  # first: missing or wrong weights cost no data building
+    kinds = runtime.trained_kinds(SPEC, cfg, list(cfg.EVAL.kinds))  # first: wrong weights cost no data building
     items = test_items(cfg, prepare_data(cfg))
     for kind in kinds:
         pipe = pipeline(cfg, kind)
@@ -293,7 +272,8 @@ def view(cfg: DictConfig):
 def run(cfg: DictConfig):
     """The mode ``cfg.mode``, after the start checks (what ``main`` runs; tests call it with a composed config)."""
     return runtime.dispatch(cfg, {"train": train, "sample": sample, "eval": evaluate, "infer": inference,
-                                  "view": view}, FILES, check_settings, lambda c: checkpoint_path(c, c.MODEL.kind))
+                                  "view": view}, FILES, check_settings,
+                            lambda c: SPEC.checkpoint(c.output_dir, c.MODEL.kind))
 
 
 @hydra.main(version_base=None, config_path="../../conf", config_name="md_diffusion")

@@ -30,6 +30,7 @@ from ppsci_ext.arch import VelocityGenerator
 from ppsci_ext.atomic import write_json
 from ppsci_ext.atomic import write_npy
 from ppsci_ext.data.fwi import FWINormalisation
+from ppsci_ext.data.fwi.normalisation import KEYS as FWI_KEYS
 from ppsci_ext.config_checks import require
 from ppsci_ext.data.fwi.generator import amplitude_range
 from ppsci_ext.data.fwi.generator import generate_section as generate_openfwi_section
@@ -38,18 +39,16 @@ from ppsci_ext.data.fwi.reader import depth_profile
 from ppsci_ext.data.fwi.reader import velocity_models
 from ppsci_ext.data.fwi.velocity_models import make_velocity_models
 from ppsci_ext.physics import forward_model
+from ppsci_ext.specs import VELOCITYGAN
 from ppsci_ext.train import WGANGPTrainer
 from ppsci_ext.train import loader_config
 
-TRAIN_COMMAND = "python examples/velocitygan/VelocityGAN.py mode=train"
+SPEC = VELOCITYGAN  # its training command, checkpoint, the settings weights depend on, the weights inference loads
 # the paths a run reads: outputs are never one of these files, nor inside their folders (ppsci_ext.outputs)
 FILES = runtime.Files(inputs=("INFER.input", "EVAL.pretrained_model_path", "INFER.pretrained_model_path",
                               "TRAIN.init_from"),
                       data_folders=("GENERATE.out_dir",), data_files=("DATA.train_anno", "DATA.test_anno", "EVAL.anno"))
 # the settings the generator's weights depend on: a checkpoint is loaded only where they are unchanged
-NORMALISATION_KEYS = ("data_min", "data_max", "label_min", "label_max", "sample_ratio", "log_k", "amplitude_check")
-GENERATOR_KEYS = ("MODEL.generator", *(f"DATA.{k}" for k in NORMALISATION_KEYS if k != "amplitude_check"))
-TRAINED_KEYS = GENERATOR_KEYS + ("MODEL.gan", "MODEL.critic")  # ... and those of a training run's networks
 
 
 # ----------------------------------------------------------------- checks
@@ -62,13 +61,14 @@ def check_settings(cfg):
             f"GENERATE.models: vmin {m.vmin} m/s must be > 0, and {m.min_layers} layers (>= 1) of at least "
             f"{m.min_thickness} cells (>= 1) must fit in nz={m.nz}")
     if cfg.TRAIN.init_from and cfg.mode == "train":
-        require(not outputs.same_file(cfg.TRAIN.checkpoint, cfg.TRAIN.init_from),
-                f"TRAIN.checkpoint and TRAIN.init_from are both {cfg.TRAIN.init_from}: the run would write its "
-                f"checkpoint over the weights it starts from; give TRAIN.checkpoint (or output_dir) another path")
+        kind = SPEC.kind_of(cfg)
+        require(not outputs.same_file(SPEC.checkpoint(cfg.output_dir, kind), cfg.TRAIN.init_from),
+                f"TRAIN.init_from={cfg.TRAIN.init_from} is this run's own checkpoint, which training writes: give "
+                f"the run another output_dir")
         nets = ("generator", "critic") if cfg.MODEL.gan else ("generator",)
-        runtime.check_weights(cfg.TRAIN.init_from, runtime.network_config(cfg, TRAINED_KEYS), nets=nets,
+        runtime.check_weights(cfg.TRAIN.init_from, runtime.network_config(cfg, SPEC.train_keys(kind)), nets=nets,
                               hint="with the critic on (MODEL.gan=true), TRAIN.init_from needs a training checkpoint "
-                                   "holding both networks (e.g. <output_dir>/checkpoints/latest.pdparams); or set "
+                                   "holding both networks (e.g. <output_dir>/velocitygan/checkpoint.pdparams); or set "
                                    "MODEL.gan=false to fine-tune the generator alone")
 
 
@@ -81,7 +81,7 @@ def dataset_cfg(cfg, anno):
     g = cfg.MODEL.generator
     return {"name": "ExtFWIDataset", "input_keys": tuple(g.input_keys), "label_keys": tuple(g.output_keys),
             "anno": anno, "data_shape": (g.n_sources, g.time_samples, g.n_receivers),
-            "label_shape": (1, *g.out_shape), **{k: cfg.DATA[k] for k in NORMALISATION_KEYS}}
+            "label_shape": (1, *g.out_shape), **{k: cfg.DATA[k] for k in FWI_KEYS}}
 
 
 def generator_loss(cfg):
@@ -107,10 +107,9 @@ def adamw(cfg, lr, net):
                                   parameters=net.parameters(), weight_decay=cfg.TRAIN.weight_decay)
 
 
-def load_generator(cfg, ckpt_path):
-    return runtime.load_trained(ckpt_path, lambda: build_generator(cfg), TRAIN_COMMAND,
-                                lambda state: state["nets"]["generator"], runtime.network_config(cfg, GENERATOR_KEYS),
-                                nets=("generator",))
+def load_generator(cfg, section):
+    """The trained generator eval/infer/export (``section``) use: ``<section>.pretrained_model_path`` or the run's."""
+    return runtime.load_network(SPEC, cfg, SPEC.kind_of(cfg), lambda: build_generator(cfg), section)
 
 
 def predict(cfg, model, inputs):
@@ -194,11 +193,12 @@ def _train(cfg):
         m = metric_fn({key_out: paddle.to_tensor(pred)}, {key_out: paddle.to_tensor(y_val)})
         return {f"val_{k}": float(m[k]) for k in ("MAE", "RMSE", "SSIM")}
 
-    trainer = WGANGPTrainer(generator, critic, constraint, critic_loss(cfg), adamw(cfg, cfg.TRAIN.lr_g, generator),
-                            adamw(cfg, cfg.TRAIN.lr_d, critic) if critic is not None else None,
-                            cfg.TRAIN, cfg.TRAIN.checkpoint, validate,
-                            runtime.run_config(cfg, TRAINED_KEYS),
-                            cfg.TRAIN.init_from)
+    kind = SPEC.kind_of(cfg)
+    trainer = WGANGPTrainer(generator=generator, critic=critic, constraint=constraint, critic_loss=critic_loss(cfg),
+                            opt_g=adamw(cfg, cfg.TRAIN.lr_g, generator),
+                            opt_d=adamw(cfg, cfg.TRAIN.lr_d, critic) if critic is not None else None,
+                            train=cfg.TRAIN, checkpoint=SPEC.checkpoint(cfg.output_dir, kind),
+                            config=runtime.run_config(cfg, SPEC.train_keys(kind)), validate=validate)
     history = trainer.fit()
     if paddle.distributed.get_rank() == 0:
         write_json(osp.join(cfg.output_dir, "history.json"), history)
@@ -209,7 +209,7 @@ def _train(cfg):
 @runtime.mode
 def evaluate(cfg):
     key_out, norm = cfg.MODEL.generator.output_keys[0], FWINormalisation.from_config(cfg.DATA)
-    model = load_generator(cfg, cfg.EVAL.pretrained_model_path)  # first: wrong weights cost no data building
+    model = load_generator(cfg, "EVAL")  # first: wrong weights cost no data building
     prepare_data(cfg, (cfg.EVAL.anno,))
     validator = ppsci.validate.SupervisedValidator(
         loader_config(dataset_cfg(cfg, cfg.EVAL.anno), cfg.EVAL.batch_size, False), ppsci.loss.L1Loss(),
@@ -228,7 +228,7 @@ def evaluate(cfg):
         results["data_misfit"] = metric.relative_data_misfit(synth, obs)
         # across amplitude conventions: one fitted scale factor per sample (reported: its median)
         results["data_misfit_scaled"], results["amplitude_factor"], _ = metric.scaled_data_misfit(synth, obs)
-    results.update(n_samples=int(len(x)), anno=str(cfg.EVAL.anno), checkpoint=str(cfg.EVAL.pretrained_model_path),
+    results.update(n_samples=int(len(x)), anno=str(cfg.EVAL.anno), checkpoint=SPEC.weights_path(cfg, SPEC.kind_of(cfg)),
                    baseline_depth_mean=baseline_scores(cfg, y))
     write_json(osp.join(cfg.output_dir, "eval_metrics.json"), results)
     logger.message(f"eval_metrics.json: {results}")
@@ -275,7 +275,7 @@ def inference(cfg):
                          f"found shape {data.shape}")
     norm = FWINormalisation.from_config(cfg.DATA)
     norm.check_amplitudes((data.min(), data.max()), f"{cfg.INFER.input} (INFER.input)")
-    model = load_generator(cfg, cfg.INFER.pretrained_model_path)
+    model = load_generator(cfg, "INFER")
     pred = runtime.predict_batches(model, {g.input_keys[0]: norm.data(data)}, g.output_keys[0], cfg.INFER.batch_size)
     vel = norm.velocity_inverse(pred).astype(np.float32)
     write_npy(out, vel)
@@ -287,7 +287,7 @@ def export(cfg):
     g = cfg.MODEL.generator
     outputs.check_output_folder(osp.dirname(osp.abspath(cfg.INFER.export_path)), "INFER.export_path",
                                 **runtime.path_checks(cfg, FILES))
-    model = load_generator(cfg, cfg.INFER.pretrained_model_path)
+    model = load_generator(cfg, "INFER")
     solver = ppsci.solver.Solver(model)
     n_time = -(-g.time_samples // g.sample_ratio)
     spec = [{g.input_keys[0]: paddle.static.InputSpec([None, g.n_sources, n_time, g.n_receivers], "float32", g.input_keys[0])}]
@@ -298,7 +298,7 @@ def run(cfg: DictConfig):
     """The mode ``cfg.mode``, after the start checks (what ``main`` runs; tests call it with a composed config)."""
     modes = {"generate": generate, "forward": forward, "train": train, "eval": evaluate, "infer": inference,
              "export": export}
-    return runtime.dispatch(cfg, modes, FILES, check_settings, lambda c: c.TRAIN.checkpoint)
+    return runtime.dispatch(cfg, modes, FILES, check_settings, lambda c: SPEC.checkpoint(c.output_dir, SPEC.kind_of(c)))
 
 
 @hydra.main(version_base=None, config_path="../../conf", config_name="velocitygan")

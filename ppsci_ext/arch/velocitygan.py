@@ -17,7 +17,6 @@ import math
 from typing import Sequence
 from typing import Tuple
 
-import paddle
 from paddle import nn
 from ppsci.arch import base
 

@@ -27,7 +27,7 @@ from ppsci_ext.train.checkpoint import save_checkpoint
 from ppsci_ext.train.checkpoint import set_rng_state
 from ppsci_ext.train.checkpoint import set_state_strict
 
-__all__ = ["Trainer", "loader_pass", "loader_config"]
+__all__ = ["Trainer", "read_setting", "loader_pass", "loader_config"]
 
 
 def loader_config(dataset: Dict, batch_size: int, shuffle: bool, num_workers: int = 0) -> Dict:
@@ -104,32 +104,54 @@ def _to_tensors(batch):
     return batch
 
 
+def read_setting(train, key: str, who: str):
+    """``train[key]`` (dotted for a nested key), or a KeyError naming ``TRAIN.<key>`` and ``who`` reads it: a loop
+    takes every setting from the YAML, none has a default in code."""
+    value = train
+    try:
+        for part in key.split("."):
+            value = value[part]
+    except (KeyError, TypeError):
+        raise KeyError(f"TRAIN.{key} is not set: {who} reads it from the config's TRAIN section (every key is in "
+                       f"the example's YAML)") from None
+    return value
+
+
 class Trainer:
     """Networks, optimisers, lr schedulers, an optional weight average, counters, history, one checkpoint.
+
+    Every loop is built the same way, keyword-only, from its config section: ``train`` is the config's TRAIN
+    section, whose keys the loop reads by name through :meth:`setting` with no defaults in code (the YAML is the
+    one source), ``init_from`` among them; ``checkpoint`` is the run's one checkpoint file, by the one rule of
+    :meth:`ppsci_ext.specs.ExampleSpec.checkpoint`.
 
     Args:
         nets: ``{name: network}``.
         optimizers: ``{name: optimiser}``, named as the network whose parameters it steps.
-        checkpoint_path: the run's one checkpoint file (resumed from if present).
-        lr_schedulers: ``{name: paddle lr scheduler}`` whose state is saved, or None.
-        ema: a :class:`ppsci_ext.train.ema.WarmupEMA` of one network, or None.
+        train: the TRAIN section (a mapping). ``train.init_from``: a checkpoint whose networks start a run that
+            has no checkpoint of its own yet (fine-tuning; its network settings must equal ``config["network"]``);
+            optimiser, counters and history start afresh. None: a random start.
+        checkpoint: the run's one checkpoint file (resumed from if present).
         config: what the checkpoint records of the run's config, ``{"network": {key: value}, "settings":
             {key: value}}`` (flat dotted keys, :func:`ppsci_ext.runtime.run_config`). Resuming stops if a
             network setting changed and lists the other settings that did.
-        init_from: a checkpoint whose networks start a run that has no checkpoint of its own yet (fine-tuning;
-            its network settings must equal ``config["network"]``); optimiser, counters and history start afresh.
+        lr_schedulers: ``{name: paddle lr scheduler}`` whose state is saved, or None.
+        ema: a :class:`ppsci_ext.train.ema.WarmupEMA` of one network, or None.
     """
 
-    def __init__(self, nets: Dict[str, paddle.nn.Layer], optimizers: Dict, checkpoint_path: str,
-                 lr_schedulers: Optional[Dict] = None, ema=None, config: Optional[Dict] = None,
-                 init_from: Optional[str] = None):
+    def __init__(self, nets: Dict[str, paddle.nn.Layer], optimizers: Dict, *, train, checkpoint: str,
+                 config: Dict, lr_schedulers: Optional[Dict] = None, ema=None):
         self.nets, self.optimizers = dict(nets), dict(optimizers)
         self.lr_schedulers = dict(lr_schedulers or {})
-        self.ema, self.path = ema, checkpoint_path
-        self.config = {"network": {}, "settings": {}, **(config or {})}
-        self._lock, self.init_from = None, init_from
+        self.train_cfg, self.ema, self.path = train, ema, checkpoint
+        self.config = {"network": {}, "settings": {}, **config}
+        self._lock, self.init_from = None, self.setting("init_from")
         self.epoch, self.step, self.history = 0, 0, []
         self.world, self.rank = dist.get_world_size(), dist.get_rank()
+
+    def setting(self, key: str):
+        """``train[key]`` of this loop's TRAIN section (:func:`read_setting`)."""
+        return read_setting(self.train_cfg, key, type(self).__name__)
 
     # --------------------------------------------------------------- state
     def state_dict(self) -> Dict:

@@ -23,7 +23,3 @@ class WarmupEMA(AveragedModel):
         k = float(step) + 1.0  # ppsci passes the count of earlier updates
         d = min(self.decay, (1.0 + k) / (10.0 + k))
         shadow_param.set_value(d * shadow_param + (1.0 - d) * model_param.detach())
-
-    def averaged_state(self):
-        """The averaged weights as a ``state_dict`` of the model (what sampling loads)."""
-        return {k: v for k, v in self.params_shadow.items()}

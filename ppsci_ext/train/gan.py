@@ -68,7 +68,7 @@ def _set_trainable(net, flag):
 class WGANGPTrainer(Trainer):
     """Alternating critic/generator training driven by a ppsci SupervisedConstraint.
 
-    Args:
+    Keyword-only (:class:`ppsci_ext.train.base.Trainer`'s contract). Args:
         generator: ``Arch`` mapping the constraint's inputs to ``label_key``.
         critic: ``Arch`` mapping ``{label_key: map}`` to one score per sample, or None.
         constraint: ``ppsci.constraint.SupervisedConstraint``; its loss is the
@@ -76,24 +76,22 @@ class WGANGPTrainer(Trainer):
             ``"score_fake"``); its loader is shared by both networks.
         critic_loss: ``ppsci.loss.FunctionalLoss`` on ``{"score_real", "score_fake", "gp"}``.
         opt_g, opt_d: optimisers of the generator and critic.
-        cfg: TRAIN section (epochs, n_critic, gan_schedule, lr_g, lr_d, warmup_steps, final_lr_ratio, log_freq).
-        checkpoint_path: where the one checkpoint lives.
-        validate: optional ``fn(generator) -> dict of floats`` run after each epoch.
-        config, init_from: what the checkpoint records of the run's config, and a checkpoint whose networks
-            start the run (fine-tuning, e.g. on another model family; :class:`ppsci_ext.train.base.Trainer`).
+        train: TRAIN section; read: epochs, n_critic, gan_schedule, lr_g, lr_d, warmup_steps, final_lr_ratio,
+            log_freq, init_from.
+        checkpoint, config: the run's one checkpoint and what it records of the config.
+        validate: ``fn(generator) -> dict of floats`` run after each epoch, or None.
     """
 
-    def __init__(self, generator, critic, constraint, critic_loss, opt_g, opt_d, cfg,
-                 checkpoint_path: str, validate: Optional[Callable[..., Dict[str, float]]] = None,
-                 config: Optional[Dict] = None, init_from: Optional[str] = None):
+    def __init__(self, *, generator, critic, constraint, critic_loss, opt_g, opt_d, train, checkpoint: str,
+                 config: Dict, validate: Optional[Callable[..., Dict[str, float]]]):
         nets, opts = {"generator": generator}, {"generator": opt_g}
         if critic is not None:
             nets["critic"], opts["critic"] = critic, opt_d
-        super().__init__(nets, opts, checkpoint_path, config=config, init_from=init_from)
+        super().__init__(nets, opts, train=train, checkpoint=checkpoint, config=config)
         self.g, self.d = generator, critic
         self.constraint, self.critic_loss = constraint, critic_loss
         self.opt_g, self.opt_d = opt_g, opt_d
-        self.cfg, self.validate = cfg, validate
+        self.validate = validate
         self.label_key = constraint.output_keys[0]
         self.steps_per_epoch = len(constraint.data_loader)
         if self.world > 1:  # same initial weights everywhere
@@ -102,12 +100,12 @@ class WGANGPTrainer(Trainer):
 
     # ---------------------------------------------------------------- steps
     def _lr(self, base):
-        total = self.cfg.epochs * self.steps_per_epoch
-        return cosine_lr(base, self.step, total, self.cfg.get("warmup_steps", 0), self.cfg.get("final_lr_ratio", 0.0))
+        total = self.setting("epochs") * self.steps_per_epoch
+        return cosine_lr(base, self.step, total, self.setting("warmup_steps"), self.setting("final_lr_ratio"))
 
     def critic_step(self, fake, real):
         _set_trainable(self.d, True)
-        self.opt_d.set_lr(self._lr(self.cfg.lr_d))
+        self.opt_d.set_lr(self._lr(self.setting("lr_d")))
         k = self.label_key
         score_real = self.d({k: real})
         score_fake = self.d({k: fake})
@@ -117,7 +115,7 @@ class WGANGPTrainer(Trainer):
 
     def generator_step(self, inputs, labels, weights, out=None):
         """One generator update; ``out`` is its forward pass on ``inputs`` if already computed."""
-        self.opt_g.set_lr(self._lr(self.cfg.lr_g))
+        self.opt_g.set_lr(self._lr(self.setting("lr_g")))
         if out is None:
             out = self.g(inputs)
         if self.d is not None:
@@ -138,7 +136,7 @@ class WGANGPTrainer(Trainer):
     def train_epoch(self) -> Dict[str, float]:
         """One pass over the loader; returns the epoch's mean losses (each over the batches that computed it).
 
-        ``cfg.gan_schedule`` "same_batch" (default): on every batch ``n_critic`` critic steps, then one generator
+        ``TRAIN.gan_schedule`` "same_batch" (the CPU default): on every batch ``n_critic`` critic steps, then one generator
         step, one generator forward serving both (its weights do not change in between, so this equals
         recomputing it, at one forward less). "openfwi", OpenFWI's own loop: one critic step on every batch
         (the generator's output computed without gradient), and a generator step, with its own forward, on
@@ -146,7 +144,7 @@ class WGANGPTrainer(Trainer):
         """
         for net in self.nets.values():
             net.train()
-        schedule = self.cfg.get("gan_schedule", "same_batch")
+        schedule, n_critic = self.setting("gan_schedule"), self.setting("n_critic")
         if schedule not in ("same_batch", "openfwi"):
             raise ValueError(f"TRAIN.gan_schedule: expected 'same_batch' or 'openfwi', found {schedule!r}")
         sums, counts = {}, {}
@@ -158,25 +156,25 @@ class WGANGPTrainer(Trainer):
                 with paddle.no_grad():
                     fake = self.g(inputs)[self.label_key]
                 logs.update(self.critic_step(fake, real))
-                if (it + 1) % self.cfg.n_critic == 0 or it == self.steps_per_epoch - 1:
+                if (it + 1) % n_critic == 0 or it == self.steps_per_epoch - 1:
                     logs.update(self.generator_step(inputs, labels, weights))
             else:
                 out = self.g(inputs)
                 fake = out[self.label_key].detach()
-                for _ in range(self.cfg.n_critic):
+                for _ in range(n_critic):
                     logs.update(self.critic_step(fake, real))
                 logs.update(self.generator_step(inputs, labels, weights, out))
             self.step += 1
             for name, v in logs.items():
                 sums[name], counts[name] = sums.get(name, 0.0) + v, counts.get(name, 0) + 1
-            if self.rank == 0 and (it + 1) % self.cfg.get("log_freq", 20) == 0:
+            if self.rank == 0 and (it + 1) % self.setting("log_freq") == 0:
                 msg = ", ".join(f"{n}={v:.4f}" for n, v in logs.items())
-                logger.message(f"epoch {self.epoch + 1}/{self.cfg.epochs} iter {it + 1}/{self.steps_per_epoch} {msg}")
+                logger.message(f"epoch {self.epoch + 1}/{self.setting('epochs')} iter {it + 1}/{self.steps_per_epoch} {msg}")
         return {n: v / counts[n] for n, v in sums.items()}
 
     def fit(self) -> list:
         self.resume()
-        while self.epoch < self.cfg.epochs:
+        while self.epoch < self.setting("epochs"):
             t0 = time.time()
             losses = self.train_epoch()
             record = {"epoch": self.epoch + 1, "seconds": time.time() - t0, **losses}
@@ -185,7 +183,7 @@ class WGANGPTrainer(Trainer):
             self.history.append(record)
             self.epoch += 1
             self.save()
-            self.log_record(record, self.cfg.epochs)
+            self.log_record(record, self.setting("epochs"))
             if self.world > 1:
                 dist.barrier()
         return self.history

@@ -22,7 +22,6 @@ with one all-reduce per step, and rank 0 alone writes the checkpoint and the log
 """
 import time
 from typing import Dict
-from typing import Optional
 
 import numpy as np
 import paddle
@@ -35,6 +34,7 @@ from ppsci_ext.train.base import Trainer
 from ppsci_ext.train.base import all_reduce_grads
 from ppsci_ext.train.base import broadcast_params
 from ppsci_ext.train.base import loader_pass
+from ppsci_ext.train.base import read_setting
 from ppsci_ext.train.ema import WarmupEMA
 
 __all__ = ["SRTrainer", "sr_loss", "sampling_state"]
@@ -62,34 +62,34 @@ def sampling_state(checkpoint: Dict) -> Dict:
 
 
 class SRTrainer(Trainer):
-    """Args:
+    """Keyword-only (:class:`ppsci_ext.train.base.Trainer`'s contract). Args:
         model: the backbone (``MDUNet``).
         kind: ``"diffusion"`` or ``"supervised"``.
-        scheduler: the :class:`DiffusionScheduler` (diffusion only; may be None for supervised).
+        scheduler: the :class:`DiffusionScheduler` (diffusion only; None for supervised).
         constraint: ``SupervisedConstraint`` whose items are ``({"cond"}, {"hr"})`` patches and whose loss
             is a ``FunctionalLoss`` on ``{"pred"}`` vs ``{"target"}``.
         optimizer: paddle optimiser of ``model``.
-        iters, save_every: optimiser steps in all, steps between checkpoints.
-        checkpoint_path: the run's one checkpoint.
-        ema_decay: decay of the weight average (None: none).
+        train: TRAIN section; read: iters (optimiser steps in all), save_every (steps between checkpoints),
+            ema_decay (decay of the weight average; None: none), init_from.
+        checkpoint, config: the run's one checkpoint and what it records of the config.
         seed: paddle is seeded with ``seed + step`` at the start of every pass.
         log: ``fn(message)`` for the progress lines, or None.
-        config: what the checkpoint records of the run's config (:class:`ppsci_ext.train.base.Trainer`).
     """
 
-    def __init__(self, model, kind: str, scheduler, constraint, optimizer, iters: int, save_every: int,
-                 checkpoint_path: str, ema_decay=None, seed: int = 0, log=None, config: Optional[Dict] = None):
+    def __init__(self, *, model, kind: str, scheduler, constraint, optimizer, train, checkpoint: str, config: Dict,
+                 seed: int, log):
         if kind not in KINDS:
             raise ValueError(f"MODEL.kind: expected one of {list(KINDS)}, found {kind!r}")
         if kind == "diffusion" and scheduler is None:
             raise ValueError("the diffusion kind needs a DiffusionScheduler")
         if paddle.distributed.get_world_size() > 1:  # rank 0's initial weights everywhere (before the average
             broadcast_params(model)                     # copies them)
-        super().__init__({"model": model}, {"model": optimizer}, checkpoint_path,
-                         ema=WarmupEMA(model, ema_decay) if ema_decay else None, config=config)
+        ema_decay = read_setting(train, "ema_decay", type(self).__name__)
+        super().__init__({"model": model}, {"model": optimizer}, train=train, checkpoint=checkpoint, config=config,
+                         ema=WarmupEMA(model, ema_decay) if ema_decay else None)
         self.model, self.kind, self.scheduler = model, kind, scheduler
         self.constraint, self.opt = constraint, optimizer
-        self.iters, self.save_every, self.seed = int(iters), int(save_every), int(seed)
+        self.iters, self.save_every, self.seed = int(self.setting("iters")), int(self.setting("save_every")), int(seed)
         self.per_pass = len(constraint.data_loader)
         if self.per_pass == 0:
             raise ValueError("the training loader yields no batch: fewer training items than TRAIN.batch_size")

@@ -83,44 +83,41 @@ class UnrolledTrainer(Trainer):
     """One optimiser, one loss, two loaders: each step's batch is a labelled batch (cycled) followed by an
     unlabelled one (their pass sets the epoch), run through the network together.
 
-    Args:
+    Keyword-only (:class:`ppsci_ext.train.base.Trainer`'s contract). Args:
         model: GDRNN or AVAUNet (dict in -> dict out; has ``n_steps``/``max_steps`` when unrolled).
         labelled: ``SupervisedConstraint`` over the well traces (label ``m``), or None.
         unlabelled: ``SupervisedConstraint`` over the section's traces (no labels).
         loss: ``FunctionalLoss`` wrapping ``terms``.
         terms: the ``AVALossTerms`` inside ``loss`` (its lambda2 follows the schedule).
         optimizer, lr_scheduler: paddle optimiser and its per-iteration scheduler (or None).
-        schedule: dict with epochs, start_steps, grow_epochs, snr_start, snr_end, lambda2_start, lambda2_end.
-        checkpoint_path: the one checkpoint file of the run.
+        train: TRAIN section; read: epochs, schedule.{start_steps, grow_epochs, snr_start, snr_end,
+            lambda2_start, lambda2_end}, init_from.
+        checkpoint, config: the run's one checkpoint and what it records of the config.
         seed: the noise of epoch ``e`` is drawn after ``paddle.seed(seed + e)``.
-        config, init_from: what the checkpoint records of the run's config, and a checkpoint to fine-tune
-            (:class:`ppsci_ext.train.base.Trainer`).
         redraw: ``redraw(epoch)`` -> new ``(labelled, unlabelled)`` for each epoch > 0, or None: the same data
             every epoch.
     """
 
-    def __init__(self, model, labelled, unlabelled, loss, terms, optimizer, lr_scheduler, schedule: dict,
-                 checkpoint_path: str, seed: int = 0, config: Optional[Dict] = None, init_from: Optional[str] = None,
-                 redraw: Optional[Callable[[int], tuple]] = None):
-        super().__init__({"model": model}, {"model": optimizer}, checkpoint_path,
-                         lr_schedulers=None if lr_scheduler is None else {"model": lr_scheduler}, config=config,
-                         init_from=init_from)
+    def __init__(self, *, model, labelled, unlabelled, loss, terms, optimizer, lr_scheduler, train, checkpoint: str,
+                 config: Dict, seed: int, redraw: Optional[Callable[[int], tuple]]):
+        super().__init__({"model": model}, {"model": optimizer}, train=train, checkpoint=checkpoint, config=config,
+                         lr_schedulers=None if lr_scheduler is None else {"model": lr_scheduler})
         self.model, self.labelled, self.unlabelled = model, labelled, unlabelled
         self.loss, self.terms, self.opt, self.lr = loss, terms, optimizer, lr_scheduler
-        self.s, self.seed, self.redraw = dict(schedule), seed, redraw
+        self.seed, self.redraw = seed, redraw
 
     # ------------------------------------------------------------ schedule
     def n_steps(self, epoch: int) -> int:
         full = getattr(self.model, "max_steps", 1)
-        grow = self.s["grow_epochs"]
-        return int(round(linear_schedule(min(self.s["start_steps"], full), full, epoch, grow)))
+        grow = self.setting("schedule.grow_epochs")
+        return int(round(linear_schedule(min(self.setting("schedule.start_steps"), full), full, epoch, grow)))
 
     def apply_schedule(self, epoch: int):
         if hasattr(self.model, "max_steps"):
             self.model.n_steps = self.n_steps(epoch)
-        n = self.s["epochs"]
-        self.terms.lambda2 = linear_schedule(self.s["lambda2_start"], self.s["lambda2_end"], epoch, n)
-        return linear_schedule(self.s["snr_start"], self.s["snr_end"], epoch, n)
+        n, s = self.setting("epochs"), self.setting("schedule")
+        self.terms.lambda2 = linear_schedule(s["lambda2_start"], s["lambda2_end"], epoch, n)
+        return linear_schedule(s["snr_start"], s["snr_end"], epoch, n)
 
     # -------------------------------------------------------------- train
     def _labelled_batches(self, epoch: int):
@@ -167,12 +164,12 @@ class UnrolledTrainer(Trainer):
 
     def fit(self) -> list:
         self.resume()
-        while self.epoch < self.s["epochs"]:
+        while self.epoch < self.setting("epochs"):
             t0 = time.perf_counter()
             record = self.train_epoch(self.epoch)
             record["seconds"] = time.perf_counter() - t0
             self.history.append(record)
             self.epoch += 1
             self.save()
-            self.log_record(record, self.s["epochs"])
+            self.log_record(record, self.setting("epochs"))
         return self.history

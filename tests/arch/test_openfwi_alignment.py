@@ -312,8 +312,9 @@ def test_twenty_wgan_gp_iterations_of_the_paper_config_follow_openfwis_loop(sche
     vg = load_example("velocitygan", "VelocityGAN")
     loader = [({"data": paddle.to_tensor(x)}, {"velocity": paddle.to_tensor(y)}, {}) for x, y in batches]
     constraint = SimpleNamespace(output_keys=("velocity",), data_loader=loader, loss=vg.generator_loss(cfg))
-    trainer = gan.WGANGPTrainer(g_p, d_p, constraint, vg.critic_loss(cfg), vg.adamw(cfg, t.lr_g, g_p),
-                                vg.adamw(cfg, t.lr_d, d_p), t, str(tmp_path / "c.pdparams"))
+    trainer = gan.WGANGPTrainer(generator=g_p, critic=d_p, constraint=constraint, critic_loss=vg.critic_loss(cfg),
+                                opt_g=vg.adamw(cfg, t.lr_g, g_p), opt_d=vg.adamw(cfg, t.lr_d, d_p), train=t,
+                                checkpoint=str(tmp_path / "c.pdparams"), config={}, validate=None)
     monkeypatch.setattr(gan, "loader_pass", lambda data_loader, epoch: iter(data_loader))
     eps = itertools.cycle(alphas)  # openfwi draws one per batch; same_batch n_critic per batch
     monkeypatch.setattr(paddle, "rand", lambda shape, dtype=None: paddle.to_tensor(next(eps), dtype=dtype))

@@ -32,7 +32,8 @@ def tiny_trainer(path, width=4, config=None):
     paddle.seed(0)
     net = paddle.nn.Linear(3, width)
     opt = paddle.optimizer.Adam(parameters=net.parameters())
-    return Tiny({"model": net}, {"model": opt}, str(path), config=config), net
+    return Tiny({"model": net}, {"model": opt}, train={"init_from": None}, checkpoint=str(path),
+                config=config or {}), net
 
 
 @pytest.mark.timeout(30)

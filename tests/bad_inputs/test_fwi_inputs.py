@@ -285,7 +285,7 @@ def test_script_train_and_eval_stop_on_nan_without_hanging(tmp_path):
     assert "__getitem__" not in out  # raised when built, not when read
 
     res = _run(tmp_path, "nan", "mode=eval", "TRAIN.nprocs=1", f"DATA.train_anno={clean}", f"EVAL.anno={bad}",
-               f"EVAL.pretrained_model_path={tmp_path}_out/ok/checkpoints/latest.pdparams")
+               f"EVAL.pretrained_model_path={tmp_path}_out/ok/velocitygan/checkpoint.pdparams")
     out = res.stdout + res.stderr
     assert res.returncode != 0 and "data1.npy: sample 2 contains NaN or Inf" in out, out[-3000:]
     assert "__getitem__" not in out

@@ -70,9 +70,9 @@ def tiny_trainer(path, init_from=None):
     net = paddle.nn.Sequential(paddle.nn.Linear(3, 4), paddle.nn.BatchNorm1D(4))
     sched = paddle.optimizer.lr.StepDecay(0.1, 2)
     opt = paddle.optimizer.Adam(learning_rate=sched, parameters=net.parameters())
-    return Tiny({"model": net}, {"model": opt}, str(path), lr_schedulers={"model": sched}, ema=WarmupEMA(net, 0.9),
-                config={"network": {"MODEL.width": 4}, "settings": {"TRAIN.lr": 0.1, "n": [1, None, "x"]}},
-                init_from=init_from)
+    return Tiny({"model": net}, {"model": opt}, train={"init_from": init_from}, checkpoint=str(path),
+                lr_schedulers={"model": sched}, ema=WarmupEMA(net, 0.9),
+                config={"network": {"MODEL.width": 4}, "settings": {"TRAIN.lr": 0.1, "n": [1, None, "x"]}})
 
 
 class Tiny(base.Trainer):

@@ -272,7 +272,7 @@ def test_settings_are_checked_before_anything_is_built(capsys, tmp_path, config,
 @pytest.mark.timeout(60)
 def test_gdrnn_eval_without_any_weights_stops(capsys, tmp_path):
     failed(capsys, "gdrnn", ["mode=eval", f"output_dir={tmp_path}/o", f"DATA.out_dir={tmp_path}/data"],
-           "no trained GDRNN to evaluate", f"{tmp_path}/o/gdrnn/checkpoint.pdparams",
+           "no trained gdrnn or original network", f"{tmp_path}/o/gdrnn/checkpoint.pdparams",
            "EVAL.pretrained_model_path=pretrained/gdrnn_family")
     assert not os.path.exists(tmp_path / "data")
 
@@ -280,7 +280,7 @@ def test_gdrnn_eval_without_any_weights_stops(capsys, tmp_path):
 @pytest.mark.timeout(60)
 def test_md_sample_without_weights_and_eval_without_predictions_stop(capsys, tmp_path):
     over = [f"output_dir={tmp_path}/o", f"DATA.root={tmp_path}/data", *MD_TINY]
-    failed(capsys, "md_diffusion", ["mode=sample", *over], "no trained model of EVAL.kinds=['diffusion', 'supervised']",
+    failed(capsys, "md_diffusion", ["mode=sample", *over], "no trained diffusion or supervised network",
            "EVAL.pretrained_model_path=pretrained/md_diffusion")
     assert not os.path.exists(tmp_path / "data")
     failed(capsys, "md_diffusion", ["mode=eval", *over], f"no predictions to score in EVAL.pred_dir={tmp_path}/o/pred",
@@ -349,16 +349,16 @@ def test_weights_of_another_convention_are_refused_before_any_data(capsys, tmp_p
 # ------------------------------------------------------------------ interrupted runs
 @pytest.mark.timeout(60)
 def test_orphaned_temporaries_of_a_killed_checkpoint_write_are_removed_at_the_next_start(capsys, tmp_path):
-    ckpt = tmp_path / "o" / "checkpoints"
+    ckpt = tmp_path / "o" / "velocitygan"
     ckpt.mkdir(parents=True)
-    orphans = [ckpt / ".latest.pdparams.abcd1234.tmp", ckpt / ".latest.pdparams.zz_9yy8x.tmp"]
+    orphans = [ckpt / ".checkpoint.pdparams.abcd1234.tmp", ckpt / ".checkpoint.pdparams.zz_9yy8x.tmp"]
     for p in orphans:
         p.write_bytes(b"half a checkpoint")
     (ckpt / "keep.tmp").write_bytes(b"not ours")
     code, out = run(capsys, "velocitygan", ["mode=train", f"output_dir={tmp_path}/o", f"GENERATE.out_dir={tmp_path}/g",
                                             *VG_TINY])
     assert code == 0, out[-3000:]
-    assert sorted(os.listdir(ckpt)) == ["keep.tmp", "latest.pdparams"]
+    assert sorted(os.listdir(ckpt)) == ["checkpoint.pdparams", "keep.tmp"]
     assert f"removed {orphans[0]}" in out
 
 
@@ -372,7 +372,7 @@ def test_ctrl_c_ends_with_one_line_naming_the_last_checkpoint(tmp_path, nprocs):
            f"TRAIN.nprocs={nprocs}"]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
-    ckpt = tmp_path / "o" / "checkpoints" / "latest.pdparams"
+    ckpt = tmp_path / "o" / "velocitygan" / "checkpoint.pdparams"
     deadline = time.monotonic() + 120
     while not ckpt.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.2)

@@ -150,7 +150,7 @@ def test_paper_config_composes_and_builds():
 def test_checkpoint_keeps_a_weight_average_used_for_sampling(trained):
     mod, tmp, _ = trained
     cfg = tiny_cfg(tmp)
-    state = load_checkpoint(mod.checkpoint_path(cfg, "diffusion"))
+    state = load_checkpoint(mod.SPEC.checkpoint(cfg.output_dir, "diffusion"))
     state["model"] = state["nets"]["model"]
     assert set(state["ema"]) - {"n_avg"} == set(state["model"])
     model = mod.load_model(cfg, "diffusion")
@@ -160,8 +160,7 @@ def test_checkpoint_keeps_a_weight_average_used_for_sampling(trained):
     # off: the checkpoint has no average and sampling uses the last weights
     mod.train(tiny_cfg(tmp, "TRAIN.ema_decay=null", "MODEL.kind=supervised", "TRAIN.iters=2",
                        f"output_dir={tmp}/noema"))
-    assert "ema" not in load_checkpoint(mod.checkpoint_path(tiny_cfg(tmp, f"output_dir={tmp}/noema"),
-                                                                "supervised"))
+    assert "ema" not in load_checkpoint(mod.SPEC.checkpoint(f"{tmp}/noema", "supervised"))
 
 
 def test_n_samples_averages_samples_of_consecutive_seeds(trained):

@@ -10,10 +10,16 @@ import numpy as np
 import pytest
 
 from ppsci_ext.testing.examples import compose_config
+from ppsci_ext.specs import VELOCITYGAN
 from ppsci_ext.testing.examples import load_example
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPT = os.path.join(ROOT, "examples", "velocitygan", "VelocityGAN.py")
+
+
+def checkpoint(cfg):
+    """The run's one checkpoint (the example's spec's rule)."""
+    return VELOCITYGAN.checkpoint(cfg.output_dir, VELOCITYGAN.kind_of(cfg))
 
 
 def load_script():
@@ -40,7 +46,7 @@ def trained(tmp_path_factory):
 
 def test_train_writes_one_checkpoint_history_and_curve(trained):
     vg, cfg, _ = trained
-    assert os.listdir(os.path.dirname(cfg.TRAIN.checkpoint)) == ["latest.pdparams"]
+    assert os.listdir(os.path.dirname(checkpoint(cfg))) == ["checkpoint.pdparams"]
     history = json.load(open(os.path.join(cfg.output_dir, "history.json")))
     assert [h["epoch"] for h in history] == [1, 2] and "val_SSIM" in history[0] and "gp" in history[0]
     assert os.path.isfile(os.path.join(cfg.output_dir, "training_curves.png"))
@@ -141,7 +147,7 @@ def test_killed_training_leaves_no_workers_and_resumes(trained, tmp_path):
             "DATA.sample_ratio=4", "MODEL.generator.dims=[4,8,8,16,16]", "MODEL.critic.dims=[4,4,8,8]",
             "TRAIN.batch_size=2", "TRAIN.nprocs=2"]
     env = {**os.environ, "GLOG_minloglevel": "2"}
-    ckpt = tmp_path / "out" / "checkpoints" / "latest.pdparams"
+    ckpt = tmp_path / "out" / "velocitygan" / "checkpoint.pdparams"
     proc = subprocess.Popen([sys.executable, SCRIPT, "mode=train", "TRAIN.epochs=200", *over], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -205,7 +211,7 @@ def test_eval_data_misfit_across_amplitude_conventions(trained, tmp_path):
     np.save(folder / "data2.npy", 100.0 * np.load(os.path.join(cfg.GENERATE.out_dir, "data2.npy")))
     (folder / "test.txt").write_text(f"data2.npy\t{os.path.join(cfg.GENERATE.out_dir, 'model2.npy')}\n")
     res = vg.evaluate(tiny_cfg(tmp, f"EVAL.anno={folder}/test.txt", f"output_dir={tmp_path}/out",
-                               f"EVAL.pretrained_model_path={cfg.TRAIN.checkpoint}"))
+                               f"EVAL.pretrained_model_path={checkpoint(cfg)}"))
     assert res["data_misfit"] > 0.95
     assert res["amplitude_factor"] > 20.0 and res["data_misfit_scaled"] < 0.95
 
@@ -218,19 +224,19 @@ def test_transfer_learning_starts_from_another_run(trained, tmp_path):
 
     vg, cfg, tmp = trained
     curved = tiny_cfg(tmp_path, "GENERATE.models.family=curved", "TRAIN.epochs=1", "TRAIN.lr_g=0.0",
-                      "TRAIN.lr_d=0.0", "TRAIN.weight_decay=0.0", f"TRAIN.init_from={cfg.TRAIN.checkpoint}")
+                      "TRAIN.lr_d=0.0", "TRAIN.weight_decay=0.0", f"TRAIN.init_from={checkpoint(cfg)}")
     vg.generate(curved)
     vg.train(curved)
     log = open(os.path.join(curved.output_dir, "train.log")).read()
-    assert f"starting from the networks of {cfg.TRAIN.checkpoint}" in log
-    start, end = (load_checkpoint(p)["nets"] for p in (cfg.TRAIN.checkpoint, curved.TRAIN.checkpoint))
+    assert f"starting from the networks of {checkpoint(cfg)}" in log
+    start, end = (load_checkpoint(p)["nets"] for p in (checkpoint(cfg), checkpoint(curved)))
     for net in ("generator", "critic"):  # lr 0: the weights are those it started from
         for k, v in start[net].items():
             if not k.endswith(("_mean", "_variance")):  # BatchNorm statistics move without a learning rate
                 assert np.array_equal(np.asarray(v), np.asarray(end[net][k])), (net, k)
     with pytest.raises(ValueError, match=r"MODEL.generator.dims: \[4, 8, 8, 16, 16\] in the checkpoint"):
         vg.train(tiny_cfg(tmp_path / "other", "MODEL.generator.dims=[4,8,8,16,32]",
-                          f"TRAIN.init_from={cfg.TRAIN.checkpoint}"))
+                          f"TRAIN.init_from={checkpoint(cfg)}"))
 
 
 @pytest.mark.timeout(300)
@@ -252,6 +258,6 @@ def test_openfwi_preset_models_trains_and_scores_in_openfwi_convention(tmp_path)
     res = vg.evaluate(cfg)
     ours = vg.evaluate(compose_config("velocitygan_openfwi", over + ["MODELLING.convention=ours",
                                                                      f"output_dir={tmp_path}/ours",
-                                                                     f"EVAL.pretrained_model_path={cfg.TRAIN.checkpoint}"]))
+                                                                     f"EVAL.pretrained_model_path={checkpoint(cfg)}"]))
     # one epoch of a tiny network: rough predictions, but the factor tells the convention apart
     assert 0.2 < res["amplitude_factor"] < 5.0 and ours["amplitude_factor"] > 20.0

@@ -19,7 +19,7 @@ if __name__ == "__main__":
     dist.init_parallel_env()
     trainer = build(out)  # same seed on every rank; the trainer broadcasts rank 0's weights anyway
     paddle.seed(100 + dist.get_rank())  # different gradient-penalty draws per rank
-    trainer.cfg.epochs = 1
+    trainer.train_cfg.epochs = 1
     seen = [list(b) for b in trainer.constraint.data_loader.batch_sampler]
     trainer.fit()
     weights = {f"g{i}": p.numpy() for i, p in enumerate(trainer.g.parameters()) if p.trainable}

@@ -14,7 +14,8 @@ from ppsci_ext.train.checkpoint import save_checkpoint
 from ppsci_ext.train.gan import WGANGPTrainer
 from tests.conftest import write_fwi_files
 
-CFG = OmegaConf.create(dict(epochs=2, n_critic=2, lr_g=1e-3, lr_d=1e-3, warmup_steps=0, final_lr_ratio=0.1, log_freq=100))
+CFG = OmegaConf.create(dict(epochs=2, n_critic=2, gan_schedule="same_batch", lr_g=1e-3, lr_d=1e-3, warmup_steps=0,
+                            final_lr_ratio=0.1, log_freq=100, init_from=None))
 
 
 def build(tmp_path, gan=True):
@@ -43,7 +44,8 @@ def build(tmp_path, gan=True):
     opt_g = paddle.optimizer.AdamW(1e-3, parameters=g.parameters())
     opt_d = paddle.optimizer.AdamW(1e-3, parameters=d.parameters()) if gan else None
     path = os.path.join(tmp_path, "ckpt", "latest.pdparams")
-    return WGANGPTrainer(g, d, con, ppsci.loss.FunctionalLoss(crit_loss), opt_g, opt_d, CFG, path)
+    return WGANGPTrainer(generator=g, critic=d, constraint=con, critic_loss=ppsci.loss.FunctionalLoss(crit_loss),
+                         opt_g=opt_g, opt_d=opt_d, train=CFG, checkpoint=path, config={}, validate=None)
 
 
 def params(net):
@@ -70,7 +72,7 @@ def test_no_gradient_leaks_between_the_two_optimisers(tmp_path):
 
 def test_one_checkpoint_per_run_holds_everything_and_resumes(tmp_path):
     t = build(tmp_path)
-    t.cfg = OmegaConf.merge(CFG, {"epochs": 1})
+    t.train_cfg = OmegaConf.merge(CFG, {"epochs": 1})
     t.fit()
     files = os.listdir(os.path.dirname(t.path))
     assert files == ["latest.pdparams"]  # one file, no temporaries
@@ -129,7 +131,7 @@ def test_gan_schedules_order_critic_and_generator_steps(tmp_path, schedule, n_cr
     anno = write_fwi_files(tmp_path, n_files=1, n=10, shape=(5, 100, 70))
     t = build(tmp_path)
     assert anno == os.path.join(tmp_path, "train.txt")
-    t.cfg = OmegaConf.merge(CFG, {"n_critic": n_critic, "gan_schedule": schedule})
+    t.train_cfg = OmegaConf.merge(CFG, {"n_critic": n_critic, "gan_schedule": schedule})
     order = []
     for name in ("critic_step", "generator_step"):
         step = getattr(t, name)
@@ -137,6 +139,6 @@ def test_gan_schedules_order_critic_and_generator_steps(tmp_path, schedule, n_cr
     losses = t.train_epoch()
     assert t.steps_per_epoch == 5 and order == want
     assert set(losses) == {"critic", "gp", "l1", "adv"} and all(np.isfinite(list(losses.values())))
-    t.cfg = OmegaConf.merge(CFG, {"gan_schedule": "every_batch"})
+    t.train_cfg = OmegaConf.merge(CFG, {"gan_schedule": "every_batch"})
     with pytest.raises(ValueError, match="TRAIN.gan_schedule: expected 'same_batch' or 'openfwi', found 'every_batch'"):
         t.train_epoch()

@@ -76,8 +76,9 @@ def sr_trainer(root, ckpt, kind, iters, save_every):
     model = MDUNet(base_channels=4, channel_mults=(1, 2))
     constraint = ppsci.constraint.SupervisedConstraint(loader_config(ds, 2, True), sr_loss(kind), name="sr")
     opt = paddle.optimizer.Adam(learning_rate=1e-3, parameters=model.parameters())
-    return SRTrainer(model, kind, DiffusionScheduler(sample_steps=3), constraint, opt, iters, save_every,
-                     str(ckpt), ema_decay=0.9, seed=7)
+    train = {"iters": iters, "save_every": save_every, "ema_decay": 0.9, "init_from": None}
+    return SRTrainer(model=model, kind=kind, scheduler=DiffusionScheduler(sample_steps=3), constraint=constraint,
+                     optimizer=opt, train=train, checkpoint=str(ckpt), config={}, seed=7, log=None)
 
 
 def test_sr_loop_resumed_mid_pass_matches_the_uninterrupted_run(tmp_path, monkeypatch):
