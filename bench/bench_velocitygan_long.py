@@ -29,7 +29,7 @@ REFERENCE = [(2400, 70, 0.925, 0.037), (8000, 58, 0.964, 0.020)]
 
 def read_history(out):
     """Each finished epoch's record: history.json once training ends, the checkpoint's copy while it runs."""
-    path = os.path.join(out, "history.json")
+    path = os.path.join(out, "velocitygan", "history.json")
     if os.path.exists(path):
         with open(path) as f:
             return json.load(f)

@@ -44,7 +44,7 @@ def main():
     os.makedirs(root, exist_ok=True)
     log = os.path.join(root, "bench.log")
     source_ckpt = os.path.join(source, "velocitygan", "checkpoint.pdparams")
-    if not os.path.isfile(os.path.join(source, "history.json")):
+    if not os.path.isfile(os.path.join(source, "velocitygan", "history.json")):
         print(f"training the source model in {source}: {run('train', [f'output_dir={source}'], log):.1f} min")
     if not os.path.isfile(os.path.join(source, "eval_metrics.json")):
         run("eval", [f"output_dir={source}"], log)

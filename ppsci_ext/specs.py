@@ -2,12 +2,15 @@
 match and which weights inference loads.
 
 The example scripts (their error messages and weight loading), :mod:`ppsci_ext.pretrained` (what the shipped
-files are cut from) and the docs read these objects; nothing else writes the same facts again.
+files are cut from, and README's weights table with each file's training command) and the docs read these
+objects; no other code writes the same facts again (the docs show the commands to readers).
 
 One rule for every example: a run trains one *kind* of network (VelocityGAN: ``velocitygan`` with its critic or
 ``inversionnet`` without, by ``MODEL.gan``; GDRNN and MD Diffusion: ``MODEL.kind``), and its one checkpoint is
-``<output_dir>/<kind>/checkpoint.pdparams``. ``eval`` and ``infer`` load ``<section>.pretrained_model_path`` when it is
-set (a file, or a folder of ``<kind>.pdparams`` as ``pretrained/`` ships them) and the run's checkpoint otherwise.
+``<output_dir>/<kind>/checkpoint.pdparams`` (the finished run's ``history.json`` beside it). ``eval`` and
+``infer`` load the weights of a kind from ``<section>.pretrained_model_path`` when it is a folder of
+``<kind>.pdparams`` (as ``pretrained/`` ships them) or a file and the kind is the config's own, and from that
+kind's checkpoint otherwise (:meth:`ExampleSpec.weights_path`).
 """
 from dataclasses import dataclass
 from os import path as osp

@@ -181,9 +181,7 @@ def train(cfg: DictConfig):
                               loss=ppsci.loss.FunctionalLoss(terms), terms=terms, optimizer=opt, lr_scheduler=lr,
                               train=t, checkpoint=SPEC.checkpoint(cfg.output_dir, kind),
                               config=runtime.run_config(cfg, SPEC.train_keys(kind)), seed=cfg.seed, redraw=redraw)
-    history = trainer.fit()
-    write_json(osp.join(cfg.output_dir, kind, "history.json"), history)
-    return history
+    return trainer.fit()
 
 
 # -------------------------------------------------------------- inversion

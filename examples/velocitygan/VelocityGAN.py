@@ -201,7 +201,6 @@ def _train(cfg):
                             config=runtime.run_config(cfg, SPEC.train_keys(kind)), validate=validate)
     history = trainer.fit()
     if paddle.distributed.get_rank() == 0:
-        write_json(osp.join(cfg.output_dir, "history.json"), history)
         plot.training_curves(history, osp.join(cfg.output_dir, "training_curves.png"))
     return history
 

@@ -6,6 +6,7 @@ until done"). Everything the run needs to go on after a kill is in
 random states included, so a resumed run continues the uninterrupted one.
 """
 import copy
+from os import path as osp
 from typing import Dict
 from typing import Iterator
 from typing import Optional
@@ -16,6 +17,7 @@ import paddle.distributed as dist
 from paddle.io.dataloader.collate import default_collate_fn
 from ppsci.utils import logger
 
+from ppsci_ext.atomic import write_json
 from ppsci_ext.train.checkpoint import check_config
 from ppsci_ext.train.checkpoint import config_differences
 from ppsci_ext.train.checkpoint import load_checkpoint
@@ -27,7 +29,9 @@ from ppsci_ext.train.checkpoint import save_checkpoint
 from ppsci_ext.train.checkpoint import set_rng_state
 from ppsci_ext.train.checkpoint import set_state_strict
 
-__all__ = ["Trainer", "read_setting", "loader_pass", "loader_config"]
+__all__ = ["Trainer", "read_setting", "loader_pass", "loader_config", "HISTORY"]
+
+HISTORY = "history.json"  # a finished run's records, beside its checkpoint
 
 
 def loader_config(dataset: Dict, batch_size: int, shuffle: bool, num_workers: int = 0) -> Dict:
@@ -212,9 +216,16 @@ class Trainer:
             set_state_strict(net, state["nets"].get(k, {}), f"checkpoint {path} (network {k!r})")
         logger.message(f"starting from the networks of {path} (fine-tuning)")
 
+    def finish(self) -> list:
+        """End of training: the history (a list of records), also written beside the checkpoint as
+        ``history.json`` (rank 0), so everything a run of one kind writes is in ``<output_dir>/<kind>/``."""
+        if self.rank == 0:
+            write_json(osp.join(osp.dirname(self.path), HISTORY), self.history)
+        return self.history
+
     # ---------------------------------------------------------------- loop
     def fit(self) -> list:
-        """Train until done (resuming first); returns the history, a list of records."""
+        """Train until done (resuming first); returns :meth:`finish`'s history."""
         raise NotImplementedError
 
     def log_record(self, record: Dict, total: int, unit: str = "epoch") -> None:

@@ -186,4 +186,4 @@ class WGANGPTrainer(Trainer):
             self.log_record(record, self.setting("epochs"))
             if self.world > 1:
                 dist.barrier()
-        return self.history
+        return self.finish()

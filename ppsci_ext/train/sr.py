@@ -135,7 +135,7 @@ class SRTrainer(Trainer):
                     self._report(time.perf_counter() - t0)
                 if self.step >= self.iters:
                     break
-        return self.history
+        return self.finish()
 
     def _report(self, seconds: float) -> None:
         if self.log is not None and self.rank == 0:

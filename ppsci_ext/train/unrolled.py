@@ -172,4 +172,4 @@ class UnrolledTrainer(Trainer):
             self.epoch += 1
             self.save()
             self.log_record(record, self.setting("epochs"))
-        return self.history
+        return self.finish()

@@ -40,6 +40,7 @@ def test_train_splits_by_file_and_checkpoints(trained):
     for kind, h in hist.items():
         assert [r["step"] for r in h] == [1, 2, 3, 4] and all(np.isfinite(r["loss"]) for r in h)
         assert os.path.isfile(os.path.join(tmp, "out", kind, "checkpoint.pdparams"))
+        assert [r["step"] for r in json.load(open(os.path.join(tmp, "out", kind, "history.json")))] == [1, 2, 3, 4]
 
 
 def test_rerun_resumes(trained):

@@ -46,8 +46,8 @@ def trained(tmp_path_factory):
 
 def test_train_writes_one_checkpoint_history_and_curve(trained):
     vg, cfg, _ = trained
-    assert os.listdir(os.path.dirname(checkpoint(cfg))) == ["checkpoint.pdparams"]
-    history = json.load(open(os.path.join(cfg.output_dir, "history.json")))
+    assert sorted(os.listdir(os.path.dirname(checkpoint(cfg)))) == ["checkpoint.pdparams", "history.json"]
+    history = json.load(open(os.path.join(cfg.output_dir, "velocitygan", "history.json")))
     assert [h["epoch"] for h in history] == [1, 2] and "val_SSIM" in history[0] and "gp" in history[0]
     assert os.path.isfile(os.path.join(cfg.output_dir, "training_curves.png"))
 
@@ -127,7 +127,7 @@ def test_cli_train_spawns_data_parallel_workers_and_resumes(trained, tmp_path):
     log = open(tmp_path / "out" / "train.log").read()
     assert "iter 2/2" in log and "iter 3/" not in log  # 16 samples / (2 workers x 4) = 2 iterations an epoch
     assert "resumed from" in log
-    history = json.load(open(tmp_path / "out" / "history.json"))
+    history = json.load(open(tmp_path / "out" / "velocitygan" / "history.json"))
     assert [h["epoch"] for h in history] == [1, 2]
 
 

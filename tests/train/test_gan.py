@@ -18,7 +18,7 @@ CFG = OmegaConf.create(dict(epochs=2, n_critic=2, gan_schedule="same_batch", lr_
                             final_lr_ratio=0.1, log_freq=100, init_from=None))
 
 
-def build(tmp_path, gan=True):
+def build(tmp_path, gan=True, train=CFG):
     anno = os.path.join(tmp_path, "train.txt")
     if not os.path.exists(anno):  # data-parallel workers share files written once beforehand
         anno = write_fwi_files(tmp_path, n_files=1, n=4, shape=(5, 100, 70))
@@ -45,7 +45,7 @@ def build(tmp_path, gan=True):
     opt_d = paddle.optimizer.AdamW(1e-3, parameters=d.parameters()) if gan else None
     path = os.path.join(tmp_path, "ckpt", "latest.pdparams")
     return WGANGPTrainer(generator=g, critic=d, constraint=con, critic_loss=ppsci.loss.FunctionalLoss(crit_loss),
-                         opt_g=opt_g, opt_d=opt_d, train=CFG, checkpoint=path, config={}, validate=None)
+                         opt_g=opt_g, opt_d=opt_d, train=train, checkpoint=path, config={}, validate=None)
 
 
 def params(net):
@@ -74,8 +74,8 @@ def test_one_checkpoint_per_run_holds_everything_and_resumes(tmp_path):
     t = build(tmp_path)
     t.train_cfg = OmegaConf.merge(CFG, {"epochs": 1})
     t.fit()
-    files = os.listdir(os.path.dirname(t.path))
-    assert files == ["latest.pdparams"]  # one file, no temporaries
+    files = sorted(os.listdir(os.path.dirname(t.path)))
+    assert files == ["history.json", "latest.pdparams"]  # one checkpoint, the finished run's history, no temporaries
     state = load_checkpoint(t.path)
     assert {"nets", "optimizers", "epoch", "step", "history", "rng"} <= set(state)
     assert set(state["nets"]) == set(state["optimizers"]) == {"generator", "critic"}
@@ -142,3 +142,12 @@ def test_gan_schedules_order_critic_and_generator_steps(tmp_path, schedule, n_cr
     t.train_cfg = OmegaConf.merge(CFG, {"gan_schedule": "every_batch"})
     with pytest.raises(ValueError, match="TRAIN.gan_schedule: expected 'same_batch' or 'openfwi', found 'every_batch'"):
         t.train_epoch()
+
+
+@pytest.mark.parametrize("key", ["n_critic", "gan_schedule", "warmup_steps", "init_from"])
+def test_every_loop_setting_comes_from_the_config(tmp_path, key):
+    """No setting has a default in code: a TRAIN key the loop reads that the YAML lacks stops the run, naming it
+    (a default would run silently on a value no config shows)."""
+    train = OmegaConf.create({k: v for k, v in OmegaConf.to_container(CFG).items() if k != key})
+    with pytest.raises(KeyError, match=rf"TRAIN\.{key} is not set: WGANGPTrainer reads it"):
+        build(tmp_path, train=train).fit()
