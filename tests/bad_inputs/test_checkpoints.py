@@ -1,5 +1,4 @@
 """Bad checkpoints: empty, truncated, of another network; a second run on the same folder."""
-import os
 import re
 import signal
 import subprocess
@@ -16,7 +15,6 @@ from ppsci_ext.train import base
 from ppsci_ext.train.checkpoint import check_config
 from ppsci_ext.train.checkpoint import load_checkpoint
 from ppsci_ext.train.checkpoint import run_lock
-from ppsci_ext.train.checkpoint import save_checkpoint
 from ppsci_ext.train.checkpoint import set_state_strict
 
 
