@@ -34,7 +34,7 @@ def main():
     ds = SeismicSRDataset(**mod.dataset_args(cfg, stems, None, False))
     items = [ds.lr_hr(i) for i in range(len(stems))]
     pipe = SRPipeline.from_config(mod.load_model(cfg, "diffusion"), "diffusion", cfg)
-    draws = pipe.predict_sections([lr for lr, _, _ in items], ensemble=True)
+    draws = pipe.predict_sections([lr for lr, _, _ in items], ensemble=True)[0]
     means, stds = zip(*((d.mean(0), d.std(0, ddof=1)) for d in draws))  # the spread unscaled: what is fitted
     hrs = [hr for _, hr, _ in items]
     raw = [mod.metric.ensemble_scores(m, s, t) for m, s, t in zip(means, stds, hrs)]

@@ -66,12 +66,12 @@ def schedule_table(mod, cfg, model, items, args):
     for spacing in ("log", "linear", "quadratic"):
         for n in args.steps:
             cfg.DIFFUSION.sample_steps, cfg.DIFFUSION.spacing = n, spacing
-            s = scores(mod, SRPipeline.from_config(model, "diffusion", cfg).predict_sections(lr), items)
+            s = scores(mod, SRPipeline.from_config(model, "diffusion", cfg).predict_sections(lr)[0], items)
             print(f"| {spacing} | {n} | {s['PSNR']:.2f} | {s['SSIM']:.4f} |")
     if cfg.SAMPLING.lowpass_sigma:  # the same sampler without the low-pass consistency
         sigma, cfg.SAMPLING.lowpass_sigma = cfg.SAMPLING.lowpass_sigma, None
         cfg.DIFFUSION.sample_steps, cfg.DIFFUSION.spacing = max(args.steps), "log"
-        s = scores(mod, SRPipeline.from_config(model, "diffusion", cfg).predict_sections(lr), items)
+        s = scores(mod, SRPipeline.from_config(model, "diffusion", cfg).predict_sections(lr)[0], items)
         print(f"| log, no low-pass consistency | {max(args.steps)} | {s['PSNR']:.2f} | {s['SSIM']:.4f} |")
         cfg.SAMPLING.lowpass_sigma = sigma
     if args.full_items:  # every step 1..T against the default sub-sequence, on the same first items
@@ -79,7 +79,7 @@ def schedule_table(mod, cfg, model, items, args):
         for n, spacing, label in ((max(args.steps), "log", f"log, first {k} items"),
                                   (cfg.DIFFUSION.n_train_steps, "linear", f"full T, first {k} items")):
             cfg.DIFFUSION.sample_steps, cfg.DIFFUSION.spacing = n, spacing
-            s = scores(mod, SRPipeline.from_config(model, "diffusion", cfg).predict_sections(lr[:k]), items[:k])
+            s = scores(mod, SRPipeline.from_config(model, "diffusion", cfg).predict_sections(lr[:k])[0], items[:k])
             print(f"| {label} | {n} | {s['PSNR']:.2f} | {s['SSIM']:.4f} |")
         cfg.DIFFUSION.sample_steps, cfg.DIFFUSION.spacing = default
     for name, s in base.items():

@@ -114,9 +114,9 @@ def predictions(mod, cfg, models, lr):
     out = {"bicubic": [upsample2(x, "bicubic", 2) for x in lr]}
     for kind, model in models.items():
         if len({x.shape for x in lr}) == 1 and lr[0].shape[-1] * 2 == cfg.INFER.patch:
-            out[kind] = list(SRPipeline.from_config(model, kind, cfg).predict_sections(lr))
+            out[kind] = list(SRPipeline.from_config(model, kind, cfg).predict_sections(lr)[0])
         else:
-            out[kind] = [mod.super_resolve(cfg, SRPipeline.from_config(model, kind, cfg), x) for x in lr]
+            out[kind] = [mod.super_resolve(cfg, SRPipeline.from_config(model, kind, cfg), x)[0] for x in lr]
     return out
 
 
@@ -180,7 +180,7 @@ def main():
                                               f"SAMPLING.n_samples={args.draws}", "DIFFUSION.eta=1.0"])
     pairs = synthetic_items(mod, cfg, hr_sections, {}, None, args.seed)
     pipe = SRPipeline.from_config(models["diffusion"], "diffusion", ens_cfg)
-    draws = pipe.predict_sections([x for x, _ in pairs], ensemble=True)
+    draws = pipe.predict_sections([x for x, _ in pairs], ensemble=True)[0]
     k = pipe.std_scale  # the spread's calibration, chosen on the validation split
     stats = [pipe.ensemble_stats(d) for d in draws]
     rows = [mod.metric.ensemble_scores(mean, std, hr) for (mean, std), (_, hr) in zip(stats, pairs)]

@@ -51,12 +51,13 @@ RULES: Dict[str, Tuple[Callable, str, bool]] = {
     **{k: _POS_INT_OR_NULL for k in ("n_items", "sample_steps", "num_threads")},
     **{k: _NONNEG_INT for k in ("num_workers", "warmup_steps", "overlap", "n_iter_long", "well_margin", "pad")},
     # step sizes and physical scales
-    **{k: _POS for k in ("lr", "lr_g", "lr_d", "adam_lr", "gd_step0", "dt", "dx", "freq", "log_k")},
+    **{k: _POS for k in ("lr", "lr_g", "lr_d", "adam_lr", "gd_step0", "dt", "dx", "freq", "log_k",
+                         "consistency_warning")},
     **{k: _NONNEG for k in ("lr_final", "weight_decay", "lambda1", "lambda3", "lambda_g1v", "lambda_g2v",
                             "lambda_adv", "lambda_gp", "aug_noise", "eta", "dropout", "std_scale",
-                            "dls_damping", "min_contrast")},
+                            "dls_damping", "min_contrast", "max_phase")},
     **{k: _POS_OR_NULL for k in ("clip", "lowpass_sigma")},
-    **{k: _FRACTION for k in ("final_lr_ratio", "p_inversion")},
+    **{k: _FRACTION for k in ("final_lr_ratio", "p_inversion", "coloured")},
     "ema_decay": _DECAY,
     "snr_db": _SNR,
 }

@@ -29,6 +29,7 @@ from ppsci_ext.arch import MDUNet
 from ppsci_ext.atomic import write_json
 from ppsci_ext.atomic import write_npy
 from ppsci_ext.config_checks import require
+from ppsci_ext.data.sr import degradations as dg
 from ppsci_ext.data.sr.dataset import SeismicSRDataset
 from ppsci_ext.data.sr.dataset import upsample2
 from ppsci_ext.data.sr.field import field_panels
@@ -118,7 +119,8 @@ def train(cfg: DictConfig):
     kind, t = cfg.MODEL.kind, cfg.TRAIN
     model = build_model(cfg)
     dataset_cfg = {"name": "SeismicSRDataset", **dataset_args(cfg, split["train"], cfg.DATA.patch, True),
-                   "seed": cfg.seed, "input_keys": ["cond"], "label_keys": ["hr"]}
+                   "seed": cfg.seed, "input_keys": ["cond"], "label_keys": ["hr"],
+                   "degrade": None if cfg.DATA.degrade is None else OmegaConf.to_container(cfg.DATA.degrade)}
     constraint = ppsci.constraint.SupervisedConstraint(loader_config(dataset_cfg, t.batch_size, True, t.num_workers),
                                                        sr_loss(kind, t.loss), name=f"md_{kind}")
     opt = paddle.optimizer.Adam(learning_rate=t.lr, parameters=model.parameters())
@@ -153,7 +155,7 @@ def sample(cfg: DictConfig):
     items = test_items(cfg, prepare_data(cfg))
     for kind in kinds:
         pipe = pipeline(cfg, kind)
-        pred = pipe.predict_sections([it[1] for it in items], pipe.ensemble)  # several draws: mean and spread
+        pred, _ = pipe.predict_sections([it[1] for it in items], pipe.ensemble)  # several draws: mean and spread
         for (stem, _, _, scale), p in zip(items, pred):
             out = osp.join(cfg.EVAL.pred_dir, kind, stem)
             p, std = pipe.ensemble_stats(p) if pipe.ensemble else (p, None)
@@ -217,13 +219,28 @@ def pipeline(cfg, kind, section="EVAL"):
 
 
 def super_resolve(cfg, pipe, lr, ensemble=False):
-    """A whole low-resolution section [h, w] (or volume, any size, raw amplitudes) -> [2h, 2w], by INFER's blended
-    tiles (with ``ensemble``, each diffusion draw: [n_samples, 2h, 2w])."""
+    """A whole low-resolution section [h, w] (or volume, any size, raw amplitudes) -> ([2h, 2w], consistency report
+    or None), by INFER's blended tiles (with ``ensemble``, each diffusion draw: [n_samples, 2h, 2w]). Logs how well
+    the output explains its input, and warns when it does not (SAMPLING.consistency_warning)."""
     if lr.ndim != ndim(cfg):
         raise ValueError(f"the input has shape {list(lr.shape)}, the model (MODEL.spatial_dims={cfg.MODEL.spatial_dims}) "
                          f"needs a {cfg.MODEL.spatial_dims}-D array")
     i = cfg.INFER
-    return pipe.super_resolve(lr, i.patch, i.overlap, i.batch_size, i.sample_steps, ensemble)
+    out, report = pipe.super_resolve(lr, i.patch, i.overlap, i.batch_size, i.sample_steps, ensemble)
+    if report is not None:
+        said = (f"{pipe.kind}: the output degraded by '{report['operator']}' differs from the input by "
+                f"{report['residual']:.2f} times the input's estimated noise level"
+                + ("" if "coarse_gain_db" not in report else f"; from the input made 2x coarser, the network restores "
+                   f"the input {report['coarse_gain_db']:+.2f} dB against bicubic interpolation"))
+        if report["warn"]:
+            logger.warning(f"{said}. Over SAMPLING.consistency_warning={cfg.SAMPLING.consistency_warning:g}, or below "
+                           f"bicubic one scale up: the section is likely outside what the network learned, and "
+                           f"bicubic interpolation may be better (if you know how the section was made coarser, name "
+                           f"it: SAMPLING.degradation=<one of {list(dg.OPERATORS)}>). The output written has been "
+                           f"moved to agree with the input within its noise level")
+        else:
+            logger.info(said)
+    return out, report
 
 
 def std_path(cfg):
@@ -241,7 +258,7 @@ def inference(cfg: DictConfig):
         outputs.check_output_file(std_path(cfg), "INFER.output (its _std.npy)", overwrite=bool(cfg.INFER.overwrite),
                                   **runtime.path_checks(cfg, FILES))
     pipe = pipeline(cfg, kind, "INFER")
-    out = super_resolve(cfg, pipe, read_section(cfg.INFER.input), ens)
+    out, _ = super_resolve(cfg, pipe, read_section(cfg.INFER.input), ens)
     if ens:  # the draws' mean, and their (calibrated) standard deviation next to it
         out, std = pipe.ensemble_stats(out)
         write_npy(std_path(cfg), std)
@@ -253,7 +270,7 @@ def inference(cfg: DictConfig):
 def field_sections(cfg, pipe):
     """The field sections and the Marmousi section, each with its super-resolved version (plot.field_panels)."""
     v = cfg.VIEW
-    return field_panels(v.field_dir, v.marmousi, v.marmousi_freq, v.dt, lambda a: super_resolve(cfg, pipe, a))
+    return field_panels(v.field_dir, v.marmousi, v.marmousi_freq, v.dt, lambda a: super_resolve(cfg, pipe, a)[0])
 
 
 @runtime.mode

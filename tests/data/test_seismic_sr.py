@@ -5,6 +5,7 @@ import pytest
 
 import ppsci
 import ppsci_ext  # noqa: F401
+from ppsci_ext.data.sr import degradations as dg
 from ppsci_ext.data.sr.dataset import SeismicSRDataset
 from ppsci_ext.data.sr.generator import degrade
 from ppsci_ext.data.sr.generator import generate_pairs
@@ -150,6 +151,32 @@ def test_dataset_items_alignment_and_normalisation(tmp_path):
     assert len(whole) == 3 and inp["cond"].shape == lab["hr"].shape == (1, 16, 16)
     # the pattern is linear, so bilinear reproduces the HR exactly except the clamped last row/column
     np.testing.assert_allclose(inp["cond"][0, :-1, :-1], lab["hr"][0, :-1, :-1], rtol=1e-5)
+
+
+def test_dataset_draws_each_items_lr_from_its_hr_when_told_to_degrade(tmp_path):
+    """DATA.degrade: the LR file is not used; the item's LR is the HR degraded by the operator drawn, and the
+    condition puts it on that operator's grid. Items are a function of (seed, epoch, index)."""
+    stems = make_pairs(tmp_path, n=2)
+    kw = dict(lr_shape=LR, hr_shape=HR, patch=None, augment=False, seed=3)
+    plain = {"max_phase": 0.0, "blur": [0.0, 0.0], "noise": [0.0, 0.0], "coloured": 0.0}
+    for op in dg.OPERATORS:
+        ds = SeismicSRDataset(str(tmp_path), stems, degrade={"operators": [op], **plain}, **kw)
+        inp, lab, _ = ds[1]
+        hr = read_dat(tmp_path / "sx" / "s1.dat", HR)
+        lr = dg.apply(hr, op)
+        scale = float(inp["scale"][0])
+        assert scale == pytest.approx(np.abs(lr).max(), rel=1e-6)
+        np.testing.assert_allclose(lab["hr"][0] * scale, hr, rtol=1e-5)
+        np.testing.assert_allclose(inp["cond"][0], dg.upsample(lr / scale, dg.grid_offset(op)), atol=1e-5)
+    ds = SeismicSRDataset(str(tmp_path), stems, degrade={"noise": [0.1, 0.3]}, **kw)
+    np.testing.assert_array_equal(ds[0][0]["cond"], ds[0][0]["cond"])
+    ds.set_epoch(1)
+    assert not np.array_equal(ds[0][0]["cond"], SeismicSRDataset(str(tmp_path), stems, degrade={"noise": [0.1, 0.3]},
+                                                                  **kw)[0][0]["cond"])
+    with pytest.raises(ValueError, match=r"degrade: keys must be among .*found keys \['sigma'\]"):
+        SeismicSRDataset(str(tmp_path), stems, degrade={"sigma": 1.0}, **kw)
+    with pytest.raises(ValueError, match=r"degrade.operators: expected names among .*found \['cubic'\]"):
+        SeismicSRDataset(str(tmp_path), stems, degrade={"operators": ["cubic"]}, **kw)
 
 
 def test_dataset_augmentation_is_shared(tmp_path):

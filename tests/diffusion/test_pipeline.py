@@ -1,11 +1,12 @@
-"""Tests for ppsci_ext.diffusion.pipeline: the DDIM sampling loop, low-pass consistency and ensembles of draws
-(the scheduler's own step is tested in test_scheduler.py)."""
+"""Tests for ppsci_ext.diffusion.pipeline: the DDIM sampling loop, low-pass consistency, ensembles of draws and the
+consistency of outputs with their input (the scheduler's own step is tested in test_scheduler.py)."""
 import re
 
 import numpy as np
 import paddle
 import pytest
 
+from ppsci_ext.data.sr import degradations as dg
 from ppsci_ext.diffusion import DiffusionScheduler
 from ppsci_ext.diffusion import SRPipeline
 from ppsci_ext.diffusion import gaussian_lowpass
@@ -207,3 +208,65 @@ def test_ensemble_stats_are_the_mean_and_the_scaled_spread(sched):
     np.testing.assert_allclose(std, 2.0 * draws.std(0, ddof=1))
     with pytest.raises(ValueError, match=r"at least 2 draws \(SAMPLING.n_samples\), found 1"):
         pipe(sched).ensemble_stats(draws[:1])
+
+
+# ------------------------------------------------------ consistency with the input
+
+
+def _section(seed=0, shape=(32, 24)):
+    """Smooth dipping events plus a little texture: a section whose degraded versions differ by operator."""
+    rng = np.random.default_rng(seed)
+    i, j = np.meshgrid(np.arange(shape[0]), np.arange(shape[1]), indexing="ij")
+    return np.sin(0.4 * j + 0.1 * i) + 0.3 * rng.standard_normal(shape)
+
+
+@pytest.mark.parametrize("op", dg.OPERATORS)
+def test_make_consistent_is_exact_for_a_known_operator_without_noise(op):
+    truth = _section(1)
+    lr = dg.apply(truth, op)
+    wrong = 1.4 * truth + 0.2 * np.random.default_rng(2).standard_normal(truth.shape)
+    fixed, report = pipeline_module.make_consistent(wrong, lr, op, 0.0)
+    np.testing.assert_allclose(dg.apply(fixed, op), lr, atol=1e-10)
+    assert report["operator"] == op and report["residual"] > 1.0
+    # a loud but otherwise right output: the gain alone makes it consistent, and it is the truth again
+    fixed, report = pipeline_module.make_consistent(1.4 * truth, lr, op, 0.0)
+    assert report["gain"] == pytest.approx(1 / 1.4, rel=1e-9)
+    np.testing.assert_allclose(fixed, truth, atol=1e-10)
+
+
+def test_auto_takes_the_operator_that_made_the_input():
+    truth = _section(3)
+    for op in dg.OPERATORS:
+        assert pipeline_module.make_consistent(truth, dg.apply(truth, op), "auto", 0.0)[1]["operator"] == op
+
+
+def test_the_warning_fires_on_an_output_that_does_not_explain_its_input():
+    truth = _section(4)
+    lr = dg.apply(truth, "area")
+    p = SRPipeline(None, "supervised", degradation="area", noise_level=0.05, consistency_warning=3.0)
+    assert not p.consistent(truth.astype(np.float32), lr)[1]["warn"]
+    assert p.consistent(np.roll(truth, 3, axis=1).astype(np.float32), lr)[1]["warn"]
+    none = SRPipeline(None, "supervised")  # degradation none: the output as it is, nothing reported
+    out, report = none.consistent(truth.astype(np.float32), lr)
+    assert report is None and out is not None
+
+
+@pytest.mark.parametrize("op", ["decimate", "decimate_odd", "bicubic"])
+def test_every_x0_estimate_is_projected_onto_the_input(sched, op):
+    """Whatever the network says, the DDIM result degraded by the operator is the input (noise 0), the input
+    recovered from the condition on the operator's grid."""
+    rng = np.random.default_rng(5)
+    lr = rng.standard_normal((2, 8, 6)).astype(np.float32)
+    p = pipe(sched, degradation=op, noise_level=0.0)
+    cond = _t(np.stack([p.condition(x) for x in lr])[:, None])
+    out = p.sample(lambda x, g, c: 0.3 * x, list(cond.shape), seed=0, cond=cond, n_steps=5,
+                   noise=np.zeros(2)).numpy()[:, 0]
+    for o, y in zip(out, lr):
+        np.testing.assert_allclose(dg.apply(o, op), y, atol=1e-4)
+
+
+def test_pipeline_rejects_unknown_degradations():
+    with pytest.raises(ValueError, match=r"SAMPLING.degradation: expected one of \['auto', 'none', 'decimate'"):
+        SRPipeline(None, "supervised", degradation="cubic")
+    with pytest.raises(ValueError, match="SAMPLING.noise_level must be null or a number >= 0, found -1"):
+        SRPipeline(None, "supervised", noise_level=-1)

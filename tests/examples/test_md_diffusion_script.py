@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from ppsci_ext.data.ava.elastic_models import marmousi_section
+from ppsci_ext.data.sr import degradations as dg
 from ppsci_ext.diffusion import SRPipeline
 from ppsci_ext.testing.examples import compose_config
 from ppsci_ext.train.checkpoint import load_checkpoint
@@ -71,7 +72,7 @@ def test_sampling_is_deterministic_for_eta_zero(trained):
     model = mod.load_model(cfg, "diffusion")
     lr = [np.random.default_rng(0).standard_normal((32, 32)).astype("float32")]
     pipe = SRPipeline.from_config(model, "diffusion", cfg)
-    np.testing.assert_array_equal(pipe.predict_sections(lr), pipe.predict_sections(lr))
+    np.testing.assert_array_equal(pipe.predict_sections(lr)[0], pipe.predict_sections(lr)[0])
 
 
 def test_unknown_mode_and_kind_are_rejected(trained):
@@ -96,6 +97,27 @@ def test_infer_super_resolves_any_size_by_tiles(trained, tmp_path):
         mod.inference(tiny_cfg(tmp, f"INFER.input={tmp_path}/x.txt", f"INFER.output={tmp_path}/o.npy"))
 
 
+@pytest.mark.parametrize("kind", ["supervised", "diffusion"])
+def test_infer_output_is_consistent_with_its_input_and_warns_when_it_was_not(trained, tmp_path, monkeypatch, kind):
+    """SAMPLING.degradation names how the input was made: the output degraded by it is the input (noise_level 0:
+    exactly, to float32), on any size and across tiles; the 4-step network's own output did not explain its input,
+    which the run says in a warning naming the operator and the key to set."""
+    mod, tmp, _ = trained
+    seen = []
+    monkeypatch.setattr(mod.logger, "warning", lambda msg, *a: seen.append(msg))
+    truth = np.random.default_rng(2).standard_normal((44, 36))
+    lr = dg.apply(truth, "area").astype("<f4")
+    np.save(tmp_path / "lr.npy", lr)
+    over = [f"MODEL.kind={kind}", f"INFER.input={tmp_path}/lr.npy", "INFER.patch=32", "INFER.overlap=8",
+            "SAMPLING.degradation=area", "SAMPLING.noise_level=0"]
+    out = mod.inference(tiny_cfg(tmp, *over, f"INFER.output={tmp_path}/sr_{kind}.npy"))
+    np.testing.assert_allclose(dg.apply(out, "area"), lr, atol=1e-5 * np.abs(lr).max())
+    assert len(seen) == 1 and "degraded by 'area'" in seen[0] and "SAMPLING.degradation" in seen[0]
+    plain = mod.inference(tiny_cfg(tmp, *over[:-2], f"INFER.output={tmp_path}/plain_{kind}.npy",
+                                   "SAMPLING.degradation=none"))
+    assert len(seen) == 1 and np.abs(dg.apply(plain, "area") - lr).max() > 0.1 * np.abs(lr).max()
+
+
 def test_view_draws_synthetic_and_field_figures(trained, tmp_path):
     mod, tmp, _ = trained
     field = tmp_path / "field"
@@ -118,7 +140,7 @@ def test_3d_volumes_train_sample_eval_and_infer(tmp_path):
     """MODEL.spatial_dims=3: synthetic volume pairs, cubic patches, Conv3D, scores and tiled inference."""
     mod = load_script()
     over = ["MODEL.spatial_dims=3", "DATA.lr_shape=[8,8,8]", "DATA.hr_shape=[16,16,16]", "DATA.patch=8",
-            "DATA.n_pairs=10", "INFER.patch=8", "INFER.overlap=2"]
+            "DATA.n_pairs=10", "INFER.patch=8", "INFER.overlap=2", "DATA.degrade=null"]
     cfg = tiny_cfg(tmp_path, *over)
     hist = mod.train(cfg)
     assert len(hist) == 4 and all(np.isfinite(h["loss"]) for h in hist)
@@ -133,6 +155,8 @@ def test_3d_volumes_train_sample_eval_and_infer(tmp_path):
     assert out.shape == (18, 24, 20) and np.isfinite(out).all()
     with pytest.raises(ValueError, match="DATA.lr_shape and DATA.hr_shape need 3 sizes"):
         mod.train(tiny_cfg(tmp_path, "MODEL.spatial_dims=3"))
+    with pytest.raises(ValueError, match=r"for volumes \(lr_shape \[8, 8, 8\]\) set DATA.degrade=null"):
+        mod.train(tiny_cfg(tmp_path, *over[:-1], "output_dir=" + str(tmp_path / "other")))
 
 
 def test_paper_config_composes_and_builds():

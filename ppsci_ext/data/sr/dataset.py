@@ -19,6 +19,7 @@ from typing import Tuple
 import numpy as np
 from paddle import io
 
+from ppsci_ext.data.sr import degradations
 from ppsci_ext.data.sr.reader import check_finite
 from ppsci_ext.data.sr.reader import check_varies
 from ppsci_ext.data.sr.reader import pair_files
@@ -92,6 +93,8 @@ def denormalise(x, scale):
     return x * scale
 
 
+DEGRADE_KEYS = {"operators", "max_phase", "blur", "noise", "coloured"}  # SeismicSRDataset's degrade= keys
+
 PAIR_RMS_RATIO = 10.0  # an HR section this many times louder or quieter (RMS) than its LR is not one pair's scale
 
 
@@ -132,6 +135,11 @@ class SeismicSRDataset(io.Dataset):
         interp: "nearest", "bilinear", "bicubic", or "random" (nearest or bilinear per item).
         input_keys: (condition key,) or (condition key, scale key); default adds "scale".
         label_keys: (HR key,).
+        degrade: None (the LR files are the inputs), or a dict of
+            :func:`ppsci_ext.data.sr.degradations.degrade_with`'s keyword arguments: every item then draws its LR
+            afresh from its HR section (operator, sub-pixel phase, blur, white or coloured noise), its condition
+            the LR placed on the operator's grid (``degradations.upsample``; ``interp`` is then unused), and the LR
+            files are only checked. 2-D sections only.
         seed: seed of the random patches, augmentation and interp. Item ``idx`` of pass ``epoch``
             (:meth:`set_epoch`) draws from ``default_rng([seed, epoch, idx])``, so the draws do not
             depend on the order, the thread or the worker that fetches them. None: unseeded.
@@ -146,7 +154,8 @@ class SeismicSRDataset(io.Dataset):
                  hr_dir: str = "sx", lr_shape=(128, 128), hr_shape=(256, 256), patch: Optional[int] = 64,
                  augment: bool = True, interp: str = "random", input_keys=("cond",), label_keys=("hr",),
                  seed: Optional[int] = None, samples_per_epoch: Optional[int] = None,
-                 scale_key: Optional[str] = "scale", weight: Optional[Dict[str, float]] = None):
+                 scale_key: Optional[str] = "scale", weight: Optional[Dict[str, float]] = None,
+                 degrade: Optional[Dict] = None):
         super().__init__()
         self.lr_shape, self.hr_shape = tuple(int(s) for s in lr_shape), tuple(int(s) for s in hr_shape)
         if self.hr_shape != tuple(2 * s for s in self.lr_shape) or len(self.lr_shape) not in (2, 3):
@@ -166,6 +175,17 @@ class SeismicSRDataset(io.Dataset):
                                        or self.patch > min(self.hr_shape)):
             raise ValueError(f"patch must be even and at most {min(self.hr_shape)}, found {patch}")
         self.weight = {} if weight is None else dict(weight)
+        self.degrade = None if degrade is None else dict(degrade)
+        if self.degrade is not None:
+            if set(self.degrade) - DEGRADE_KEYS:
+                raise ValueError(f"degrade: keys must be among {sorted(DEGRADE_KEYS)}, found keys {sorted(self.degrade)}")
+            if self.ndim != 2:
+                raise ValueError(f"DATA.degrade draws 2-D sections' inputs; for volumes (lr_shape {list(self.lr_shape)}) "
+                                 f"set DATA.degrade=null (the LR files are then the inputs)")
+            unknown = [o for o in self.degrade.get("operators", ()) if o not in degradations.OPERATORS]
+            if unknown:
+                raise ValueError(f"degrade.operators: expected names among {list(degradations.OPERATORS)}, "
+                                 f"found {unknown}")
         if stems is None:
             triples = pair_files(root, lr_dir, hr_dir, self.lr_shape, self.hr_shape)
         else:
@@ -220,9 +240,16 @@ class SeismicSRDataset(io.Dataset):
 
     def __getitem__(self, idx):
         rng = self.item_rng(idx)
-        lr, hr, scale = self.lr_hr(idx % len(self.files))
-        mode = self.interp if self.interp != "random" else ("nearest", "bilinear")[rng.integers(2)]
-        cond = upsample2(lr, mode, self.ndim)
+        if self.degrade is None:
+            lr, hr, scale = self.lr_hr(idx % len(self.files))
+            mode = self.interp if self.interp != "random" else ("nearest", "bilinear")[rng.integers(2)]
+            cond = upsample2(lr, mode, self.ndim)
+        else:  # a fresh LR from the HR section, conditioned on the grid of the operator drawn
+            path, drawn = self.files[idx % len(self.files)][1], {}
+            hr = read_dat(path, self.hr_shape)
+            lr, scale = normalise(degradations.degrade_with(hr, rng, **self.degrade, info=drawn), path)
+            hr = (hr / np.float32(scale)).astype(np.float32)
+            cond = degradations.upsample(lr, degradations.grid_offset(drawn["operator"]))
         if self.patch is not None:
             p = self.patch
             box = tuple(slice(a, a + p) for a in (2 * rng.integers(0, (n - p) // 2 + 1) for n in self.hr_shape))

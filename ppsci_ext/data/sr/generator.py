@@ -301,7 +301,7 @@ def _write_pairs(out_dir, n, seed, size, ndim, lr_dir, hr_dir, progress, sec_kw,
 def prepare_pairs(root: str, generate: bool, n: int, seed: int, lr_shape: Sequence[int], hr_shape: Sequence[int],
                   log: Callable[[str], None] = print, lr_dir: str = "nx2", hr_dir: str = "sx",
                   prefix: str = "DATA", **kw) -> List[Tuple[str, str, str]]:
-    """The pairs ``[(stem, lr_path, hr_path)]`` under ``root`` that a run uses (as ``seismic_sr.pair_files``).
+    """The pairs ``[(stem, lr_path, hr_path)]`` under ``root`` that a run uses (as ``reader.pair_files``).
 
     With ``generate``, a new or empty ``root``, or one marked by :func:`generate_pairs`, first gets
     ``n`` synthetic pairs (``seed``, ``kw`` as :func:`generate_pairs`; square sections of ``hr_shape``).
