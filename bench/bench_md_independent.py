@@ -46,7 +46,7 @@ SIZE = 224  # HR window, samples on both axes (a multiple of 8: the UNet's three
 NOISE = (0.0, 0.1, 0.3)  # white noise std / std of the clean LR
 # sections kept for choosing settings: never in the reported figures
 PARTS = {"val": ("kumano2_608x400.dat:0", "lulia_592x400.dat:1", "marmousi_ormsby",
-                 "f3_il362_xl0800-1250_t0240-1848ms.npy:0")}
+                 "f3_il362_xl0800-1055_t0532-1552ms.npy:0")}
 
 
 def windows(a: np.ndarray, name: str, n: int = 2):
