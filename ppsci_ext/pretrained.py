@@ -114,6 +114,7 @@ GDRNN_DEMO = ("EVAL.n_iter_long=0",)  # the classical methods run as long as the
 MARMOUSI_DEMO = ("DATA.out_dir=data_gen/gdrnn_marmousi_demo", "DATA.marmousi.decimate_x=4", "DATA.wells=[25,75,125,175]",
                  "EVAL.blind_trace=100")
 MD_DEMO = ("EVAL.n_items=4",)  # 4 of the 24 held-out test sections
+MD_FINETUNED = ("output_dir=outputs/md_diffusion_finetuned",)  # where scripts/md_diffusion_finetune.sh trains
 
 ENTRIES: Dict[str, Entry] = {e.name: e for e in (
     Entry("velocitygan", "VelocityGAN generator, default CPU config", "velocitygan.pdparams", VELOCITYGAN, "velocitygan",
@@ -135,13 +136,13 @@ ENTRIES: Dict[str, Entry] = {e.name: e for e in (
            "EVAL.pretrained_model_path=pretrained/gdrnn_marmousi", *MARMOUSI_DEMO, *GDRNN_DEMO), _ava,
           needs=(f"{SHARED}/marmousi/poststack_model.npz",)),
     Entry("md_diffusion", "MD Diffusion, conditional diffusion (weight average)", "md_diffusion/diffusion.pdparams",
-          MD_DIFFUSION, "diffusion", (), True,
+          MD_DIFFUSION, "diffusion", MD_FINETUNED, True,
           ("output_dir=outputs/demo/md_diffusion", "EVAL.pretrained_model_path=pretrained/md_diffusion", *MD_DEMO), _sr,
-          modes=("sample", "eval")),
+          modes=("sample", "eval"), trained_by="bash scripts/md_diffusion_finetune.sh"),
     Entry("md_supervised", "MD Diffusion's supervised UNet baseline (weight average)", "md_diffusion/supervised.pdparams",
-          MD_DIFFUSION, "supervised", (), True,
+          MD_DIFFUSION, "supervised", MD_FINETUNED, True,
           ("output_dir=outputs/demo/md_diffusion", "EVAL.pretrained_model_path=pretrained/md_diffusion", *MD_DEMO), _sr,
-          modes=("sample", "eval")),
+          modes=("sample", "eval"), trained_by="bash scripts/md_diffusion_finetune.sh"),
 )}
 
 
