@@ -17,7 +17,8 @@ and SSIM of the better bicubic (upsample2's aligned grid or skimage's order-3 re
 case with the truth: a generous baseline), the UNet and diffusion (mean of --draws draws); for each network the
 least-squares gain fit g = <out, truth> / <out, out> (1: amplitude right, 0.7: 1.4x too loud), the consistency
 residual (RMS of A(out) - input over the input's estimated noise level, degradations.noise_level) and the spectral
-ratio (RMS of the output over the truth's, along time, in the band above the LR Nyquist). Networks run with the
+ratio (RMS of the output over the truth's, along time, in the band above the LR Nyquist; the JSON also has it in the
+upper half of the input's band, spec_lr_upper). Networks run with the
 config's SAMPLING.degradation (SAMPLING.degradation=none: the networks' outputs as they are; --degradation known
 gives each case its own operator).
 Prints the cases, a summary per operator and noise level, the share of cases where the inference warning fired
@@ -127,12 +128,14 @@ def own_grid_bicubic(y, op=None):
     return dg.upsample(y, 0.0 if op is None else dg.grid_offset(op), cubic=True).astype(np.float64)
 
 
-def spectral_ratio(out, truth):
-    """RMS amplitude of ``out`` over the truth's along time, in the band above the LR Nyquist (HR 0.25-0.5)."""
-    def hi(x):
+def spectral_ratio(out, truth, lo=0.25, hi=0.5):
+    """RMS amplitude of ``out`` over the truth's along time, between ``lo`` and ``hi`` cycles per HR sample (default:
+    the band above the LR Nyquist)."""
+    def band(x):
         f = np.abs(np.fft.rfft(x, axis=1))
-        return np.sqrt(np.mean(np.square(f[:, f.shape[1] // 2:])))
-    return float(hi(out) / hi(truth))
+        k = np.fft.rfftfreq(x.shape[1])
+        return np.sqrt(np.mean(np.square(f[:, (k >= lo) & (k < hi)])))
+    return float(band(out) / band(truth))
 
 
 def scores(out, truth, y, op):
@@ -143,7 +146,7 @@ def scores(out, truth, y, op):
     return {"psnr": psnr(out, truth), "ssim": float(structural_similarity(out, truth, data_range=rng_)),
             "gain": float(np.sum(out * truth) / np.sum(out * out)),
             "consistency": dg.consistency_residual(out, y, op) / sigma,
-            "spec_hi": spectral_ratio(out, truth)}
+            "spec_hi": spectral_ratio(out, truth), "spec_lr_upper": spectral_ratio(out, truth, 0.125, 0.25)}
 
 
 def main():
