@@ -1,4 +1,6 @@
 """The family of random elastic sections GDRNN trains on (DATA.source=family)."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -7,6 +9,7 @@ from ppsci_ext.data.ava.reader import check_elastic
 from ppsci_ext.testing.examples import compose_config
 
 MIX = dict(compose_config("gdrnn").DATA.family.mix)
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def draw(seed=101, n=4, **mix):
@@ -62,3 +65,24 @@ def test_fault_offsets_the_layers_and_gas_lowers_impedance():
 def test_bad_sizes_are_refused():
     with pytest.raises(ValueError, match="wells_per_section"):
         family_elastic_sections(1, 32, 12, 0, MIX, wells_per_section=5)
+
+
+def test_rocks_from_logs_take_the_logs_scatter():
+    """With rock_logs, a section's vs/vp and rho come from log samples near each layer's vp (not the two laws);
+    with p_rocks 0 the family is the one drawn without logs, draw for draw."""
+    from ppsci_ext.data.ava.elastic_models import castagna_vs
+    from ppsci_ext.data.ava.elastic_models import rock_cloud
+
+    cloud = rock_cloud([str(ROOT / "bench" / "well_logs" / "16_2-16.las")])
+    assert cloud.shape[1] == 3 and (np.diff(cloud[:, 0]) >= 0).all()
+    vp, vs, rho, _ = family_elastic_sections(3, 96, 60, 5, {**MIX, "p_rocks": 1.0, "grading": [0.05, 0.05]},
+                                             2, rocks=cloud)
+    check_elastic(vp, vs, rho, "family with rocks")
+    ratio = vs / vp
+    lo, hi = np.quantile(cloud[:, 1] / cloud[:, 0], [0.0, 1.0])
+    assert ((ratio >= lo - 1e-9) & (ratio <= min(hi, 1 / 1.45) + 1e-9)).all()
+    # not the mudrock line: the relative departures scatter as the log's do (std of several %)
+    assert np.std(np.log(vs / castagna_vs(vp))) > 0.05
+    plain = family_elastic_sections(3, 96, 60, 5, MIX, 2)
+    off = family_elastic_sections(3, 96, 60, 5, {**MIX, "p_rocks": 0.0}, 2, rocks=cloud)
+    assert all(np.array_equal(a, b) for a, b in zip(plain, off))

@@ -25,7 +25,7 @@ from ppsci_ext.physics.wavelets import ricker
 from ppsci_ext.physics.wavelets import ricker_length
 
 __all__ = ["castagna_vs", "gardner_rho", "layered_elastic_section", "family_elastic_sections", "load_marmousi_elastic",
-           "marmousi_section"]
+           "marmousi_section", "rock_cloud"]
 
 MUDROCK_A, MUDROCK_B_KMS = 1.16, 1.36  # vp = A vs + B (km/s)
 GARDNER_A, GARDNER_B = 0.31, 0.25  # rho = a vp^b (vp m/s, rho g/cc)
@@ -76,6 +76,31 @@ def _smooth_lateral(rng, n, corr, size=1):
     return s / np.sqrt((gaussian_filter1d(delta, corr, mode="constant") ** 2).sum())
 
 
+def _cloud_rocks(rng, rocks, vp, layer, n_layers, share: float = 0.02):
+    """(vs, rho) of every sample: per layer one rock of ``rocks`` (vp-sorted [n, 3]) drawn among the ``share`` of
+    them nearest the layer's median vp; vs = vp * its vs/vp, rho = its rho * (vp / its vp)^0.25."""
+    k = max(int(share * len(rocks)), 1)
+    med = np.array([np.median(vp[layer == i]) if (layer == i).any() else vp.mean() for i in range(n_layers)])
+    centre = np.searchsorted(rocks[:, 0], med)
+    pick = np.clip(centre - k // 2 + rng.integers(0, k, n_layers), 0, len(rocks) - 1)
+    r = rocks[pick][layer]  # [L, N, 3]
+    return vp * r[..., 1] / r[..., 0], r[..., 2] * (vp / r[..., 0]) ** GARDNER_B
+
+
+def rock_cloud(paths: Sequence[str]) -> np.ndarray:
+    """The (vp m/s, vs m/s, rho g/cc) samples of well logs (LAS or CSV, every sample where all three are present),
+    sorted by vp: [n, 3]."""
+    from ppsci_ext.data.ava import well_logs
+
+    rows = []
+    for path in paths:
+        e = well_logs.elastic_logs(well_logs.read_well(path))
+        a = np.stack([e["vp"], e["vs"], e["rho"]], 1)
+        rows.append(a[np.isfinite(a).all(1)])
+    cloud = np.concatenate(rows)
+    return cloud[np.argsort(cloud[:, 0], kind="stable")]
+
+
 def layered_elastic_section(n_layers_range: Sequence[int] = (30, 60), n_samples: int = 256,
                             n_traces: int = 200, seed: int = 0,
                             vp_range: Sequence[float] = (2000.0, 4500.0),
@@ -83,6 +108,7 @@ def layered_elastic_section(n_layers_range: Sequence[int] = (30, 60), n_samples:
                             max_dip: float = 0.1, undulation: float = 6.0,
                             lateral_corr: float = 0.25, lateral_variation: float = 0.02,
                             vs_perturbation: float = 0.04, rho_perturbation: float = 0.02,
+                            rocks: Optional[np.ndarray] = None, grading: float = 0.0,
                             ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Synthetic laterally continuous layered elastic section.
 
@@ -100,8 +126,12 @@ def layered_elastic_section(n_layers_range: Sequence[int] = (30, 60), n_samples:
     vs and rho follow Castagna's mudrock line and Gardner's relation (module
     docstring) times ``(1 + e)``, with ``e`` an independent per-layer relative
     perturbation of std ``vs_perturbation`` / ``rho_perturbation`` (clipped at
-    3 std) - so that vs and rho are not functions of vp. vs is finally capped at
-    vp / 1.45 (Poisson's ratio above ~0.05).
+    3 std) - so that vs and rho are not functions of vp. With ``rocks`` (an [n, 3]
+    cloud of log samples (vp, vs, rho), sorted by vp) each layer instead takes
+    one log sample among the 2% of the cloud nearest its median vp and keeps
+    that rock's vs / vp and its density scaled as vp^0.25 (:func:`_cloud_rocks`):
+    the logs' own scatter, sands, shales and carbonates alike, not two laws.
+    vs is finally capped at vp / 1.45 (Poisson's ratio above ~0.05).
 
     Args:
         n_layers_range: (min, max) number of layers, inclusive.
@@ -119,6 +149,9 @@ def layered_elastic_section(n_layers_range: Sequence[int] = (30, 60), n_samples:
         lateral_variation: relative std of each layer's lateral vp drift.
         vs_perturbation, rho_perturbation: relative std of the per-layer
             departures of vs and rho from the rock-physics relations.
+        rocks: a vp-sorted [n, 3] cloud of log samples, or None (the relations).
+        grading: non-thin layers change vp linearly from top to base by a
+            relative amount drawn in [-grading, grading] (gradual layering).
 
     Returns:
         (vp m/s, vs m/s, rho g/cc), each float64 [n_samples, n_traces].
@@ -165,7 +198,15 @@ def layered_elastic_section(n_layers_range: Sequence[int] = (30, 60), n_samples:
     drift = _smooth_lateral(rng, N, corr, n_layers) * lateral_variation  # [n_layers, N]
     cols = np.broadcast_to(np.arange(N), (L, N))
     vp = trend * (1.0 + contrast[layer] + drift[layer, cols])
+    if grading > 0:  # fining / coarsening upward: a linear ramp within each non-thin layer
+        ramp = np.where(thin, 0.0, rng.uniform(-grading, grading, n_layers))
+        bases = np.concatenate([tops[1:], [z1]])
+        frac = np.clip((zw - tops[layer]) / np.maximum(bases[layer] - tops[layer], 1e-9), 0, 1)
+        vp = vp * (1.0 + ramp[layer] * (frac - 0.5))
     vp = np.clip(vp, 0.9 * vmin, 1.1 * vmax)
+    if rocks is not None:
+        vs, rho = _cloud_rocks(rng, rocks, vp, layer, n_layers)
+        return vp, np.minimum(vs, vp / 1.45), rho
 
     e_vs = np.clip(rng.standard_normal(n_layers), -3, 3) * vs_perturbation
     e_rho = np.clip(rng.standard_normal(n_layers), -3, 3) * rho_perturbation
@@ -296,7 +337,7 @@ def _gas_wedge(rng, vp, vs, rho, thickness_range, p_class3):
 
 
 def family_elastic_sections(n_sections: int, n_samples: int, n_traces: int, seed: int, mix: dict,
-                            wells_per_section: int = 2, draw: int = 0
+                            wells_per_section: int = 2, draw: int = 0, rocks: Optional[np.ndarray] = None
                             ) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """A family of random elastic sections of varied geology, side by side, and random wells in each.
 
@@ -307,7 +348,10 @@ def family_elastic_sections(n_sections: int, n_samples: int, n_traces: int, seed
     ``max_faults`` faults (the rock beyond a random, possibly inclined plane displaced down by a random
     throw) and a gas sand (:func:`_gas_wedge`, class II or III). vs and rho follow the rock-physics
     relations with a per-section factor (lognormal, std ``vs_scatter`` / ``rho_scatter``) and a smooth
-    depth-varying one of the same size, on top of the per-layer scatter; vs is kept below vp / 1.45.
+    depth-varying one of the same size, on top of the per-layer scatter; vs is kept below vp / 1.45. With
+    ``rocks`` (:func:`rock_cloud` of well logs), a section takes its vs and rho from that cloud instead, with
+    probability ``mix["p_rocks"]``; its non-thin layers are graded by up to ``mix["grading"]`` (a [min, max]
+    range drawn per section).
 
     Args:
         n_sections, n_samples, n_traces: the family is [n_samples, n_sections * n_traces].
@@ -318,6 +362,7 @@ def family_elastic_sections(n_sections: int, n_samples: int, n_traces: int, seed
             ``rho_scatter``.
         wells_per_section: labelled traces drawn in each section (at least 5 traces from its edges).
         draw: which family of the same settings (0 for the files a run builds, the epoch when training redraws).
+        rocks: a vp-sorted [n, 3] cloud of log samples (:func:`rock_cloud`), or None.
 
     Returns:
         (vp m/s, vs m/s, rho g/cc) float64 [n_samples, n_sections * n_traces], and the well trace indices.
@@ -332,13 +377,15 @@ def family_elastic_sections(n_sections: int, n_samples: int, n_traces: int, seed
         vmin = _uniform(rng, mix["vp_min"])
         vmax = max(_uniform(rng, mix["vp_max"]), vmin + 500.0)
         flat = rng.random() < mix["p_flat"]
+        cloud = rocks if rocks is not None and mix["p_rocks"] > 0 and rng.random() < mix["p_rocks"] else None
         vp, vs, rho = layered_elastic_section(
             n_layers_range=(n_lo, n_hi), n_samples=n_samples, n_traces=n_traces, seed=int(rng.integers(2 ** 31)),
             vp_range=(vmin, vmax), layer_contrast=_uniform(rng, mix["layer_contrast"]),
             thin_bed_fraction=_uniform(rng, mix["thin_bed_fraction"]),
-            max_dip=0.0 if flat else _uniform(rng, mix["max_dip"]), undulation=0.0 if flat else rng.uniform(0, 8))
+            max_dip=0.0 if flat else _uniform(rng, mix["max_dip"]), undulation=0.0 if flat else rng.uniform(0, 8),
+            rocks=cloud, grading=_uniform(rng, mix["grading"]))
         z = np.linspace(0, 1, n_samples)[:, None]
-        for name, scatter in (("vs", mix["vs_scatter"]), ("rho", mix["rho_scatter"])):
+        for name, scatter in (("vs", mix["vs_scatter"]), ("rho", mix["rho_scatter"])) if cloud is None else ():
             factor = np.exp(scatter * (rng.standard_normal() + rng.standard_normal() * np.sin(
                 np.pi * (rng.uniform(0.5, 2.0) * z + rng.uniform(0, 1)))))
             if name == "vs":
@@ -368,8 +415,9 @@ def elastic_section_of(data, draw: int = 0) -> Tuple[np.ndarray, np.ndarray, np.
                                          n_traces=s.n_traces, seed=s.seed, vp_range=tuple(s.vp_range)), data.wells)
     if data.source == "family":
         f = data.family
+        rocks = rock_cloud(list(f.rock_logs)) if f.rock_logs else None
         return family_elastic_sections(f.n_sections, s.n_samples, s.n_traces, f.seed, f.mix, f.wells_per_section,
-                                       draw)
+                                       draw, rocks)
     if data.source == "marmousi":
         return (*load_marmousi_elastic(data.marmousi.path, data.marmousi.decimate_x, data.marmousi.decimate_z),
                 data.wells)
