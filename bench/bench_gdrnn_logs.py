@@ -15,10 +15,11 @@ Each with two wavelets the family does not use (an Ormsby 5-10-50-65 Hz, a Berla
 ranges, noise-free and at 15 dB. The background is the project's (6 Hz Butterworth of the truth). Scored away
 from the wells: R2 and PCC per property and the relative data misfit, for GDRNN zero-shot (guard on and off), GD
 and Adam at the network's iterations and at EVAL.n_iter_long, damped least squares and the background; seconds
-per section (one run each, this machine).
+per section (one run each, this machine). With --finetune-epochs, a second GDRNN row: the family model fine-tuned
+on the 15 dB case's own wells and section (``TRAIN.init_from``), as a user would on their wells.
 
     python bench/bench_gdrnn_logs.py [--part test|val] [--weights pretrained/gdrnn_family] [--out DIR]
-                                     [--report JSON] [overrides ...]
+                                     [--finetune-epochs 5] [--report JSON] [overrides ...]
 
 ``--part val`` (16/2-11 A's sections) is kept for choosing settings and never in the reported figures; ``test``
 holds the others (``w11_w53`` shares 16/2-11 A's upper interval with ``w11``).
@@ -41,7 +42,7 @@ from ppsci_ext.data.ava.generator import build_ava_files
 LOGS = os.path.join(ROOT, "bench", "well_logs")
 DT, N_TRACES = 0.002, 120
 PROPS = ("vp", "vs", "rho")
-ORDER = ("gdrnn", "gdrnn_unguarded", "gd", "gd_long", "adam", "adam_long", "dls", "background")
+ORDER = ("gdrnn", "gdrnn_unguarded", "gdrnn_finetuned", "gd", "gd_long", "adam", "adam_long", "dls", "background")
 WAVELETS = {  # name -> (angle groups [first, last, step] degrees, wavelet builder)
     "ormsby": ([[0, 10, 2], [12, 22, 2], [24, 34, 2]], lambda b: b.filters.ormsby(0.128, DT, [5, 10, 50, 65],
                                                                                    return_t=False)),
@@ -115,14 +116,31 @@ def gas_sand(log):
     return gas
 
 
-def run_case(mod, cfg, folder, section, wavelet, snr):
+def finetune(mod, cfg, folder, out, paths, stacks, m_back, truth, far, epochs):
+    """GDRNN fine-tuned from the eval weights on the case's own wells and section (TRAIN.init_from), then scored
+    with the same inference settings (guard, trust region)."""
+    weights = cfg.EVAL.pretrained_model_path
+    ft = compose_config("gdrnn", ["mode=train", f"output_dir={out}", f"DATA.out_dir={folder}", "num_threads=1",
+                                  f"TRAIN.init_from={os.path.join(weights, 'gdrnn.pdparams')}", f"TRAIN.epochs={epochs}",
+                                  "TRAIN.schedule.start_steps=6", "TRAIN.schedule.grow_epochs=1"])
+    ft.MODEL.guard, ft.MODEL.trust_region = cfg.MODEL.guard, cfg.MODEL.trust_region
+    t0 = time.time()
+    mod.train(ft)
+    seconds = time.time() - t0
+    ft.mode = "eval"
+    op = mod.build_forward_op(ft, paths["section"])
+    m = mod.invert(mod.load_model(ft, "gdrnn", op), stacks, m_back, ft.EVAL.batch_size)[0]
+    return mod.scores({"gdrnn_finetuned": m}, truth, stacks, op, far)["gdrnn_finetuned"], seconds
+
+
+def run_case(mod, cfg, folder, section, wavelet, snr, finetune_epochs=0):
     import bruges
     import paddle
 
     vp, vs, rho, well_pos = section
     theta, make = WAVELETS[wavelet]
     groups = [list(np.arange(a, b + s / 2, s, dtype=float)) for a, b, s in theta]
-    paths = build_ava_files(vp, vs, rho, folder, well_traces=well_pos, n_aug=2, dt=DT, cutoff_hz=6.0,
+    paths = build_ava_files(vp, vs, rho, folder, well_traces=well_pos, n_aug=16, dt=DT, cutoff_hz=6.0,
                             theta_groups=groups, snr_db=snr, seed=5, fmt="npz", wavelet=make(bruges),
                             method="zoeppritz", settings={"bench": "gdrnn_logs"})
     stacks, m_back, _ = mod.AVADataset(paths["section"], label_keys=()).arrays()
@@ -147,6 +165,10 @@ def run_case(mod, cfg, folder, section, wavelet, snr):
         mod.ava_inversion.gradient_descent(op, m0, d, n, cfg.MODEL.scale, step0=cfg.EVAL.gd_step0)
         seconds[name] = time.time() - t0
     table = mod.scores(dict(results, background=m_back), truth, stacks, op, far)
+    if finetune_epochs:
+        table["gdrnn_finetuned"], seconds["finetune"] = finetune(
+            mod, cfg, folder, folder + "_finetuned", paths, stacks, m_back, truth, far,
+            finetune_epochs)
     return {"methods": table, "guard": guard.get("gdrnn"), "seconds": seconds, "shape": list(stacks.shape)}
 
 
@@ -154,7 +176,7 @@ def print_tables(rows):
     print("\n| section | wavelet | SNR | method | vp R2 | vs R2 | rho R2 | vp PCC | vs PCC | rho PCC | misfit |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        for m in ORDER:
+        for m in (m for m in ORDER if m in r["methods"]):
             s = r["methods"][m]
             print(f"| {r['section']} | {r['wavelet']} | {r['snr']} | {m} | "
                   + " | ".join(f"{s[p + '_R2']:.3f}" for p in PROPS) + " | "
@@ -163,19 +185,27 @@ def print_tables(rows):
     print("| method | median R2 vp / vs / rho | GDRNN >= it (vp / vs / rho, of n) | median misfit |\n|---|---|---|---|")
     n = len(rows)
     for m in ORDER:
-        med = [np.median([r["methods"][m][p + "_R2"] for r in rows]) for p in PROPS]
-        wins = [sum(r["methods"]["gdrnn"][p + "_R2"] >= r["methods"][m][p + "_R2"] for r in rows) for p in PROPS]
-        mis = np.median([r["methods"][m]["data_misfit"] for r in rows])
+        have = [r for r in rows if m in r["methods"]]
+        if not have:
+            continue
+        med = [np.median([r["methods"][m][p + "_R2"] for r in have]) for p in PROPS]
+        wins = [sum(r["methods"]["gdrnn"][p + "_R2"] >= r["methods"][m][p + "_R2"] for r in have) for p in PROPS]
+        mis = np.median([r["methods"][m]["data_misfit"] for r in have])
         print(f"| {m} | " + " / ".join(f"{x:.3f}" for x in med) + " | " + " / ".join(str(w) for w in wins)
-              + f" (of {n}) | {mis:.4f} |")
+              + f" (of {len(have)}) | {mis:.4f} |")
     below = [sum(r["methods"]["gdrnn"][p + "_R2"] < r["methods"]["background"][p + "_R2"] for r in rows)
              for p in PROPS]
     print(f"\nGDRNN below the background in R2: vp {below[0]}, vs {below[1]}, rho {below[2]} of {n} cases")
-    fell = [r["guard"] for r in rows if r.get("guard")]
+    fell = [r["guard"] for r in rows if r.get("guard") and "steps" in r["guard"]]
     if fell:
         steps = sum(g["steps_fell_back"] for g in fell)
         total = sum(g["steps"] for g in fell)
         print(f"guard: {steps} of {total} unrolled trace-steps fell back to gradient descent")
+    bounded = [r["guard"]["trust_bounded"] for r in rows if r.get("guard") and "trust_bounded" in r["guard"]]
+    if bounded:
+        traces = sum(r["shape"][0] for r in rows)
+        print("trust region: changes bounded in " + ", ".join(f"{p} {sum(b[p] for b in bounded)}" for p in PROPS)
+              + f" of {traces} traces")
     secs = {k: np.median([r["seconds"][k] for r in rows]) for k in ("gdrnn", "gdrnn_unguarded", "gd", "gd_long")}
     print("\nseconds per section (median over the cases, " + f"{rows[0]['shape'][0]} traces x {rows[0]['shape'][2]}"
           " samples or so): " + ", ".join(f"{k} {v:.1f}" for k, v in secs.items()))
@@ -187,6 +217,8 @@ def main():
     ap.add_argument("--weights", default="pretrained/gdrnn_family")
     ap.add_argument("--out", default="outputs/bench_gdrnn_logs")
     ap.add_argument("--report", default=None, help="a JSON this bench wrote: print its tables and stop")
+    ap.add_argument("--finetune-epochs", type=int, default=0,
+                    help="> 0: also GDRNN fine-tuned this many epochs on each 15 dB case's own wells (TRAIN.init_from)")
     args, extra = ap.parse_known_args()
     if args.report:
         print_tables(json.load(open(args.report)))
@@ -202,7 +234,8 @@ def main():
         for wavelet in WAVELETS:
             for snr in NOISE:
                 case = f"{name}_{wavelet}_{'clean' if snr is None else f'{snr:g}dB'}"
-                r = run_case(mod, cfg, os.path.join(out, "data", case), section, wavelet, snr)
+                r = run_case(mod, cfg, os.path.join(out, "data", case), section, wavelet, snr,
+                             args.finetune_epochs if snr is not None else 0)
                 r.update(section=name, wavelet=wavelet, snr="none" if snr is None else f"{snr:g} dB")
                 rows.append(r)
                 g = r["methods"]["gdrnn"]

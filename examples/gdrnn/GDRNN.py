@@ -139,7 +139,7 @@ def build_model(cfg, forward_op, kind=None):
     m = cfg.MODEL
     if kind == "gdrnn":
         return GDRNN(IN_KEYS, OUT_KEYS, forward_op, m.scale, m.n_steps, m.dims, m.adaptive_step, m.alpha_init,
-                     guard=m.guard, guard_step0=cfg.EVAL.gd_step0)
+                     guard=m.guard, guard_step0=cfg.EVAL.gd_step0, trust_region=m.trust_region)
     if kind == "original":
         return AVAUNet(IN_KEYS, OUT_KEYS, forward_op, m.scale, 3, m.dims, m.lam)
     raise ValueError(f"MODEL.kind: expected one of {list(KINDS)}, found {kind!r}")
@@ -192,14 +192,26 @@ def load_model(cfg, kind, forward_op, section="EVAL"):
 
 def invert(model, stacks, m_back, batch_size):
     """Run a trained network over [N, 3, L] arrays in batches -> (models [N, 3, L], the guard's report: how many
-    traces and unrolled steps fell back to gradient descent, or None with MODEL.guard off)."""
-    fell = []
-    run = lambda batch: (model(batch), fell.append(getattr(model, "last_fallback", None)))[0]  # noqa: E731
+    traces and unrolled steps fell back to gradient descent, and with MODEL.trust_region how many traces had each
+    property's change bounded; None with both off)."""
+    fell, trust = [], []
+
+    def run(batch):
+        out = model(batch)
+        fell.append(getattr(model, "last_fallback", None))
+        trust.append(getattr(model, "last_trust", None))
+        return out
+
     m = runtime.predict_batches(run, {"stacks": stacks, "m_back": m_back}, "m", batch_size)
     report = guard_report(fell)
     if report:
         logger.info(f"guard: {report['traces_fell_back']} of {report['traces']} traces fell back to gradient "
                     f"descent in {report['steps_fell_back']} of {report['steps']} unrolled steps")
+    trust = [t for t in trust if t is not None]
+    if trust:
+        bounded = (np.concatenate(trust) < 1).sum(0).tolist()
+        report = dict(report or {}, trust_bounded=dict(zip(PROPS, bounded)))
+        logger.info(f"trust region: changes bounded in {bounded} of {len(m)} traces (vp, vs, rho)")
     return m, report
 
 

@@ -18,7 +18,9 @@ together, so their ratio survives) before it enters the UNet.
   steps; ``alpha_t = exp(a_t) > 0`` learned per step, or the adaptive
   ``alpha_t = sigmoid(N(g_t, x_t))`` per trace.
   Inference can be guarded (``guard=True``): a step that raises a trace's
-  data misfit is replaced by one gradient-descent step (see ``GDRNN``).
+  data misfit is replaced by one gradient-descent step (see ``GDRNN``); and
+  each property's total change can be bounded by that of T gradient-descent
+  steps (``trust_region``, see ``GDRNN``).
 - ``AVAUNet``: the original joint data/physics-driven network,
   ``m = m_back + lam * scale * UNet(S / stack_scale)`` (floored at 5% of
   ``scale`` so the physics never sees a non-positive model).
@@ -137,6 +139,12 @@ class GDRNN(base.Arch):
         guard_step0: the guard's first trial step of gradient descent (relative model change for a
             gradient of unit RMS per trace).
         max_halvings: the guard's line search tries at most this many steps, guard_step0 halved each time.
+        trust_region: per property (vp, vs, rho), None or a factor c: in inference the network's change of that
+            property from the starting model, ``dx_p = x_T - x_0`` per trace, is scaled down where its RMS exceeds
+            c times the RMS change that T steps of gradient descent (the guard's line search, from the same start)
+            make to it. The data constrain a property's change about as far as gradient descent moves it; a
+            network step far beyond that (density at moderate angles above all) comes from the prior it learned,
+            not from the data. ``self.last_trust`` [B, 3] holds the factors applied (1: untouched).
 
     Guarded inference (``guard`` on and ``not self.training``). In every unrolled step t and for
     every trace, the proposal x' = x_t - alpha_t U(g_t, x_t) is accepted where J(x') <= J(x_t).
@@ -156,7 +164,7 @@ class GDRNN(base.Arch):
     def __init__(self, input_keys, output_keys, forward_op, scale: Sequence[float], n_steps: int,
                  dims=(16, 32, 64), adaptive_step: bool = False, alpha_init: float = 0.05,
                  second_order: bool = False, guard: bool = False, guard_step0: float = 0.01,
-                 max_halvings: int = 10):
+                 max_halvings: int = 10, trust_region: Sequence = (None, None, None)):
         super().__init__()
         if len(output_keys) != 3:
             raise ValueError(f"GDRNN output_keys: expected (m, m_steps, d_steps), found {list(output_keys)}")
@@ -167,7 +175,12 @@ class GDRNN(base.Arch):
             raise ValueError(f"GDRNN guard: need guard_step0 > 0 and an integer max_halvings >= 1; found "
                              f"guard_step0={guard_step0}, max_halvings={max_halvings}")
         self.guard, self.guard_step0, self.max_halvings = bool(guard), float(guard_step0), int(max_halvings)
-        self.last_fallback = None
+        trust_region = list(trust_region)
+        if len(trust_region) != 3 or any(c is not None and not c > 0 for c in trust_region):
+            raise ValueError(f"GDRNN trust_region: expected 3 entries (vp, vs, rho), each null or > 0; found "
+                             f"{trust_region}")
+        self.trust_region = trust_region
+        self.last_fallback = self.last_trust = None
         self.input_keys, self.output_keys = tuple(input_keys), tuple(output_keys)
         self.forward_op = forward_op
         self.register_buffer("scale", paddle.to_tensor(list(scale), dtype="float32").reshape([1, 3, 1]))
@@ -226,12 +239,14 @@ class GDRNN(base.Arch):
             raise ValueError(f"GDRNN input '{self.input_keys[0]}': expected [B, G, {m_back.shape[-1]}], "
                              f"found {list(d_obs.shape)}")
         x = (m_back / self.scale).log()
-        self.last_fallback = None
+        self.last_fallback = self.last_trust = None
         if self.guard and not self.training:
             xs, ds, fallback = self._guarded_steps(x, d_obs)
             self.last_fallback = paddle.stack(fallback, axis=1).numpy()
         else:
             xs, ds = self._steps(x, d_obs)
+        if not self.training and any(c is not None for c in self.trust_region):
+            xs[-1], ds[-1] = self._trusted(x, xs[-1], d_obs)
         m_steps = paddle.stack(xs, axis=1).exp() * self.scale.unsqueeze(1)
         y = {self.output_keys[0]: m_steps[:, -1], self.output_keys[1]: m_steps,
              self.output_keys[2]: paddle.stack(ds, axis=1)}
@@ -287,6 +302,21 @@ class GDRNN(base.Arch):
             ds.append(d)
             fallback.append(reject)
         return xs, ds, fallback
+
+    def _trusted(self, x0, x, d_obs):
+        """(x, F(m)) with each property's change from x0 bounded by trust_region x gradient descent's (T steps)."""
+        with paddle.set_grad_enabled(True):  # gradient descent needs the physics gradient, in inference too
+            m_gd, _ = ava_inversion.gradient_descent(self.forward_op, self.scale * x0.detach().exp(), d_obs.detach(),
+                                                     self.n_steps, self.scale.flatten().tolist(), self.guard_step0,
+                                                     self.max_halvings)
+        with paddle.no_grad():
+            rms = lambda a: a.square().mean(axis=2, keepdim=True).sqrt()  # noqa: E731
+            dx, dgd = x - x0, (m_gd / self.scale).log() - x0
+            c = paddle.to_tensor([[[c if c is not None else np.inf] for c in self.trust_region]], dtype=x.dtype)
+            factor = paddle.minimum(paddle.ones_like(rms(dx)), c * rms(dgd) / (rms(dx) + 1e-12))
+            self.last_trust = factor.squeeze(-1).numpy()
+            x = x0 + factor * dx
+            return x, self.forward_op(self.scale * x.exp())
 
     def _fall_back(self, reject, x, d, j, g, d_obs, x_new, d_new, j_new):
         """Replace the rejected traces' (x, F, J) at step t+1 by one line-search step of gradient descent

@@ -191,3 +191,42 @@ def test_bad_guard_settings_are_named(problem):
         GDRNN(KEYS_IN, KEYS_OUT, op, SCALE, 2, (8, 16), guard=True, guard_step0=0.0)
     with pytest.raises(ValueError, match=r"max_halvings >= 1.*max_halvings=0"):
         GDRNN(KEYS_IN, KEYS_OUT, op, SCALE, 2, (8, 16), guard=True, max_halvings=0)
+
+
+# ------------------------------------------------------------------ trust region
+def rms_change(m, m_back):
+    return np.sqrt(np.square(np.log(m) - np.log(m_back)).mean(-1))  # [B, 3]
+
+
+@pytest.mark.timeout(120)
+def test_trust_region_bounds_each_property_by_gradient_descents_change(problem):
+    """With c for rho only: rho's change per trace is at most c x that of T gradient-descent steps from the same
+    start, its direction is the network's, and vp and vs are the network's untouched."""
+    op, inputs = problem
+    free = infer(network(op, alpha_init=0.5, guard=False), inputs)["m"].numpy()
+    net = network(op, alpha_init=0.5, guard=False, trust_region=[None, None, 0.5])
+    out = infer(net, inputs)
+    m, back = out["m"].numpy(), inputs["m_back"].numpy()
+    m_gd, _ = ava_inversion.gradient_descent(op, inputs["m_back"], inputs["stacks"], 3, SCALE, net.guard_step0)
+    limit = 0.5 * rms_change(m_gd.numpy(), back)[:, 2]
+    assert (rms_change(m, back)[:, 2] <= limit * (1 + 1e-4) + 1e-7).all()
+    np.testing.assert_allclose(m[:, :2], free[:, :2], rtol=1e-6)
+    assert net.last_trust.shape == (8, 3) and (net.last_trust[:, :2] == 1).all() and (net.last_trust[:, 2] < 1).any()
+    # scaled, not turned: the change is the free change times the factor
+    f = net.last_trust[:, 2:3]
+    np.testing.assert_allclose(np.log(m[:, 2]) - np.log(back[:, 2]), f * (np.log(free[:, 2]) - np.log(back[:, 2])),
+                               rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(out["d_steps"][:, -1].numpy(), op(out["m"]).numpy(), rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.timeout(120)
+def test_trust_region_off_or_wide_changes_nothing_and_is_checked(problem):
+    op, inputs = problem
+    plain = infer(network(op, alpha_init=0.05, guard=False), inputs)
+    wide = network(op, alpha_init=0.05, guard=False, trust_region=[1e6, 1e6, 1e6])
+    np.testing.assert_allclose(infer(wide, inputs)["m"].numpy(), plain["m"].numpy(), rtol=1e-6)
+    assert (wide.last_trust == 1).all()
+    with pytest.raises(ValueError, match=r"trust_region.*3 entries.*\[0\.5\]"):
+        GDRNN(KEYS_IN, KEYS_OUT, op, SCALE, 2, (8, 16), trust_region=[0.5])
+    with pytest.raises(ValueError, match=r"trust_region.*> 0"):
+        GDRNN(KEYS_IN, KEYS_OUT, op, SCALE, 2, (8, 16), trust_region=[None, 0.0, None])

@@ -128,3 +128,20 @@ def test_complete_interval_and_blocking():
     b = wl.blocked({"vp": np.array([2000.0, 4000.0, 3000.0]), "vs": np.ones(3), "rho": np.array([2.0, 2.4, 2.2])}, 2)
     np.testing.assert_allclose(b["vp"], [1 / (0.5 / 2000 + 0.5 / 4000)] * 2 + [3000.0])
     np.testing.assert_allclose(b["rho"], [2.2, 2.2, 2.2])
+
+
+def test_the_stored_real_logs_read_as_their_readme_says():
+    """bench/well_logs: LAS 2.0 from Petrel, DTC/DTS in us/ft, RHOB in g/cm3, NULL -999.25; the samples with all
+    three present are those the folder's README counts."""
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[2] / "bench" / "well_logs"
+    counts = {"16_2-6.las": 1677, "16_2-11_A.las": 3639, "16_2-16.las": 3223, "16_5-3.las": 3008}
+    for name, n in counts.items():
+        log = wl.read_las(str(folder / name))
+        e = wl.elastic_logs(log)
+        ok = np.isfinite(e["vp"]) & np.isfinite(e["vs"]) & np.isfinite(e["rho"])
+        assert int(ok.sum()) == n, name
+        assert log.units["DTC"] == "us/ft" and log.index_kind == "depth"
+        assert 1500 < np.nanmin(e["vp"]) and np.nanmax(e["vp"]) < 7000
+        assert (e["vs"][ok] < e["vp"][ok] / 1.4).all() and 1.5 < np.nanmin(e["rho"]) < np.nanmax(e["rho"]) < 3.0
