@@ -181,6 +181,16 @@ def print_tables(rows):
             print(f"| {r['section']} | {r['wavelet']} | {r['snr']} | {m} | "
                   + " | ".join(f"{s[p + '_R2']:.3f}" for p in PROPS) + " | "
                   + " | ".join(f"{s[p + '_PCC']:.3f}" for p in PROPS) + f" | {s['data_misfit']:.4f} |")
+    print("\n**Per section** (median over its wavelets and noise levels; R2 vp / vs / rho)\n")
+    shown = [m for m in ("gdrnn", "gdrnn_finetuned", "gd", "gd_long", "dls", "background")
+             if any(m in r["methods"] for r in rows)]
+    print("| section | " + " | ".join(shown) + " |\n|---|" + "---|" * len(shown))
+    for name in dict.fromkeys(r["section"] for r in rows):
+        cells = []
+        for m in shown:
+            have = [r["methods"][m] for r in rows if r["section"] == name and m in r["methods"]]
+            cells.append(" / ".join(f"{np.median([h[p + '_R2'] for h in have]):.3f}" for p in PROPS))
+        print(f"| {name} | " + " | ".join(cells) + " |")
     print("\n**Summary over the cases** (per property: cases where GDRNN's R2 >= that of the method; median R2)\n")
     print("| method | median R2 vp / vs / rho | GDRNN >= it (vp / vs / rho, of n) | median misfit |\n|---|---|---|---|")
     n = len(rows)
@@ -206,7 +216,8 @@ def print_tables(rows):
         traces = sum(r["shape"][0] for r in rows)
         print("trust region: changes bounded in " + ", ".join(f"{p} {sum(b[p] for b in bounded)}" for p in PROPS)
               + f" of {traces} traces")
-    secs = {k: np.median([r["seconds"][k] for r in rows]) for k in ("gdrnn", "gdrnn_unguarded", "gd", "gd_long")}
+    secs = {k: np.median([r["seconds"][k] for r in rows if k in r["seconds"]])
+            for k in ("gdrnn", "gdrnn_unguarded", "gd", "gd_long", "finetune") if any(k in r["seconds"] for r in rows)}
     print("\nseconds per section (median over the cases, " + f"{rows[0]['shape'][0]} traces x {rows[0]['shape'][2]}"
           " samples or so): " + ", ".join(f"{k} {v:.1f}" for k, v in secs.items()))
 
