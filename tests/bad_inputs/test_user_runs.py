@@ -371,8 +371,10 @@ def test_ctrl_c_ends_with_one_line_naming_the_last_checkpoint(tmp_path, nprocs):
     cmd = [sys.executable, os.path.join(ROOT, "examples", "velocitygan", "VelocityGAN.py"), "mode=train",
            f"output_dir={tmp_path}/o", f"GENERATE.out_dir={tmp_path}/g", *VG_TINY, "TRAIN.epochs=200",
            f"TRAIN.nprocs={nprocs}"]
+    # SIGINT's default restored in the child: a test run started in the background (nohup ... &) ignores SIGINT,
+    # and its children would inherit that, as no terminal's would
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     ckpt = tmp_path / "o" / "velocitygan" / "checkpoint.pdparams"
     deadline = time.monotonic() + 120
     while not ckpt.exists() and proc.poll() is None and time.monotonic() < deadline:
