@@ -54,21 +54,14 @@ def time_log(path: str, dt: float, depth_curve: Optional[str] = None, max_gap: i
     part = well_logs.complete_interval(e, max_gap)
     sl = np.searchsorted(e["index"], part["index"][[0, -1]])
     out = well_logs.to_time(part, dt, "depth" if log.index_kind == "depth" else "time")
-    z_at_t = np.interp(out["t"], *_time_depth(part, log.index_kind))
+    t_log = part["index"] if log.index_kind == "time" else well_logs.two_way_time(part["index"], part["vp"])
+    z_at_t = np.interp(out["t"], t_log, part["index"])
     z = e["index"][sl[0]:sl[1] + 1]
     nearest = np.clip(np.searchsorted(z, z_at_t), 0, len(z) - 1)
     for k, x in extra.items():
         out[k.lower()] = x[sl[0]:sl[1] + 1][nearest]
     out.update(name=log.name, z=z_at_t, z_top=float(part["index"][0]))
     return out
-
-
-def _time_depth(part, kind):
-    z = part["index"]
-    if kind == "time":
-        return z, z
-    t = np.r_[0.0, np.cumsum(2.0 * np.diff(z) * 0.5 * (1 / part["vp"][1:] + 1 / part["vp"][:-1]))]
-    return t, z
 
 
 def _smooth_curve(rng, n, amplitude, wavelength):

@@ -35,7 +35,7 @@ from ppsci.utils import logger
 from ppsci_ext.data.arrays import check_file
 
 __all__ = ["WellLog", "read_las", "read_log_csv", "read_well", "elastic_logs", "complete_interval", "to_time",
-           "blocked", "MNEMONICS"]
+           "two_way_time", "blocked", "MNEMONICS"]
 
 MNEMONICS = {"vp": ("VP", "VELP", "DTC", "DTCO", "DT", "AC", "DTP"),
              "vs": ("VS", "VELS", "DTS", "DTSM", "DTSH", "ACS", "DT_S"),
@@ -270,6 +270,12 @@ def complete_interval(logs: Dict[str, np.ndarray], max_gap: int = 5) -> Dict[str
     return out
 
 
+def two_way_time(depth: np.ndarray, vp: np.ndarray) -> np.ndarray:
+    """Two-way time (s) at each depth sample from the first: 2 * cumulative integral dz / vp (trapezoids)."""
+    z, v = np.asarray(depth, np.float64), np.asarray(vp, np.float64)
+    return np.r_[0.0, np.cumsum(np.diff(z) * (1 / v[1:] + 1 / v[:-1]))]
+
+
 def to_time(logs: Dict[str, np.ndarray], dt: float, kind: str = "depth", t0: Optional[float] = None,
             oversample: int = 8) -> Dict[str, np.ndarray]:
     """Logs on a regular two-way-time grid of step ``dt`` (s): {"t", "vp", "vs", "rho"}.
@@ -281,7 +287,7 @@ def to_time(logs: Dict[str, np.ndarray], dt: float, kind: str = "depth", t0: Opt
     if np.any(np.diff(z) <= 0):
         raise ValueError("to_time: the index must increase strictly (sort the log; remove repeated samples)")
     if kind == "depth":
-        t = np.r_[0.0, np.cumsum(2.0 * np.diff(z) * 0.5 * (1 / vp[1:] + 1 / vp[:-1]))] + (t0 or 0.0)
+        t = two_way_time(z, vp) + (t0 or 0.0)
     elif kind == "time":
         t = z
     else:
