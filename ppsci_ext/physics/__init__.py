@@ -1,6 +1,6 @@
 """Forward operators: pure numerics, no networks, no config."""
 
-from .acoustic import CFL_LIMIT, CONVENTIONS, DEFAULT_PAD, cfl_number, forward_model
+from .acoustic import CFL_LIMIT, CONVENTIONS, DEFAULT_PAD, cfl_number, convention_delay, convert_convention, forward_model
 from .ava import (
     AVAForward,
     aki_richards_rpp,
@@ -15,6 +15,8 @@ __all__ = [
     "CFL_LIMIT",
     "DEFAULT_PAD",
     "cfl_number",
+    "convention_delay",
+    "convert_convention",
     "forward_model",
     "CONVENTIONS",
     "openfwi_ricker",
