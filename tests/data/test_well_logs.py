@@ -96,6 +96,10 @@ def test_missing_curves_and_bad_files_are_named(tmp_path):
         wl.read_las(write(tmp_path, "wrap.las", LAS.replace("WRAP.                   NO", "WRAP. YES")))
     with pytest.raises(ValueError, match="data line 2 of ~A has 4 values, expected 5"):
         wl.read_las(write(tmp_path, "short.las", LAS.replace("1000.5  82.0  101.6", "1000.5  101.6")))
+    with pytest.raises(ValueError, match=r"h\.csv: expected a header of curve names and data rows, found 1"):
+        wl.read_log_csv(write(tmp_path, "h.csv", "DEPTH (m),DT,DTS,RHOB\n"))
+    with pytest.raises(ValueError, match=r"u\.csv: a header and a row of units, but no data rows"):
+        wl.read_log_csv(write(tmp_path, "u.csv", "DEPTH,DT,DTS,RHOB\nm,us/ft,us/ft,g/cc\n"))
     with pytest.raises(FileNotFoundError, match="nope.las"):
         wl.read_las(str(tmp_path / "nope.las"))
 

@@ -152,6 +152,8 @@ def read_log_csv(path: str, units: Optional[Dict[str, str]] = None, what: str = 
     path = check_file(path, what)
     with open(path, "r", errors="replace") as f:
         lines = [ln.strip() for ln in f if ln.strip() and not ln.startswith("#")]
+    if len(lines) < 2:
+        raise ValueError(f"{path}: expected a header of curve names and data rows, found {len(lines)} line(s)")
     sep = ";" if lines[0].count(";") > lines[0].count(",") else ","
     names, found_units = zip(*(_csv_header(h) for h in lines[0].split(sep)))
     body = lines[1:]
@@ -159,6 +161,8 @@ def read_log_csv(path: str, units: Optional[Dict[str, str]] = None, what: str = 
         float(body[0].split(sep)[0])
     except (ValueError, IndexError):  # a row of units
         found_units, body = tuple(u.strip() for u in body[0].split(sep)), body[1:]
+        if not body:
+            raise ValueError(f"{path}: a header and a row of units, but no data rows")
     found = dict(zip(names, found_units))
     found.update({k.upper(): v for k, v in (units or {}).items()})
     try:
