@@ -31,6 +31,7 @@ from ppsci_ext.atomic import write_json
 from ppsci_ext.atomic import write_npy
 from ppsci_ext.data.fwi import FWINormalisation
 from ppsci_ext.data.fwi.normalisation import KEYS as FWI_KEYS
+from ppsci_ext.data.fwi.normalisation import conversion_of
 from ppsci_ext.config_checks import require
 from ppsci_ext.data.fwi.generator import amplitude_range
 from ppsci_ext.data.fwi.generator import generate_section as generate_openfwi_section
@@ -55,7 +56,7 @@ FILES = runtime.Files(inputs=("INFER.input", "EVAL.pretrained_model_path", "INFE
 def check_settings(cfg):
     """The checks of this example's settings, before any data is built (the generic ones are in
     ppsci_ext.config_checks)."""
-    FWINormalisation.from_config(cfg.DATA)  # the statistics, log_k, sample_ratio, amplitude_check
+    FWINormalisation.from_config(cfg.DATA, cfg.MODELLING)  # statistics, log_k, sample_ratio, amplitude_check, file_convention
     m = cfg.GENERATE.models
     require(m.vmin > 0 and 1 <= m.min_layers and m.min_thickness >= 1 and m.min_layers * m.min_thickness <= m.nz,
             f"GENERATE.models: vmin {m.vmin} m/s must be > 0, and {m.min_layers} layers (>= 1) of at least "
@@ -81,7 +82,8 @@ def dataset_cfg(cfg, anno):
     g = cfg.MODEL.generator
     return {"name": "ExtFWIDataset", "input_keys": tuple(g.input_keys), "label_keys": tuple(g.output_keys),
             "anno": anno, "data_shape": (g.n_sources, g.time_samples, g.n_receivers),
-            "label_shape": (1, *g.out_shape), **{k: cfg.DATA[k] for k in FWI_KEYS}}
+            "label_shape": (1, *g.out_shape), **{k: cfg.DATA[k] for k in FWI_KEYS},
+            "conversion": conversion_of(cfg.DATA, cfg.MODELLING)}
 
 
 def generator_loss(cfg):
@@ -207,7 +209,7 @@ def _train(cfg):
 
 @runtime.mode
 def evaluate(cfg):
-    key_out, norm = cfg.MODEL.generator.output_keys[0], FWINormalisation.from_config(cfg.DATA)
+    key_out, norm = cfg.MODEL.generator.output_keys[0], FWINormalisation.from_config(cfg.DATA, cfg.MODELLING)
     model = load_generator(cfg, "EVAL")  # first: wrong weights cost no data building
     prepare_data(cfg, (cfg.EVAL.anno,))
     validator = ppsci.validate.SupervisedValidator(
@@ -223,7 +225,7 @@ def evaluate(cfg):
     if cfg.EVAL.data_misfit:
         # do the predictions explain the data? forward-model them with the acquisition of the test data
         synth = forward_model(pred_mps.astype(np.float32), num_threads=cfg.num_threads, **modelling_kwargs(cfg))
-        obs = np.concatenate([np.asarray(d) for d in ds.data])
+        obs = norm.to_network(np.concatenate([np.asarray(d) for d in ds.data]))  # in the modelling's convention
         results["data_misfit"] = metric.relative_data_misfit(synth, obs)
         # across amplitude conventions: one fitted scale factor per sample (reported: its median)
         results["data_misfit_scaled"], results["amplitude_factor"], _ = metric.scaled_data_misfit(synth, obs)
@@ -272,7 +274,7 @@ def inference(cfg):
     if data.ndim != 4 or tuple(data.shape[1:]) != expected:
         raise ValueError(f"{cfg.INFER.input}: expected shot gathers [N, {', '.join(map(str, expected))}], "
                          f"found shape {data.shape}")
-    norm = FWINormalisation.from_config(cfg.DATA)
+    norm = FWINormalisation.from_config(cfg.DATA, cfg.MODELLING)
     norm.check_amplitudes((data.min(), data.max()), f"{cfg.INFER.input} (INFER.input)")
     model = load_generator(cfg, "INFER")
     pred = runtime.predict_batches(model, {g.input_keys[0]: norm.data(data)}, g.output_keys[0], cfg.INFER.batch_size)

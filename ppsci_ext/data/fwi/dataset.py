@@ -44,6 +44,7 @@ class FWIDataset(io.Dataset):
             ``None`` accepts what the first file holds.
         amplitude_check: "warn", "error" or "off" for data files whose amplitudes are far from
             [data_min, data_max] (:meth:`FWINormalisation.check_amplitudes`).
+        conversion: the files' modelling convention and the network's (:class:`FWINormalisation`), or None.
     """
 
     def __init__(self, input_keys: Tuple[str, ...], label_keys: Tuple[str, ...], anno: str,
@@ -51,11 +52,13 @@ class FWIDataset(io.Dataset):
                  sample_ratio: int = 1, log_k: float = 1.0,
                  data_shape: Optional[Sequence[int]] = None,
                  label_shape: Optional[Sequence[int]] = None,
-                 weight: Optional[Dict[str, float]] = None, amplitude_check: str = "warn"):
+                 weight: Optional[Dict[str, float]] = None, amplitude_check: str = "warn",
+                 conversion: Optional[Dict] = None):
         super().__init__()
         self.input_keys, self.label_keys = tuple(input_keys), tuple(label_keys)
         self.weight = {} if weight is None else dict(weight)
-        self.norm = FWINormalisation(data_min, data_max, label_min, label_max, log_k, sample_ratio, amplitude_check)
+        self.norm = FWINormalisation(data_min, data_max, label_min, label_max, log_k, sample_ratio, amplitude_check,
+                                     conversion)
         pairs = read_annotation(anno)
         self.labelled = pairs[0][1] is not None
         if any((m is not None) != self.labelled for _, m in pairs):

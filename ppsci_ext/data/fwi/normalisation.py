@@ -10,16 +10,31 @@ signed log ``sign(x) log(1 + k |x|)`` and min-max scaled so that ``data_min`` ->
 raw amplitudes, before the log); velocities (m/s) are min-max scaled so that ``label_min`` -> -1 and
 ``label_max`` -> 1.
 """
+from typing import Dict
+from typing import Optional
 from typing import Tuple
 
 import numpy as np
 from ppsci.utils import logger
 
-__all__ = ["FWINormalisation", "AMPLITUDE_CHECKS", "FAR_FACTOR", "KEYS"]
+from ppsci_ext.physics.acoustic import CONVENTIONS
+from ppsci_ext.physics.acoustic import convert_convention
+
+__all__ = ["FWINormalisation", "AMPLITUDE_CHECKS", "FAR_FACTOR", "KEYS", "conversion_of"]
 
 AMPLITUDE_CHECKS = ("warn", "error", "off")
 FAR_FACTOR = 3.0  # amplitudes whose peak is this many times larger or smaller than the statistics' are "far"
 KEYS = ("data_min", "data_max", "label_min", "label_max", "log_k", "sample_ratio", "amplitude_check")  # DATA.*
+
+
+def conversion_of(data_cfg, modelling) -> Optional[Dict]:
+    """The conversion of ``DATA.file_convention`` (the files' modelling convention) to ``MODELLING.convention``
+    (the network's), as :class:`FWINormalisation` takes it; None where the two are the same or the key is null."""
+    source = data_cfg["file_convention"]
+    if source is None or modelling is None or source == modelling["convention"]:
+        return None
+    return {"source": source, "target": modelling["convention"], "dx": float(modelling["dx"]),
+            "dt": float(modelling["dt"]), "freq": float(modelling["freq"])}
 
 
 def _check_range(lo, hi, key_lo, key_hi):
@@ -37,10 +52,14 @@ class FWINormalisation:
         sample_ratio: keep every ``sample_ratio``-th time sample (a whole number >= 1).
         amplitude_check: "warn", "error" or "off": what :meth:`check_amplitudes` does with data far from the
             statistics.
+        conversion: None, or the gathers' modelling convention and the network's, ``{"source", "target", "dx",
+            "dt", "freq"}``: gathers are converted to the network's convention
+            (:func:`~ppsci_ext.physics.acoustic.convert_convention`) before anything else, so the network sees the
+            input it would see had the files been modelled in its convention (``DATA.file_convention``).
     """
 
     def __init__(self, data_min: float, data_max: float, label_min: float, label_max: float, log_k: float = 1.0,
-                 sample_ratio: int = 1, amplitude_check: str = "warn"):
+                 sample_ratio: int = 1, amplitude_check: str = "warn", conversion: Optional[Dict] = None):
         _check_range(float(data_min), float(data_max), "DATA.data_min", "DATA.data_max")
         _check_range(float(label_min), float(label_max), "DATA.label_min", "DATA.label_max")
         if not (np.isfinite(float(log_k)) and float(log_k) > 0):
@@ -54,15 +73,37 @@ class FWINormalisation:
         if amplitude_check not in AMPLITUDE_CHECKS:
             raise ValueError(f"DATA.amplitude_check: expected one of {list(AMPLITUDE_CHECKS)}, found "
                              f"{amplitude_check!r}")
+        if conversion is not None:
+            bad = [conversion.get(k) for k in ("source", "target") if conversion.get(k) not in CONVENTIONS]
+            if bad:
+                raise ValueError(f"DATA.file_convention: expected one of {list(CONVENTIONS)} or null, found {bad[0]!r}")
+            if conversion["source"] == conversion["target"]:
+                conversion = None
+        self.conversion = None if conversion is None else dict(conversion)
         self.data_min, self.data_max = float(data_min), float(data_max)
         self.label_min, self.label_max = float(label_min), float(label_max)
         self.log_k, self.sample_ratio, self.amplitude_check = float(log_k), int(sample_ratio), amplitude_check
         self._lo, self._hi = self.log(self.data_min), self.log(self.data_max)
 
     @classmethod
-    def from_config(cls, data_cfg) -> "FWINormalisation":
-        """From the DATA section of a config (its keys :data:`KEYS`)."""
-        return cls(**{k: data_cfg[k] for k in KEYS})
+    def from_config(cls, data_cfg, modelling=None) -> "FWINormalisation":
+        """From the DATA section of a config (its keys :data:`KEYS`) and, for ``DATA.file_convention``, its
+        MODELLING section (the network's convention, dx, dt, freq)."""
+        return cls(**{k: data_cfg[k] for k in KEYS}, conversion=conversion_of(data_cfg, modelling))
+
+    def to_network(self, gathers: np.ndarray) -> np.ndarray:
+        """Raw gathers as the network's modelling convention gives them (unchanged without a conversion)."""
+        if self.conversion is None:
+            return gathers
+        return convert_convention(gathers, **self.conversion)
+
+    @property
+    def amplitude_factor(self) -> float:
+        """How much larger the network's convention's amplitudes are than the files' (1 without a conversion)."""
+        if self.conversion is None:
+            return 1.0
+        dx2 = self.conversion["dx"] ** 2
+        return dx2 if self.conversion["target"] == "openfwi" else 1.0 / dx2
 
     # --------------------------------------------------------------- gathers
     def log(self, x):
@@ -70,7 +111,7 @@ class FWINormalisation:
 
     def data(self, gathers: np.ndarray) -> np.ndarray:
         """Raw gathers [..., nt, n_rec] -> the network's input [..., nt / sample_ratio, n_rec], float32."""
-        x = self.log(np.asarray(gathers[..., :: self.sample_ratio, :], dtype=np.float32))
+        x = self.log(np.asarray(self.to_network(gathers)[..., :: self.sample_ratio, :], dtype=np.float32))
         return ((x - self._lo) / (self._hi - self._lo) * 2 - 1).astype(np.float32)
 
     def check_amplitudes(self, found: Tuple[float, float], where: str) -> bool:
@@ -80,7 +121,8 @@ class FWINormalisation:
         the data are in another amplitude convention or scale than the training data (OpenFWI's own files are
         about 100 times this project's modelling): ``amplitude_check`` "warn" logs it, "error" raises ValueError,
         both naming ``where``, the range found and the one expected; "off" does nothing. Returns True when the
-        range is far outside."""
+        range is far outside. With a conversion, ``found`` is the files' range and is compared as converted."""
+        found = tuple(f * self.amplitude_factor for f in found)
         peak, expected = max(abs(found[0]), abs(found[1])), max(abs(self.data_min), abs(self.data_max))
         ratio = peak / expected
         if self.amplitude_check == "off" or 1 / FAR_FACTOR <= ratio <= FAR_FACTOR:
@@ -99,6 +141,8 @@ class FWINormalisation:
         """Warn (and return True) where the range ``found`` of gathers (or velocities, m/s) leaves the
         statistics: those values fall outside [-1, 1] after normalisation."""
         lo, hi = (self.label_min, self.label_max) if velocity else (self.data_min, self.data_max)
+        if not velocity:  # the files' range, as converted to the network's convention
+            found = tuple(f * self.amplitude_factor for f in found)
         keys = "DATA.label_min/DATA.label_max" if velocity else "DATA.data_min/DATA.data_max"
         if lo <= found[0] and found[1] <= hi:
             return False
