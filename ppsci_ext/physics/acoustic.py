@@ -444,6 +444,14 @@ def convention_delay(freq: float, dt: float) -> float:
     return math.floor(2.2 / freq / dt / 2) - 1.0 / (freq * dt) - 1.0
 
 
+def convention_factor(source: str, target: str, dx: float) -> float:
+    """How many times larger the ``target`` convention's amplitudes are than the ``source``'s: dx^2 from "ours" to
+    "openfwi" (its source term lacks our 1/dx^2), 1/dx^2 back, 1 for the same convention."""
+    if source == target:
+        return 1.0
+    return dx * dx if target == "openfwi" else 1.0 / (dx * dx)
+
+
 def convert_convention(gathers: np.ndarray, source: str, target: str, dx: float, dt: float,
                        freq: float) -> np.ndarray:
     """Gathers [..., nt, n_rec] modelled in the ``source`` convention (with its default wavelet) as the ``target``
@@ -464,5 +472,5 @@ def convert_convention(gathers: np.ndarray, source: str, target: str, dx: float,
     spec = np.fft.rfft(x.astype(np.float64), 2 * n, axis=-2)
     ramp = np.exp(-2j * np.pi * np.fft.rfftfreq(2 * n) * shift)[:, None]
     out = np.fft.irfft(spec * ramp, 2 * n, axis=-2)[..., :n, :]
-    out *= dx * dx if target == "openfwi" else 1.0 / (dx * dx)
+    out *= convention_factor(source, target, dx)
     return out.astype(x.dtype, copy=False)

@@ -18,6 +18,7 @@ import numpy as np
 from ppsci.utils import logger
 
 from ppsci_ext.physics.acoustic import CONVENTIONS
+from ppsci_ext.physics.acoustic import convention_factor
 from ppsci_ext.physics.acoustic import convert_convention
 
 __all__ = ["FWINormalisation", "AMPLITUDE_CHECKS", "FAR_FACTOR", "KEYS", "conversion_of"]
@@ -102,8 +103,8 @@ class FWINormalisation:
         """How much larger the network's convention's amplitudes are than the files' (1 without a conversion)."""
         if self.conversion is None:
             return 1.0
-        dx2 = self.conversion["dx"] ** 2
-        return dx2 if self.conversion["target"] == "openfwi" else 1.0 / dx2
+        c = self.conversion
+        return convention_factor(c["source"], c["target"], c["dx"])
 
     # --------------------------------------------------------------- gathers
     def log(self, x):
