@@ -36,9 +36,9 @@ def time_log(path: str, dt: float, depth_curve: Optional[str] = None, max_gap: i
 
     ``depth_curve``: a curve to use as depth (m) instead of the index, e.g. the TVD of a deviated well (its sign
     is taken so that depth increases downwards). ``top``, ``base``: the file's index range to look in (its units
-    as read: metres of depth). ``keep``: other curves carried along (sampled at the time grid's
-    nearest depth, e.g. a lithology code). Adds "name", "t" (s from the interval's top), "z" (the depth of each time
-    sample, m) and "z_top" (m)."""
+    as read: metres of depth). ``keep``: other curves carried along (each time sample takes the first log
+    sample at or below its depth, e.g. a lithology code). Adds "name", "t" (s from the interval's top), "z" (the
+    depth of each time sample, m) and "z_top" (m)."""
     log = well_logs.read_well(path)
     e = well_logs.elastic_logs(log)
     extra = {k.upper(): log.curves[k.upper()] for k in keep}
@@ -57,9 +57,9 @@ def time_log(path: str, dt: float, depth_curve: Optional[str] = None, max_gap: i
     t_log = part["index"] if log.index_kind == "time" else well_logs.two_way_time(part["index"], part["vp"])
     z_at_t = np.interp(out["t"], t_log, part["index"])
     z = e["index"][sl[0]:sl[1] + 1]
-    nearest = np.clip(np.searchsorted(z, z_at_t), 0, len(z) - 1)
+    below = np.clip(np.searchsorted(z, z_at_t), 0, len(z) - 1)
     for k, x in extra.items():
-        out[k.lower()] = x[sl[0]:sl[1] + 1][nearest]
+        out[k.lower()] = x[sl[0]:sl[1] + 1][below]
     out.update(name=log.name, z=z_at_t, z_top=float(part["index"][0]))
     return out
 
