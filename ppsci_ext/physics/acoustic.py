@@ -248,18 +248,24 @@ def _step(k, u, old, c, psx, psx_new, zex, psz, psz_new, zez, ax, bx, dbx, az, b
 
 
 @numba.njit(parallel=True, cache=True, fastmath=True)
-def _propagate(coef, pax, pbx, pdbx, paz, pbz, pdbz, pad, src_scale, wavelet, src_iz, src_ix, rec_iz, rec_ix, out):
+def _propagate(coef, pax, pbx, pdbx, paz, pbz, pdbz, pad, src_scale, wavelet, src_iz, src_ix, rec_iz, rec_ix, out,
+               field, born_scale, base):
     """Run every (model, shot) pair to completion; one pair per prange iteration.
 
     coef: [N, nzp, nxp] v^2 dt^2 / dx^2 on the padded grid.  p{a,b,db}{x,z}: C-PML
     profiles per model, [N, nxp + 4] / [N, nzp + 4] (ghost-cell indexing, db times dx).
     src_scale: [N, n_src] factor multiplying w^n at the source cell.
     Positions are padded-grid indices.  out: [N, n_src, nt, n_rec], written in place.
+    field: [N, n_src, nt, nzp, nxp] to keep every u^n (for the adjoint-state gradient), or empty ([0, ...]).
+    born_scale: [N, nzp, nxp] = delta c / c with base [N, n_src, nt, nzp, nxp] the unperturbed field, to add the
+    Born source born_scale * (base^{n+1} - 2 base^n + base^{n-1}) after each step (linearised modelling), or empty.
     """
     n_model, nzp, nxp = coef.shape
     n_src = src_iz.shape[0]
     n_rec = rec_iz.shape[0]
     nt = wavelet.shape[0]
+    store = field.shape[0] > 0
+    born = born_scale.shape[0] > 0
     g = 2
     k = np.array(_K_VALUES).astype(coef.dtype)
     for pair in numba.prange(n_model * n_src):
@@ -277,11 +283,20 @@ def _propagate(coef, pax, pbx, pdbx, paz, pbz, pdbz, pad, src_scale, wavelet, sr
             nxt = buf[(n + 1) % 2]
             for r in range(n_rec):
                 out[m, s, n, r] = cur[0, rec_iz[r] + g, rec_ix[r] + g]
+            if store:
+                field[m, s, n] = cur[0, g:g + nzp, g:g + nxp]
             if n == nt - 1:
                 break
             _step(k, cur[0], nxt[0], coef[m], cur[1], nxt[1], zeta[0], cur[2], nxt[2], zeta[1],
                   pax[m], pbx[m], pdbx[m], paz[m], pbz[m], pdbz[m], pad)
             nxt[0, sz, sx] += amp * wavelet[n]
+            if born:
+                for i in range(nzp):
+                    for j in range(nxp):
+                        d2t = base[m, s, n + 1, i, j] - k[6] * base[m, s, n, i, j]
+                        if n > 0:
+                            d2t += base[m, s, n - 1, i, j]
+                        nxt[0, i + g, j + g] += born_scale[m, i, j] * d2t
         _leave_ftz(mxcsr)
 
 
@@ -394,8 +409,23 @@ def forward_model(
     Warns:
         RuntimeWarning: dx > vmin / (5 * 2 * freq) (fewer than 5 points per wavelength).
     """
+    st = _setup(vel, dx, dt, nt, freq, src_x, src_z, rec_x, rec_z, pad, wavelet, convention)
+    out = _run(st, num_threads)
+    return out[0] if st.squeeze else out
+
+
+class _Setup:
+    """A modelling run's arrays on the padded grid (``_setup``): coef, C-PML profiles, source scale, positions."""
+
+    def __init__(self, **fields):
+        self.__dict__.update(fields)
+
+
+def _setup(vel, dx, dt, nt, freq, src_x, src_z, rec_x, rec_z, pad, wavelet, convention, caller="forward_model"):
+    """Check the arguments of :func:`forward_model` and build its padded-grid arrays. ``offset``: sample k of the
+    data is u^{k + offset} (1 for "openfwi", which runs one step more); ``wavelet`` has nt + offset samples."""
     if convention not in CONVENTIONS:
-        raise ValueError(f"forward_model: convention must be one of {list(CONVENTIONS)}, found {convention!r}")
+        raise ValueError(f"{caller}: convention must be one of {list(CONVENTIONS)}, found {convention!r}")
     vel = np.asarray(vel)
     squeeze = vel.ndim == 2
     _check_model(vel, dx, dt, freq, pad)
@@ -411,7 +441,7 @@ def forward_model(
         wavelet = openfwi_ricker(freq, nt, dt) if openfwi else ricker(freq, nt, dt)
     wavelet = np.ascontiguousarray(wavelet, dtype=dtype)
     if wavelet.shape != (nt,):
-        raise ValueError(f"forward_model: wavelet must have shape ({nt},) (nt,), found {wavelet.shape}")
+        raise ValueError(f"{caller}: wavelet must have shape ({nt},) (nt,), found {wavelet.shape}")
     if openfwi:  # one more step, so that sample k holds u^{k+1}; w(nt dt) is never recorded
         wavelet = np.append(wavelet, dtype(0))
     pad = int(pad)
@@ -422,17 +452,30 @@ def forward_model(
     profiles = [np.stack([p[k] for p in prof]) for prof in (prof_x, prof_z) for k in range(3)]
     # Source cells are inside the model: delta_h = 1/dx^2, so the factor is v^2 dt^2 / dx^2 (OpenFWI: v^2 dt^2).
     src_scale = np.ascontiguousarray(coef[:, src_iz + pad, src_ix + pad] * dtype(dx * dx if openfwi else 1.0))
-    out = np.zeros((vel.shape[0], src_ix.size, wavelet.shape[0], rec_ix.size), dtype=dtype)
+    return _Setup(vel=vel, squeeze=squeeze, dtype=dtype, pad=pad, coef=coef, profiles=profiles, src_scale=src_scale,
+                  wavelet=wavelet, offset=int(openfwi), src_iz=src_iz + pad, src_ix=src_ix + pad,
+                  rec_iz=rec_iz + pad, rec_ix=rec_ix + pad)
+
+
+def _run(st, num_threads, field=None, born_scale=None, base=None):
+    """Propagate every (model, shot) of ``st``; the data [N, n_src, nt, n_rec]. ``field`` [N, n_src, nt + offset,
+    nzp, nxp] receives every u^n; ``born_scale`` with ``base`` (such a field) gives linearised data instead, with
+    no point source."""
+    empty5 = np.zeros((0, 0, 0, 0, 0), st.dtype)
+    src_scale = st.src_scale if born_scale is None else np.zeros_like(st.src_scale)
+    field = empty5 if field is None else field
+    base = empty5 if base is None else base
+    born_scale = np.zeros((0, 0, 0), st.dtype) if born_scale is None else born_scale
+    out = np.zeros((st.vel.shape[0], st.src_ix.size, st.wavelet.shape[0], st.rec_ix.size), dtype=st.dtype)
     previous = numba.get_num_threads()
     if num_threads is not None:
         numba.set_num_threads(int(num_threads))
     try:
-        _propagate(coef, *profiles, pad, src_scale, wavelet, src_iz + pad, src_ix + pad, rec_iz + pad, rec_ix + pad, out)
+        _propagate(st.coef, *st.profiles, st.pad, src_scale, st.wavelet, st.src_iz, st.src_ix, st.rec_iz, st.rec_ix,
+                   out, field, born_scale, base)
     finally:
         numba.set_num_threads(previous)
-    if openfwi:
-        out = np.ascontiguousarray(out[:, :, 1:])
-    return out[0] if squeeze else out
+    return np.ascontiguousarray(out[:, :, st.offset:]) if st.offset else out
 
 
 def convention_delay(freq: float, dt: float) -> float:
