@@ -13,6 +13,7 @@ SHARED_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "dat
 REFERENCES = {
     "bruges": 'pip install "bruges>=0.5" "setuptools<81"  (bruges imports pkg_resources, gone in setuptools 81)',
     "pylops": 'pip install "pylops>=2"',
+    "deepwave": 'pip install "deepwave==0.1.0"  (on torch)',
     "torch": 'pip install "torch==2.13.0" "setuptools<81"  (CPU wheel: add --index-url '
              'https://download.pytorch.org/whl/cpu where PyPI is the only index)',
 }

@@ -264,3 +264,101 @@ def misfit_gradient(vel, observed, fmax=None, **modelling):
     if st.squeeze:
         return j[0], g[0], syn[0]
     return j, g, syn
+
+
+class RefineResult:
+    """What :func:`refine` returns: ``vel`` [N, nz, nx] m/s, and per sample the history of every iteration
+    (iteration 0 is the start): ``misfit`` (full-band relative misfit), ``band`` (the stage's fmax, Hz or None),
+    ``evaluations`` (misfit + gradient evaluations so far) and, where ``truth`` was given, ``mae`` (m/s) and
+    ``ssim``."""
+
+    def __init__(self, vel, history):
+        self.vel = vel
+        self.history = history
+
+
+def _ssim(a, b, data_range):
+    from skimage.metrics import structural_similarity
+    return float(structural_similarity(a, b, data_range=data_range))
+
+
+def refine(vel, observed, *, iters, bands, vmin, vmax, depth_power, truth=None, ssim_range=None, log=None,
+           **modelling):
+    """Adjoint-state FWI from the starting models ``vel`` ([N, nz, nx] or [nz, nx], m/s) to fit ``observed``
+    (the data of ``modelling``, forward_model's keyword arguments and convention).
+
+    Each sample alone: scipy's L-BFGS-B (bounds ``vmin``..``vmax`` m/s, its own line search) on
+    :func:`misfit_gradient` in km/s, ``iters`` iterations in all, split evenly over ``bands`` (fmax in Hz, low
+    to high; None: the full band), each stage restarting L-BFGS from where the last stopped. ``truth`` (the
+    models' shape) adds MAE and SSIM (over ``ssim_range`` m/s, default vmax - vmin) to the history; ``log`` is
+    called with one line per iteration.
+    """
+    from scipy.optimize import minimize
+
+    mod, threads = _split(modelling, "refine")
+    vel = np.asarray(vel)
+    squeeze = vel.ndim == 2
+    v0 = (vel[None] if squeeze else vel).astype(np.float64)
+    obs = np.asarray(observed)
+    obs = obs[None] if squeeze else obs
+    if obs.ndim != 4 or obs.shape[0] != v0.shape[0]:
+        raise ValueError(f"refine: observed must be [N, n_src, nt, n_rec] for {v0.shape[0]} starting models, "
+                         f"found shape {np.shape(observed)}")
+    if not (0 < vmin < vmax):
+        raise ValueError(f"refine: need 0 < vmin < vmax (m/s), found vmin={vmin}, vmax={vmax}")
+    if int(iters) != iters or iters < 0:
+        raise ValueError(f"refine: iters must be an integer >= 0, found {iters}")
+    bands = list(bands) if bands else [None]
+    for f in bands:
+        if f is not None and not f > 0:
+            raise ValueError(f"refine: bands must be fmax values > 0 Hz or None, found {bands}")
+    true = None if truth is None else np.asarray(truth, dtype=np.float64).reshape(v0.shape)
+    data_range = float(ssim_range or (vmax - vmin))
+    dtype = np.float64 if vel.dtype == np.float64 else np.float32
+    per_stage = [iters // len(bands) + (i < iters % len(bands)) for i in range(len(bands))]
+    out = np.empty_like(v0)
+    histories = []
+    for i in range(v0.shape[0]):
+        hist = {"misfit": [], "band": [], "evaluations": []}
+        if true is not None:
+            hist.update(mae=[], ssim=[])
+        count = [0]
+
+        def record(v, band, i=i, hist=hist):
+            syn = forward_model(v.astype(dtype), num_threads=threads, **mod)
+            j = float(np.sum((syn.astype(np.float64) - obs[i]) ** 2) / np.sum(obs[i].astype(np.float64) ** 2))
+            hist["misfit"].append(j)
+            hist["band"].append(band)
+            hist["evaluations"].append(count[0])
+            line = f"sample {i} it {len(hist['misfit']) - 1:3d} band {band or 'full'}: misfit {j:.4g}"
+            if true is not None:
+                hist["mae"].append(float(np.abs(v - true[i]).mean()))
+                hist["ssim"].append(_ssim(v, true[i], data_range))
+                line += f", MAE {hist['mae'][-1]:.1f} m/s, SSIM {hist['ssim'][-1]:.4f}"
+            if log is not None:
+                log(line)
+
+        nz = v0.shape[1]
+        # unknowns: v / (1000 w(z)), w = ((z + 1) / nz)^depth_power: deeper cells move more per unit step
+        w = (((np.arange(nz) + 1.0) / nz) ** depth_power)[:, None] * np.ones(v0.shape[2]) * 1000.0
+        x = np.clip(v0[i], vmin, vmax) / w
+        record(x * w, bands[0])
+        for band, n_it in zip(bands, per_stage):
+            if n_it == 0:
+                continue
+
+            def fun(xk, band=band):
+                count[0] += 1
+                j, g, _ = misfit_gradient((xk.reshape(x.shape) * w).astype(dtype), obs[i], fmax=band,
+                                          num_threads=threads, **mod)
+                return float(j), (g.astype(np.float64) * w).ravel()
+
+            res = minimize(fun, x.ravel(), jac=True, method="L-BFGS-B",
+                           bounds=list(zip((vmin / w).ravel(), (vmax / w).ravel())),
+                           callback=lambda xk, band=band: record(xk.reshape(x.shape) * w, band),
+                           options={"maxiter": n_it, "maxfun": 3 * n_it, "maxcor": 10})
+            x = res.x.reshape(x.shape)
+        out[i] = x * w
+        histories.append(hist)
+    out = out.astype(dtype)
+    return RefineResult(out[0] if squeeze else out, histories)
