@@ -44,6 +44,43 @@ def velocity_comparison(true: np.ndarray, pred: np.ndarray, path: str, dx: float
     return _save(fig, path)
 
 
+def refinement(true, start, refined, histories, path: str, dx: float = 10.0, vmin: float = 1500.0,
+               vmax: float = 4500.0, curves=None):
+    """Rows: samples; columns: true | start (the network's answer) | refined | the data misfit per iteration (log)
+    with the MAE (m/s) where known. Maps [N, nz, nx] m/s (``true`` may be None); ``histories``: one refine
+    history per sample; ``curves``: {label: histories} of other runs drawn dashed (e.g. another start)."""
+    n, nz, nx = start.shape
+    ext = [0, nx * dx / 1000, nz * dx / 1000, 0]
+    fig, axes = plt.subplots(n, 4, figsize=(14, 3.0 * n), squeeze=False)
+    for i in range(n):
+        maps = ([] if true is None else [(true[i], "true")]) + [(start[i], "network"), (refined[i], "refined")]
+        for j, (img, title) in enumerate(maps):
+            ax = axes[i, j + (true is None)]
+            im = ax.imshow(img, extent=ext, cmap="jet", vmin=vmin, vmax=vmax, aspect="auto")
+            mae = "" if true is None or title == "true" else f", MAE {np.abs(img - true[i]).mean():.0f} m/s"
+            ax.set_title(f"sample {i}: {title}{mae}")
+            ax.set_xlabel("x (km)")
+            ax.set_ylabel("depth (km)")
+            fig.colorbar(im, ax=ax, label="m/s")
+        if true is None:
+            axes[i, 0].axis("off")
+        ax = axes[i, 3]
+        runs = [("from the network", histories[i], "-")] + [(k, h[i], "--") for k, h in (curves or {}).items()]
+        for label, h, style in runs:
+            ax.semilogy(h["misfit"], "b" + style, label=f"misfit, {label}")
+        ax.set_xlabel("iteration")
+        ax.set_ylabel("relative data misfit", color="b")
+        if "mae" in histories[i]:
+            twin = ax.twinx()
+            for label, h, style in runs:
+                twin.plot(h["mae"], "r" + style, label=f"MAE, {label}")
+            twin.set_ylabel("MAE (m/s)", color="r")
+        ax.legend(fontsize=7, loc="upper right")
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
 def velocity_profiles(true: np.ndarray, pred: np.ndarray, column: int, path: str, dx: float = 10.0):
     """Velocity against depth at one column for each sample; maps [N, nz, nx] in m/s."""
     n, nz, _ = true.shape

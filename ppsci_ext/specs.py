@@ -98,8 +98,8 @@ class ExampleSpec:
         return self.checkpoint(cfg.output_dir, kind)
 
 
-_GENERATOR_KEYS = ("MODEL.generator", *(f"DATA.{k}" for k in ("data_min", "data_max", "label_min", "label_max",
-                                                               "sample_ratio", "log_k")))
+_GENERATOR_KEYS = ("MODEL.generator", "MODELLING.convention",
+                   *(f"DATA.{k}" for k in ("data_min", "data_max", "label_min", "label_max", "sample_ratio", "log_k")))
 VELOCITYGAN = ExampleSpec(
     name="velocitygan", script="VelocityGAN", kinds=("velocitygan", "inversionnet"),
     kind_args={"velocitygan": "", "inversionnet": "MODEL.gan=false"},

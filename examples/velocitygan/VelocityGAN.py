@@ -4,12 +4,14 @@
     python VelocityGAN.py mode=eval       # eval_metrics.json + figures
     python VelocityGAN.py mode=generate   # only the synthetic data (acoustic FD modelling)
     python VelocityGAN.py mode=infer INFER.input=data.npy INFER.output=models.npy
+    python VelocityGAN.py mode=refine INFER.input=data.npy INFER.output=models.npy   # the network, then FWI
     python VelocityGAN.py mode=forward INFER.input=models.npy INFER.output=data.npy
     python VelocityGAN.py mode=export
 
 Run from this folder or as examples/velocitygan/VelocityGAN.py from the project root.
 Every setting lives in conf/velocitygan.yaml.
 """
+import copy
 from os import path as osp
 
 import ppsci_ext  # noqa: F401  first: quiets paddle's ccache warning, imports ppsci before hydra.main
@@ -40,6 +42,7 @@ from ppsci_ext.data.fwi.reader import depth_profile
 from ppsci_ext.data.fwi.reader import velocity_models
 from ppsci_ext.data.fwi.velocity_models import make_velocity_models
 from ppsci_ext.physics import forward_model
+from ppsci_ext.physics.fwi import refine as fwi_refine
 from ppsci_ext.specs import VELOCITYGAN
 from ppsci_ext.train import WGANGPTrainer
 from ppsci_ext.train import loader_config
@@ -47,7 +50,7 @@ from ppsci_ext.train import loader_config
 SPEC = VELOCITYGAN  # its training command, checkpoint, the settings weights depend on, the weights inference loads
 # the paths a run reads: outputs are never one of these files, nor inside their folders (ppsci_ext.outputs)
 FILES = runtime.Files(inputs=("INFER.input", "EVAL.pretrained_model_path", "INFER.pretrained_model_path",
-                              "TRAIN.init_from"),
+                              "TRAIN.init_from", "REFINE.start", "REFINE.truth"),
                       data_folders=("GENERATE.out_dir",), data_files=("DATA.train_anno", "DATA.test_anno", "EVAL.anno"))
 # the settings the generator's weights depend on: a checkpoint is loaded only where they are unchanged
 
@@ -132,6 +135,44 @@ def modelling_kwargs(cfg):
     return OmegaConf.to_container(cfg.MODELLING, resolve=True)
 
 
+def files_convention(cfg):
+    """The modelling convention of the files read and written: DATA.file_convention, or MODELLING.convention."""
+    return cfg.DATA.file_convention or cfg.MODELLING.convention
+
+
+def file_modelling(cfg):
+    """forward_model's arguments for data as the files hold them (MODELLING, in the files' convention)."""
+    return {**modelling_kwargs(cfg), "convention": files_convention(cfg)}
+
+
+# the settings of the network's input: eval, infer, refine and export take them from the weights they load, and
+# files of another convention are converted to the weights' (DATA.file_convention)
+INPUT_KEYS = ("MODELLING.convention", "DATA.data_min", "DATA.data_max", "DATA.log_k")
+
+
+def with_weights_input(cfg, section):
+    """``cfg`` with the network-input settings (:data:`INPUT_KEYS`) the weights of ``section`` record; the files'
+    convention is kept as DATA.file_convention, so they are converted to the network's input exactly. Unchanged
+    where the config already has the weights' settings."""
+    kind = SPEC.kind_of(cfg)
+    path = SPEC.weights_path(cfg, kind, section)
+    recorded = runtime.check_weights(path, {}, SPEC.train_command(kind)).get("config") or {}
+    recorded = {**(recorded.get("settings") or {}), **(recorded.get("network") or {})}
+    theirs = {k: recorded[k] for k in INPUT_KEYS if k in recorded}
+    now = runtime.network_config(cfg, tuple(theirs))
+    changed = [f"{k}: {now[k]} -> {v}" for k, v in theirs.items() if now[k] != v]
+    if not changed:
+        return cfg
+    new = copy.deepcopy(cfg)
+    OmegaConf.update(new, "DATA.file_convention", files_convention(cfg))
+    for key, value in theirs.items():
+        OmegaConf.update(new, key, value)
+    logger.message(f"{path} was trained on input normalised otherwise than the config says; its settings are used "
+                   f"({'; '.join(changed)}), and files of the {files_convention(cfg)!r} convention are converted to "
+                   f"its {theirs.get('MODELLING.convention', cfg.MODELLING.convention)!r} convention")
+    return new
+
+
 def generate_settings(cfg):
     """The GENERATE section as plain data (out_dir, counts, seed, model rules)."""
     return OmegaConf.to_container(cfg.GENERATE, resolve=True)
@@ -140,7 +181,7 @@ def generate_settings(cfg):
 def prepare_data(cfg, annos):
     """Build the synthetic files behind the annotation files ``annos`` where they are the generator's own and
     missing (prepare_openfwi); yours are only read."""
-    if "train" in prepare_openfwi(annos, generate_settings(cfg), modelling_kwargs(cfg), cfg.num_threads):
+    if "train" in prepare_openfwi(annos, generate_settings(cfg), file_modelling(cfg), cfg.num_threads):
         check_training_range(cfg)
 
 
@@ -150,13 +191,13 @@ def check_training_range(cfg):
     g = cfg.GENERATE
     lo, hi = amplitude_range(g.out_dir, g.n_train // g.file_size)
     logger.message(f"training data in {g.out_dir}: amplitude range [{lo:.3g}, {hi:.3g}]")
-    FWINormalisation.from_config(cfg.DATA).warn_outside((lo, hi), f"training data in {g.out_dir}")
+    FWINormalisation.from_config(cfg.DATA, cfg.MODELLING).warn_outside((lo, hi), f"training data in {g.out_dir}")
 
 
 @runtime.mode
 def generate(cfg):
     """The synthetic data set in GENERATE.out_dir (a new, empty or earlier generated folder; complete files kept)."""
-    generate_openfwi_section(generate_settings(cfg), modelling_kwargs(cfg), cfg.num_threads)
+    generate_openfwi_section(generate_settings(cfg), file_modelling(cfg), cfg.num_threads)
     check_training_range(cfg)
 
 
@@ -164,10 +205,10 @@ def generate(cfg):
 
 @runtime.mode
 def forward(cfg):
-    """Forward-model user velocity models (m/s) with the configured acquisition."""
+    """Forward-model user velocity models (m/s) with the configured acquisition, in the files' convention."""
     out = runtime.output_file(cfg, "INFER.output", FILES)
     vel = velocity_models(runtime.read_npy(cfg.INFER.input, "INFER.input"), f"{cfg.INFER.input} (INFER.input)")
-    data = forward_model(vel, num_threads=cfg.num_threads, **modelling_kwargs(cfg))
+    data = forward_model(vel, num_threads=cfg.num_threads, **file_modelling(cfg))
     write_npy(out, data)
     logger.message(f"wrote {cfg.INFER.output}: {data.shape} (N, shots, time, receivers)")
 
@@ -209,8 +250,9 @@ def _train(cfg):
 
 @runtime.mode
 def evaluate(cfg):
+    cfg = with_weights_input(cfg, "EVAL")  # first: wrong weights cost no data building
     key_out, norm = cfg.MODEL.generator.output_keys[0], FWINormalisation.from_config(cfg.DATA, cfg.MODELLING)
-    model = load_generator(cfg, "EVAL")  # first: wrong weights cost no data building
+    model = load_generator(cfg, "EVAL")
     prepare_data(cfg, (cfg.EVAL.anno,))
     validator = ppsci.validate.SupervisedValidator(
         loader_config(dataset_cfg(cfg, cfg.EVAL.anno), cfg.EVAL.batch_size, False), ppsci.loss.L1Loss(),
@@ -222,13 +264,24 @@ def evaluate(cfg):
     x, y, ds = held_out_arrays(cfg, cfg.EVAL.anno)
     pred_mps = norm.velocity_inverse(predict(cfg, model, x))[:, 0]
     true_mps = norm.velocity_inverse(y)[:, 0]
+    obs = np.concatenate([np.asarray(d) for d in ds.data])  # the files' gathers, in their convention
     if cfg.EVAL.data_misfit:
         # do the predictions explain the data? forward-model them with the acquisition of the test data
-        synth = forward_model(pred_mps.astype(np.float32), num_threads=cfg.num_threads, **modelling_kwargs(cfg))
-        obs = norm.to_network(np.concatenate([np.asarray(d) for d in ds.data]))  # in the modelling's convention
+        synth = forward_model(pred_mps.astype(np.float32), num_threads=cfg.num_threads, **file_modelling(cfg))
         results["data_misfit"] = metric.relative_data_misfit(synth, obs)
         # across amplitude conventions: one fitted scale factor per sample (reported: its median)
         results["data_misfit_scaled"], results["amplitude_factor"], _ = metric.scaled_data_misfit(synth, obs)
+    if cfg.INFER.refine_iters:
+        refined = refine_models(cfg, pred_mps, obs, cfg.INFER.refine_iters, truth=true_mps)
+        fn = metric.fwi_metric_expr(norm, key_out)
+        scores = fn({key_out: paddle.to_tensor(norm.velocity(refined)[:, None])}, {key_out: paddle.to_tensor(y)})
+        results["refined"] = {**{k: float(v) for k, v in scores.items()}, "iters": int(cfg.INFER.refine_iters),
+                              "data_misfit": metric.relative_data_misfit(forward_model(
+                                  refined, num_threads=cfg.num_threads, **file_modelling(cfg)), obs)}
+        k = min(cfg.EVAL.n_figures, len(x))
+        plot.refinement(true_mps[:k], pred_mps[:k], refined[:k], read_history(cfg)[:k],
+                        osp.join(cfg.output_dir, "refinement.png"), cfg.MODELLING.dx, cfg.DATA.label_min,
+                        cfg.DATA.label_max)
     results.update(n_samples=int(len(x)), anno=str(cfg.EVAL.anno), checkpoint=SPEC.weights_path(cfg, SPEC.kind_of(cfg)),
                    baseline_depth_mean=baseline_scores(cfg, y))
     write_json(osp.join(cfg.output_dir, "eval_metrics.json"), results)
@@ -265,22 +318,91 @@ def baseline_scores(cfg, y):
     return {k: float(v) for k, v in scores.items()}
 
 
-@runtime.mode
-def inference(cfg):
+def read_gathers(cfg):
+    """INFER.input's shot gathers [N, n_sources, time_samples, n_receivers], checked."""
     g = cfg.MODEL.generator
-    out = runtime.output_file(cfg, "INFER.output", FILES)
     data = runtime.read_npy(cfg.INFER.input, "INFER.input")
     expected = (g.n_sources, g.time_samples, g.n_receivers)
     if data.ndim != 4 or tuple(data.shape[1:]) != expected:
         raise ValueError(f"{cfg.INFER.input}: expected shot gathers [N, {', '.join(map(str, expected))}], "
                          f"found shape {data.shape}")
+    return data
+
+
+def network_answer(cfg, data):
+    """The network's velocity models [N, nz, nx] (m/s) for raw gathers ``data`` (cfg: with_weights_input's)."""
+    g = cfg.MODEL.generator
     norm = FWINormalisation.from_config(cfg.DATA, cfg.MODELLING)
     norm.check_amplitudes((data.min(), data.max()), f"{cfg.INFER.input} (INFER.input)")
     model = load_generator(cfg, "INFER")
     pred = runtime.predict_batches(model, {g.input_keys[0]: norm.data(data)}, g.output_keys[0], cfg.INFER.batch_size)
-    vel = norm.velocity_inverse(pred).astype(np.float32)
-    write_npy(out, vel)
-    logger.message(f"wrote {cfg.INFER.output}: velocity {vel.shape} m/s, range [{vel.min():.0f}, {vel.max():.0f}]")
+    return norm.velocity_inverse(pred)[:, 0].astype(np.float32)
+
+
+def refine_models(cfg, start, observed, iters, truth=None):
+    """REFINE's FWI of ``observed`` (raw gathers, the files' convention) from ``start`` [N, nz, nx] m/s, ``iters``
+    iterations each; writes REFINE.history and returns the refined models [N, nz, nx] float32."""
+    r = cfg.REFINE
+    outputs.check_output_folder(osp.dirname(osp.abspath(r.history)), "REFINE.history", **runtime.path_checks(cfg, FILES))
+    logger.message(f"refining {len(start)} models by FWI, {iters} iterations each over the bands {list(r.bands)} Hz "
+                   f"(about {0.7 * iters * len(start):.0f} s on one core)")
+    res = fwi_refine(np.asarray(start, np.float32), np.asarray(observed, np.float32), iters=int(iters),
+                     bands=list(r.bands), vmin=float(r.vmin), vmax=float(r.vmax), depth_power=float(r.depth_power),
+                     truth=truth, ssim_range=float(cfg.DATA.label_max - cfg.DATA.label_min), log=logger.info,
+                     num_threads=cfg.num_threads, **file_modelling(cfg))
+    write_json(r.history, {"iters": int(iters), "bands": list(r.bands), "samples": res.history})
+    for i, h in enumerate(res.history):
+        logger.message(f"sample {i}: data misfit {h['misfit'][0]:.4g} -> {h['misfit'][-1]:.4g} in "
+                       f"{len(h['misfit']) - 1} iterations" + (f", MAE {h['mae'][0]:.1f} -> {h['mae'][-1]:.1f} m/s"
+                                                                if "mae" in h else ""))
+    return res.vel.astype(np.float32)
+
+
+def read_history(cfg):
+    """The per-sample histories REFINE.history holds."""
+    import json
+    with open(cfg.REFINE.history) as f:
+        return json.load(f)["samples"]
+
+
+@runtime.mode
+def inference(cfg):
+    out = runtime.output_file(cfg, "INFER.output", FILES)
+    data = read_gathers(cfg)
+    cfg = with_weights_input(cfg, "INFER")
+    vel = network_answer(cfg, data)
+    if cfg.INFER.refine_iters:
+        vel = refine_models(cfg, vel, data, cfg.INFER.refine_iters)
+    write_npy(out, vel[:, None])
+    logger.message(f"wrote {cfg.INFER.output}: velocity {vel[:, None].shape} m/s, range [{vel.min():.0f}, "
+                   f"{vel.max():.0f}]")
+
+
+@runtime.mode
+def refine(cfg):
+    """FWI of INFER.input's gathers from REFINE.start's models (null: the network's answer) -> INFER.output."""
+    out = runtime.output_file(cfg, "INFER.output", FILES)
+    data = read_gathers(cfg)
+    nz, nx = cfg.MODEL.generator.out_shape
+
+    def models(key):
+        path = OmegaConf.select(cfg, key)
+        v = velocity_models(runtime.read_npy(path, key), f"{path} ({key})")
+        if v.shape != (len(data), nz, nx):
+            raise ValueError(f"{path} ({key}): expected {len(data)} models of {nz} x {nx} cells (one per sample of "
+                             f"INFER.input), found shape {v.shape[:1] + (1,) + v.shape[1:]}")
+        return v
+
+    if cfg.REFINE.start:
+        start = models("REFINE.start")
+    else:
+        cfg = with_weights_input(cfg, "INFER")
+        start = network_answer(cfg, data)
+    truth = models("REFINE.truth") if cfg.REFINE.truth else None
+    vel = refine_models(cfg, start, data, cfg.REFINE.iters, truth=truth)
+    write_npy(out, vel[:, None])
+    logger.message(f"wrote {cfg.INFER.output}: velocity {vel[:, None].shape} m/s, refined; per iteration in "
+                   f"{cfg.REFINE.history}")
 
 
 @runtime.mode
@@ -288,7 +410,7 @@ def export(cfg):
     g = cfg.MODEL.generator
     outputs.check_output_folder(osp.dirname(osp.abspath(cfg.INFER.export_path)), "INFER.export_path",
                                 **runtime.path_checks(cfg, FILES))
-    model = load_generator(cfg, "INFER")
+    model = load_generator(with_weights_input(cfg, "INFER"), "INFER")
     solver = ppsci.solver.Solver(model)
     n_time = -(-g.time_samples // g.sample_ratio)
     spec = [{g.input_keys[0]: paddle.static.InputSpec([None, g.n_sources, n_time, g.n_receivers], "float32", g.input_keys[0])}]
@@ -298,7 +420,7 @@ def export(cfg):
 def run(cfg: DictConfig):
     """The mode ``cfg.mode``, after the start checks (what ``main`` runs; tests call it with a composed config)."""
     modes = {"generate": generate, "forward": forward, "train": train, "eval": evaluate, "infer": inference,
-             "export": export}
+             "refine": refine, "export": export}
     return runtime.dispatch(cfg, modes, FILES, check_settings, lambda c: SPEC.checkpoint(c.output_dir, SPEC.kind_of(c)))
 
 

@@ -339,11 +339,27 @@ def test_eval_of_your_own_files_builds_no_training_set(capsys, tmp_path):
     assert not os.path.exists(tmp_path / "gen") and "building" not in out
 
 
+@pytest.mark.timeout(120)
+def test_openfwi_files_with_the_shipped_weights_take_the_weights_input_settings(capsys, tmp_path):
+    """--config-name velocitygan_openfwi with weights trained in this project's convention: the weights' input
+    settings are used (logged) and the files converted, with no training set built."""
+    (tmp_path / "mine").mkdir()
+    anno = write_fwi_files(tmp_path / "mine", n_files=1, n=2, shape=(5, 1000, 70))
+    code, out = run(capsys, "velocitygan_openfwi", ["mode=eval", f"EVAL.anno={anno}", f"GENERATE.out_dir={tmp_path}/gen",
+                                                    f"EVAL.pretrained_model_path={PRETRAINED}/velocitygan.pdparams",
+                                                    "EVAL.data_misfit=false", f"output_dir={tmp_path}/o"])
+    assert code == 0, out[-3000:]
+    assert "its settings are used (MODELLING.convention: openfwi -> ours; DATA.data_min: -26.95 -> -0.3" in out
+    assert "files of the 'openfwi' convention are converted to its 'ours' convention" in out
+    assert not os.path.exists(tmp_path / "gen")
+
+
 @pytest.mark.timeout(60)
-def test_weights_of_another_convention_are_refused_before_any_data(capsys, tmp_path):
+def test_weights_of_another_network_are_refused_before_any_data(capsys, tmp_path):
     failed(capsys, "velocitygan_openfwi", ["mode=eval", f"EVAL.pretrained_model_path={PRETRAINED}/velocitygan.pdparams",
-                                           f"GENERATE.out_dir={tmp_path}/gen", f"output_dir={tmp_path}/o"],
-           "was trained with another network config", "DATA.log_k: 1000.0 in the checkpoint, 10.0 now")
+                                           "MODEL.generator.dims=[4,8,8,16,16]", f"GENERATE.out_dir={tmp_path}/gen",
+                                           f"output_dir={tmp_path}/o"],
+           "was trained with another network config", "MODEL.generator.dims: [8, 16, 32, 64, 128] in the checkpoint")
     assert not os.path.exists(tmp_path / "gen")
 
 

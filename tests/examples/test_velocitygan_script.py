@@ -307,6 +307,12 @@ def test_files_of_the_openfwi_convention_read_with_the_shipped_weights(tmp_path)
     res = vg.evaluate(config(f"EVAL.anno={tmp_path}/openfwi/test.txt", "DATA.file_convention=openfwi"))
     assert abs(res["MAE"] - base["MAE"]) * 1500.0 < 10.0  # m/s (MAE is on [-1, 1]; measured 4.4 m/s)
     assert res["data_misfit"] == pytest.approx(base["data_misfit"], rel=0.05), (res["data_misfit"], base["data_misfit"])
+    # the OpenFWI preset with these weights: their input settings are taken, the files converted the same way
+    preset = compose_config("velocitygan_openfwi", [f"output_dir={tmp_path}/preset", f"INFER.pretrained_model_path={weights}",
+                                                    f"INFER.input={tmp_path}/openfwi/data.npy",
+                                                    f"INFER.output={tmp_path}/preset.npy"])
+    vg.inference(preset)
+    np.testing.assert_array_equal(np.load(tmp_path / "preset.npy"), converted)
     with pytest.raises(ValueError, match=r"DATA.file_convention: expected one of \['ours', 'openfwi'\] or null, "
                                          r"found 'OpenFWI'"):
         infer("openfwi", "x.npy", "DATA.file_convention=OpenFWI")
