@@ -96,7 +96,7 @@ def summary(rows):
             f"| {fam} | {len(rs)} | {med('net_ssim'):.3f} / {med('net_mae'):.0f} / {med('net_misfit'):.3g} | "
             f"{med('ref_ssim'):.3f} / {med('ref_mae'):.0f} / {med('ref_misfit'):.3g} | "
             f"{statistics.median(r['ref_mae'] / r['net_mae'] for r in rs):.2f} / "
-            f"{statistics.median(r['ref_misfit'] / r['net_misfit'] for r in rs):.2f} | "
+            f"{statistics.median(r['ref_misfit'] / r['net_misfit'] for r in rs):.2g} | "
             f"{med('one_ssim'):.3f} / {med('one_mae'):.0f} / {med('one_misfit'):.3g} | "
             f"{sum(r['ref_mae'] < r['one_mae'] for r in rs)} / {sum(r['ref_misfit'] < r['one_misfit'] for r in rs)}"
             f" of {len(rs)} | {med('seconds'):.1f} |")
@@ -176,7 +176,7 @@ def main():
         print(f"{i:2d} {names[i]:14s} network MAE {ha['mae'][0]:6.1f} misfit {ha['misfit'][0]:.3g} -> refined "
               f"{ha['mae'][-1]:6.1f} / {ha['misfit'][-1]:.3g}; 1-D start {hb['mae'][0]:6.1f} -> {hb['mae'][-1]:6.1f}"
               f" / {hb['misfit'][-1]:.3g}; {seconds:.1f} s", flush=True)
-        assert abs(structural_similarity(a.vel, truth[i], data_range=hi - lo) - ha["ssim"][-1]) < 1e-6
+        assert abs(structural_similarity(a.vel, truth[i], data_range=hi - lo) - ha["ssim"][-1]) < 1e-4
     command = ("python bench/bench_fwi_refine.py --part " + args.part + f" --per-family {args.per_family}"
                + (f" --iters {args.iters}" if args.iters is not None else "") + "".join(f" {o}" for o in args.overrides))
     with open(os.path.join(out, f"{args.part}.json"), "w") as f:

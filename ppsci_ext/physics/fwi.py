@@ -310,7 +310,7 @@ def refine(vel, observed, *, iters, bands, vmin, vmax, depth_power, truth=None, 
         raise ValueError(f"refine: iters must be an integer >= 0, found {iters}")
     bands = list(bands) if bands else [None]
     for f in bands:
-        if f is not None and not f > 0:
+        if f is not None and not (isinstance(f, (int, float)) and f > 0):
             raise ValueError(f"refine: bands must be fmax values > 0 Hz or None, found {bands}")
     true = None if truth is None else np.asarray(truth, dtype=np.float64).reshape(v0.shape)
     data_range = float(ssim_range or (vmax - vmin))
@@ -343,6 +343,7 @@ def refine(vel, observed, *, iters, bands, vmin, vmax, depth_power, truth=None, 
         w = (((np.arange(nz) + 1.0) / nz) ** depth_power)[:, None] * np.ones(v0.shape[2]) * 1000.0
         x = np.clip(v0[i], vmin, vmax) / w
         record(x * w, bands[0])
+        last = [x]  # the latest iterate recorded: what the stage hands on (L-BFGS-B may end on a trial point)
         for band, n_it in zip(bands, per_stage):
             if n_it == 0:
                 continue
@@ -353,11 +354,12 @@ def refine(vel, observed, *, iters, bands, vmin, vmax, depth_power, truth=None, 
                                           num_threads=threads, **mod)
                 return float(j), (g.astype(np.float64) * w).ravel()
 
-            res = minimize(fun, x.ravel(), jac=True, method="L-BFGS-B",
+            minimize(fun, x.ravel(), jac=True, method="L-BFGS-B",
                            bounds=list(zip((vmin / w).ravel(), (vmax / w).ravel())),
-                           callback=lambda xk, band=band: record(xk.reshape(x.shape) * w, band),
+                           callback=lambda xk, band=band: (last.__setitem__(0, xk.reshape(x.shape).copy()),
+                                                           record(last[0] * w, band)),
                            options={"maxiter": n_it, "maxfun": 3 * n_it, "maxcor": 10})
-            x = res.x.reshape(x.shape)
+            x = last[0]
         out[i] = x * w
         histories.append(hist)
     out = out.astype(dtype)

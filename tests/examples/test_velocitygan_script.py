@@ -256,7 +256,8 @@ def test_openfwi_preset_models_trains_and_scores_in_openfwi_convention(tmp_path)
     assert 30.0 < peak <= 52.77  # OpenFWI's scale, inside FlatVel-A's published range
     vg.train(cfg)  # amplitude_check=error: any file outside the statistics would stop it
     res = vg.evaluate(cfg)
-    ours = vg.evaluate(compose_config("velocitygan_openfwi", over + ["MODELLING.convention=ours",
+    # told the files are of our convention (they are not): the amplitude check warns, and the fitted factor says it
+    ours = vg.evaluate(compose_config("velocitygan_openfwi", over + ["MODELLING.convention=ours", "DATA.amplitude_check=warn",
                                                                      f"output_dir={tmp_path}/ours",
                                                                      f"EVAL.pretrained_model_path={checkpoint(cfg)}"]))
     # one epoch of a tiny network: rough predictions, but the factor tells the convention apart
@@ -316,3 +317,68 @@ def test_files_of_the_openfwi_convention_read_with_the_shipped_weights(tmp_path)
     with pytest.raises(ValueError, match=r"DATA.file_convention: expected one of \['ours', 'openfwi'\] or null, "
                                          r"found 'OpenFWI'"):
         infer("openfwi", "x.npy", "DATA.file_convention=OpenFWI")
+
+
+@pytest.mark.timeout(300)
+def test_eval_and_infer_refine_after_the_network(trained, tmp_path):
+    """INFER.refine_iters: eval scores the refined models too (their data misfit below the network's) and draws
+    the figure; infer writes the refined models, in the network's layout, and the history."""
+    from omegaconf import OmegaConf
+
+    vg, cfg, tmp = trained
+    over = {"output_dir": str(tmp_path / "ev"), "INFER.refine_iters": 4, "REFINE.bands": "[10.0,null]"}
+    ev = OmegaConf.merge(cfg, OmegaConf.from_dotlist([f"{k}={v}" for k, v in over.items()]))
+    ev.EVAL.pretrained_model_path = checkpoint(cfg)
+    res = vg.evaluate(ev)
+    assert res["refined"]["iters"] == 4 and res["refined"]["data_misfit"] < res["data_misfit"]
+    assert os.path.isfile(tmp_path / "ev" / "refinement.png")
+    history = json.load(open(tmp_path / "ev" / "refine_history.json"))
+    assert len(history["samples"]) == 8 and "mae" in history["samples"][0]
+    data = np.load(os.path.join(cfg.GENERATE.out_dir, "data0.npy"))[:2]
+    np.save(tmp_path / "two.npy", data)
+    inf = OmegaConf.merge(ev, OmegaConf.from_dotlist([f"INFER.input={tmp_path}/two.npy",
+                                                      f"INFER.output={tmp_path}/refined.npy",
+                                                      f"INFER.pretrained_model_path={checkpoint(cfg)}",
+                                                      f"output_dir={tmp_path}/inf"]))
+    vg.inference(inf)
+    refined = np.load(tmp_path / "refined.npy")
+    plain = OmegaConf.merge(inf, OmegaConf.from_dotlist(["INFER.refine_iters=0", f"INFER.output={tmp_path}/net.npy"]))
+    vg.inference(plain)
+    net = np.load(tmp_path / "net.npy")
+    assert refined.shape == net.shape == (2, 1, 70, 70) and np.abs(refined - net).max() > 1.0
+    assert len(json.load(open(tmp_path / "inf" / "refine_history.json"))["samples"]) == 2
+
+
+@pytest.mark.timeout(300)
+def test_refine_mode_on_a_tiny_grid(tmp_path):
+    """mode=refine from REFINE.start's models: the data misfit falls tenfold and the MAE falls (REFINE.truth),
+    the output has infer's layout; a start of the wrong shape is named."""
+    from scipy.ndimage import gaussian_filter
+
+    from ppsci_ext.physics import forward_model
+
+    vg = load_script()
+    truth = np.full((2, 20, 24), 2000.0, np.float32)
+    truth[:, 10:] = 2600.0
+    truth[0, 4:7, 8:16] = 2300.0
+    truth[1, 13:16, 4:12] = 3000.0
+    start = gaussian_filter(truth, (0, 3, 3), mode="nearest")
+    for name, arr in (("truth", truth[:, None]), ("start", start), ("bad", start[:1])):
+        np.save(tmp_path / f"{name}.npy", arr)
+    over = ["MODELLING.nt=300", "MODELLING.src_x=[2,12,21]", "MODELLING.pad=6", "GENERATE.models.nz=20",
+            "GENERATE.models.nx=24", "REFINE.iters=10", "REFINE.bands=[10.0,null]", f"output_dir={tmp_path}/o",
+            f"INFER.input={tmp_path}/data.npy", f"INFER.output={tmp_path}/refined.npy", "num_threads=1"]
+    cfg = compose_config("velocitygan", over + ["mode=refine", f"REFINE.start={tmp_path}/start.npy",
+                                                f"REFINE.truth={tmp_path}/truth.npy"])
+    np.save(tmp_path / "data.npy", forward_model(truth, **vg.file_modelling(cfg)))
+    vg.run(cfg)
+    refined = np.load(tmp_path / "refined.npy")
+    assert refined.shape == (2, 1, 20, 24)
+    for i, h in enumerate(json.load(open(tmp_path / "o" / "refine_history.json"))["samples"]):
+        assert h["misfit"][-1] < 0.1 * h["misfit"][0] and h["mae"][-1] < 0.8 * h["mae"][0], h
+        assert h["mae"][-1] == pytest.approx(np.abs(refined[i, 0] - truth[i]).mean(), rel=1e-4)
+    bad = compose_config("velocitygan", over + ["mode=refine", f"REFINE.start={tmp_path}/bad.npy",
+                                                "INFER.overwrite=true"])
+    with pytest.raises(ValueError, match=r"bad.npy \(REFINE.start\): expected 2 models of 20 x 24 cells \(one per "
+                                         r"sample of INFER.input\), found shape \(1, 1, 20, 24\)"):
+        vg.refine(bad)

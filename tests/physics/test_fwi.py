@@ -147,5 +147,7 @@ def test_refine_and_gradient_refuse_bad_input():
     with pytest.raises(ValueError, match=r"observed must be \[N, n_src, nt, n_rec\] for 1 starting models, found shape \(2, 3, 200, 30\)"):
         refine(vel, np.stack([obs, obs]), iters=1, bands=[None], vmin=1500.0, vmax=4000.0, depth_power=1.0,
                pad=6, **SMALL)
+    with pytest.raises(ValueError, match=r"bands must be fmax values > 0 Hz or None, found \[10.0, 'None'\]"):
+        refine(vel, obs, iters=1, bands=[10.0, "None"], vmin=1500.0, vmax=4000.0, depth_power=1.0, pad=6, **SMALL)
     with pytest.raises(TypeError, match=r"unexpected arguments \['nshots'\]"):
         gradient(vel, obs, nshots=3, **SMALL)
