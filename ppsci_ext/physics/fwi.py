@@ -71,6 +71,22 @@ def _d2(k, f, i, j, di, dj):
         f[r + 2 * di, c + 2 * dj] + f[r - 2 * di, c - 2 * dj]) + k[2] * f[r, c]
 
 
+@numba.njit(inline="always")
+def _strip_adjoint(q, aux, axis, gg, a_, b_, db_, r, c, one):
+    """The transposed C-PML terms of one axis (0: x, 1: z) at the ghost-indexed cell [r, c], g = c mu^{n+1}:
+    q[3 axis ..] <- (1 + b) tmp_bar, db tmp_bar + b psi_bar, tmp_bar (in the strip); zeta_bar updated in place.
+    Outside the strip (a = 0) the plain stencil: q[3 axis] = g, and b, db, psi and zeta take no part."""
+    qi = 3 * axis
+    if a_ != 0:
+        tb = (one + b_) * gg + b_ * aux[2 + axis, r, c]
+        q[qi, r, c] = (one + b_) * tb
+        q[qi + 1, r, c] = db_ * tb + b_ * aux[axis, r, c]
+        q[qi + 2, r, c] = tb
+        aux[2 + axis, r, c] = a_ * (gg + aux[2 + axis, r, c])
+    else:
+        q[qi, r, c] = gg
+
+
 @numba.njit(parallel=True, cache=True, fastmath=True)
 def _adjoint(coef, pax, pbx, pdbx, paz, pbz, pdbz, field, adj, rec_iz, rec_ix, offset, grad):
     """Backward adjoint recursion of every (model, shot) pair (see the module docstring).
@@ -111,26 +127,8 @@ def _adjoint(coef, pax, pbx, pdbx, paz, pbz, pdbz, field, adj, rec_iz, rec_ix, o
                         d2t += field[m, s, n - 1, i, j]
                     grad[m, s, i, j] += am * d2t
                     gg = c[i, j] * am
-                    # x (profiles by column)
-                    b_, a_ = bx[j + g], ax[j + g]
-                    if a_ != 0:  # in the strip (outside it the plain stencil: b, psi, zeta unused, db too)
-                        tb = (one + b_) * gg + b_ * aux[2, i + g, j + g]
-                        q[0, i + g, j + g] = (one + b_) * tb
-                        q[1, i + g, j + g] = dbx[j + g] * tb + b_ * aux[0, i + g, j + g]
-                        q[2, i + g, j + g] = tb
-                        aux[2, i + g, j + g] = a_ * (gg + aux[2, i + g, j + g])
-                    else:
-                        q[0, i + g, j + g] = gg
-                    # z (profiles by row)
-                    b_, a_ = bz[i + g], az[i + g]
-                    if a_ != 0:  # in the strip (outside it the plain stencil: b, psi, zeta unused, db too)
-                        tb = (one + b_) * gg + b_ * aux[3, i + g, j + g]
-                        q[3, i + g, j + g] = (one + b_) * tb
-                        q[4, i + g, j + g] = dbz[i + g] * tb + b_ * aux[1, i + g, j + g]
-                        q[5, i + g, j + g] = tb
-                        aux[3, i + g, j + g] = a_ * (gg + aux[3, i + g, j + g])
-                    else:
-                        q[3, i + g, j + g] = gg
+                    _strip_adjoint(q, aux, 0, gg, ax[j + g], bx[j + g], dbx[j + g], i + g, j + g, one)  # x: by column
+                    _strip_adjoint(q, aux, 1, gg, az[i + g], bz[i + g], dbz[i + g], i + g, j + g, one)  # z: by row
             p_mu, n_mu = mu[part], mu[nxt]
             for i in range(nzp):
                 for j in range(nxp):

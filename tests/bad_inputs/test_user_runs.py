@@ -328,30 +328,31 @@ def test_training_pairs_whose_hr_is_100x_their_lr_get_a_warning(tmp_path, monkey
 
 
 # ------------------------------------------------------------------ no wasted minutes
-@pytest.mark.timeout(120)
-def test_eval_of_your_own_files_builds_no_training_set(capsys, tmp_path):
+def eval_own_files(capsys, tmp_path, config):
+    """``mode=eval`` of the shipped VelocityGAN weights on two samples of your own -> the run's printed output,
+    after checking it ended well and built no data (GENERATE.out_dir not created)."""
     (tmp_path / "mine").mkdir()
     anno = write_fwi_files(tmp_path / "mine", n_files=1, n=2, shape=(5, 1000, 70))
-    code, out = run(capsys, "velocitygan", ["mode=eval", f"EVAL.anno={anno}", f"GENERATE.out_dir={tmp_path}/gen",
-                                            f"EVAL.pretrained_model_path={PRETRAINED}/velocitygan.pdparams",
-                                            "EVAL.data_misfit=false", f"output_dir={tmp_path}/o"])
+    code, out = run(capsys, config, ["mode=eval", f"EVAL.anno={anno}", f"GENERATE.out_dir={tmp_path}/gen",
+                                     f"EVAL.pretrained_model_path={PRETRAINED}/velocitygan.pdparams",
+                                     "EVAL.data_misfit=false", f"output_dir={tmp_path}/o"])
     assert code == 0, out[-3000:]
     assert not os.path.exists(tmp_path / "gen") and "building" not in out
+    return out
+
+
+@pytest.mark.timeout(120)
+def test_eval_of_your_own_files_builds_no_training_set(capsys, tmp_path):
+    eval_own_files(capsys, tmp_path, "velocitygan")
 
 
 @pytest.mark.timeout(120)
 def test_openfwi_files_with_the_shipped_weights_take_the_weights_input_settings(capsys, tmp_path):
     """--config-name velocitygan_openfwi with weights trained in this project's convention: the weights' input
     settings are used (logged) and the files converted, with no training set built."""
-    (tmp_path / "mine").mkdir()
-    anno = write_fwi_files(tmp_path / "mine", n_files=1, n=2, shape=(5, 1000, 70))
-    code, out = run(capsys, "velocitygan_openfwi", ["mode=eval", f"EVAL.anno={anno}", f"GENERATE.out_dir={tmp_path}/gen",
-                                                    f"EVAL.pretrained_model_path={PRETRAINED}/velocitygan.pdparams",
-                                                    "EVAL.data_misfit=false", f"output_dir={tmp_path}/o"])
-    assert code == 0, out[-3000:]
+    out = eval_own_files(capsys, tmp_path, "velocitygan_openfwi")
     assert "its settings are used (MODELLING.convention: openfwi -> ours; DATA.data_min: -26.95 -> -0.3" in out
     assert "files of the 'openfwi' convention are converted to its 'ours' convention" in out
-    assert not os.path.exists(tmp_path / "gen")
 
 
 @pytest.mark.timeout(60)
