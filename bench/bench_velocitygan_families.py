@@ -54,17 +54,19 @@ def main():
                                            f"GENERATE.out_dir={folder(fam)}", f"GENERATE.seed={8101 + k}",
                                            f"GENERATE.n_train={args.n_train}", f"GENERATE.n_test={args.n_test}"], log)
             print(f"{fam}: data in {minutes:.1f} min", flush=True)
+        annos = folder("mix")  # the mix's annotation files: a data folder, apart from every output
+        os.makedirs(annos, exist_ok=True)
         lines = {s: [] for s in ("train", "test")}
         for fam in FAMILIES:
             for s in lines:
-                lines[s] += [os.path.relpath(os.path.join(folder(fam), p), out) + "\t"
-                             + os.path.relpath(os.path.join(folder(fam), q), out)
+                lines[s] += [os.path.relpath(os.path.join(folder(fam), p), annos) + "\t"
+                             + os.path.relpath(os.path.join(folder(fam), q), annos)
                              for p, q in (line.split("\t") for line in
                                           open(os.path.join(folder(fam), f"{s}.txt")).read().splitlines() if line)]
         for s, ls in lines.items():
-            with open(os.path.join(out, f"mix_{s}.txt"), "w") as f:
+            with open(os.path.join(annos, f"{s}.txt"), "w") as f:
                 f.write("\n".join(ls) + "\n")
-        train = [f"DATA.train_anno={out}/mix_train.txt", f"DATA.test_anno={out}/mix_test.txt", f"output_dir={mix}"]
+        train = [f"DATA.train_anno={annos}/train.txt", f"DATA.test_anno={annos}/test.txt", f"output_dir={mix}"]
         print(f"mix model: trained in {run_example(SCRIPT, ['mode=train', *train], log):.1f} min", flush=True)
         for name, weights in models.items():
             for fam, anno in tests.items():

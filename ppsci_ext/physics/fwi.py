@@ -206,17 +206,24 @@ def _gradient(st, field, adj, threads):
     return _fold(2.0 * part.sum(axis=1, dtype=np.float64) / vp, st.pad).astype(st.dtype)
 
 
+def _with_data(vel, data, name, modelling, caller):
+    """The modelling set-up of ``vel`` (:func:`_split`, ``_setup``) and ``data`` as [N, n_src, nt, n_rec],
+    checked to have the data's shape (the argument ``name`` of ``caller`` in the error)."""
+    mod, threads = _split(modelling, caller)
+    st = _setup(vel, caller=caller, **mod)
+    arr = np.asarray(data)
+    arr = arr[None] if st.squeeze else arr
+    expected = (st.vel.shape[0], st.src_ix.size, mod["nt"], st.rec_ix.size)
+    if arr.shape != expected:
+        raise ValueError(f"{caller}: {name} must have the data's shape {expected[st.squeeze:]}, "
+                         f"found {np.shape(data)}")
+    return st, mod, threads, arr
+
+
 def gradient(vel, adjoint_source, **modelling):
     """The transpose of :func:`born` applied to ``adjoint_source`` (dJ/d(data), the data's shape): dJ/dv in
     (units of J) per m/s, the model's shape. Same keyword arguments as forward_model."""
-    mod, threads = _split(modelling, "gradient")
-    st = _setup(vel, caller="gradient", **mod)
-    adj = np.asarray(adjoint_source)
-    adj = adj[None] if st.squeeze else adj
-    expected = (st.vel.shape[0], st.src_ix.size, mod["nt"], st.rec_ix.size)
-    if adj.shape != expected:
-        raise ValueError(f"gradient: adjoint_source must have the data's shape {expected[st.squeeze:]}, "
-                         f"found {np.shape(adjoint_source)}")
+    st, mod, threads, adj = _with_data(vel, adjoint_source, "adjoint_source", modelling, "gradient")
     _, field = _field(st, threads)
     g = _gradient(st, field, adj, threads)
     return g[0] if st.squeeze else g
@@ -242,14 +249,7 @@ def lowpass(data, fmax, dt, axis=-2):
 def misfit_gradient(vel, observed, fmax=None, **modelling):
     """Relative misfit J = ||F(d(v) - d_obs)||^2 / ||F d_obs||^2 per model, with F :func:`lowpass` at ``fmax``
     Hz, and its gradient dJ/dv (per m/s). Returns (J [N], gradient like vel, synthetic data)."""
-    mod, threads = _split(modelling, "misfit_gradient")
-    st = _setup(vel, caller="misfit_gradient", **mod)
-    obs = np.asarray(observed)
-    obs = obs[None] if st.squeeze else obs
-    expected = (st.vel.shape[0], st.src_ix.size, mod["nt"], st.rec_ix.size)
-    if obs.shape != expected:
-        raise ValueError(f"misfit_gradient: observed must have the data's shape {expected[st.squeeze:]}, "
-                         f"found {np.shape(observed)}")
+    st, mod, threads, obs = _with_data(vel, observed, "observed", modelling, "misfit_gradient")
     syn, field = _field(st, threads)
     dt = mod["dt"]
     res = lowpass(syn.astype(np.float64) - obs, fmax, dt)
