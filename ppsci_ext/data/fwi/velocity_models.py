@@ -27,17 +27,17 @@ What OpenFWI publishes about these four families, and where:
   one fault", CurveFault-A "curve layers with one fault" (48K / 6K each); the B sets are
   the "difficult version" of each.
 
-The brief asked for velocity that increases with depth in the A families. None of the
-OpenFWI text reachable from this session (the two sources above, the lanl/OpenFWI README
-and issues) says so, nor gives the number of layers, layer thicknesses, how curvature is
-made, or a fault's dip and throw. For those the rules below are this module's own
+Velocity increases with depth in these A families, a choice of this module: none of the
+OpenFWI text read for it (the two sources above, the lanl/OpenFWI README and issues) says
+so, nor gives the number of layers, layer thicknesses, how curvature is made, or a fault's
+dip and throw. For those the rules below are this module's own
 choices, and ``GENERATE.models`` keys are used wherever nothing is published:
 
 - layers: ``min_layers`` .. ``max_layers`` (uniform), each at least ``min_thickness`` cells
   thick in every column, velocities uniform in [``vmin``, ``vmax``] with adjacent layers
   ``min_contrast`` apart (as in ``flat``). ``vmin`` / ``vmax`` must lie inside the published
   1500-4500 m/s, so OpenFWI's normalisation constants still map models into [-1, 1].
-- velocity increases with depth in every column, as the brief asks of the A families:
+- velocity increases with depth in every column:
   ``increasing`` must be true and ``p_inversion`` 0 (otherwise a ValueError).
 - curvature (``curvevel-a``, ``curvefault-a``): every interface is moved down by one shared
   sinusoid of 2-8 cells amplitude and 0.5-1.5 periods across the model, random phase
