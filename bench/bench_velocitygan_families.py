@@ -74,7 +74,7 @@ def main():
                                      f"output_dir={out}/eval/{name.split()[0]}/{fam}", "EVAL.data_misfit=false",
                                      *(train[:1] if "mix" in name else [])], log)
     print("\nSSIM / MAE (m/s) on each family's test set\n")
-    print("| model | " + " | ".join(("flat (own prior)",) + FAMILIES) + " |\n|---" * (len(tests) + 1) + "|")
+    print("| model | " + " | ".join(("flat (own prior)",) + FAMILIES) + " |\n" + "|---" * (len(tests) + 1) + "|")
     for name in models:
         cells = [scores(os.path.join(out, "eval", name.split()[0], fam, "eval_metrics.json")) for fam in tests]
         print(f"| {name} | " + " | ".join(cells) + " |")
