@@ -32,6 +32,7 @@ def _rule(test: Callable, says: str, nullable: bool = False) -> Tuple[Callable, 
 _POS_INT = _rule(lambda v: _is_int(v) and v >= 1, "a whole number >= 1")
 _POS_INT_OR_NULL = _rule(lambda v: _is_int(v) and v >= 1, "null or a whole number >= 1", nullable=True)
 _NONNEG_INT = _rule(lambda v: _is_int(v) and v >= 0, "a whole number >= 0")
+_THREADS = _rule(lambda v: v == "auto" or (_is_int(v) and v >= 1), "auto, null or a whole number >= 1", nullable=True)
 _POS = _rule(lambda v: _is_num(v) and v > 0, "a number > 0")
 _POS_OR_NULL = _rule(lambda v: _is_num(v) and v > 0, "null or a number > 0", nullable=True)
 _NONNEG = _rule(lambda v: _is_num(v) and v >= 0, "a number >= 0")
@@ -48,7 +49,8 @@ RULES: Dict[str, Tuple[Callable, str, bool]] = {
                              "n_critic", "nprocs", "n_steps", "n_samples", "n_train", "n_test", "file_size",
                              "n_pairs", "n_train_steps", "n_figures", "n_aug", "n_sections", "base_channels",
                              "num_res_blocks", "nt", "nz", "nx")},
-    **{k: _POS_INT_OR_NULL for k in ("n_items", "sample_steps", "num_threads")},
+    **{k: _POS_INT_OR_NULL for k in ("n_items", "sample_steps")},
+    "num_threads": _THREADS,
     **{k: _NONNEG_INT for k in ("num_workers", "warmup_steps", "overlap", "n_iter_long", "well_margin", "pad")},
     # step sizes and physical scales
     **{k: _POS for k in ("lr", "lr_g", "lr_d", "adam_lr", "gd_step0", "dt", "dx", "freq", "log_k",

@@ -41,6 +41,7 @@ from ppsci_ext.atomic import write_text
 from ppsci_ext.data import arrays
 from ppsci_ext.specs import ExampleSpec
 from ppsci_ext.config_checks import check_config
+from ppsci_ext.threads import choose_threads
 from ppsci_ext.train.checkpoint import check_config as check_network_config
 from ppsci_ext.train.checkpoint import load_checkpoint
 from ppsci_ext.train.checkpoint import set_state_strict
@@ -144,8 +145,24 @@ def output_file(cfg, key: str, files: Files, overwrite_key: str = "INFER.overwri
                                      overwrite_key=overwrite_key, **path_checks(cfg, files))
 
 
+def resolve_threads(cfg, probe: Optional[Callable] = None) -> None:
+    """``num_threads: auto`` made a number, in ``cfg``: on the CPU the faster of 1 and all usable cores for one
+    training step of the example's network (``probe(cfg)`` -> (name, step); :func:`ppsci_ext.threads.choose_threads`,
+    cached per machine), logged with its timings; on a GPU null (the libraries' defaults)."""
+    if cfg.num_threads != "auto":
+        return
+    if cfg.device != "cpu" or probe is None:
+        cfg.num_threads = None
+        if cfg.device == "cpu":
+            logger.message("num_threads=auto: this example has no probe yet; the libraries' defaults are used")
+        return
+    name, step = probe(cfg)
+    cfg.num_threads, why = choose_threads(name, step, paddle.base.core.set_num_threads)
+    logger.message(f"num_threads=auto: {why}")
+
+
 def dispatch(cfg, modes: Dict[str, Callable], files: Files = Files(), checks: Optional[Callable] = None,
-             checkpoint: Optional[Callable] = None):
+             checkpoint: Optional[Callable] = None, probe: Optional[Callable] = None):
     """Run ``modes[cfg.mode](cfg)``; any other mode is a ValueError listing the valid ones.
 
     First, before any data is built: the config's values (:func:`ppsci_ext.config_checks.check_config`, then the
@@ -154,7 +171,8 @@ def dispatch(cfg, modes: Dict[str, Callable], files: Files = Files(), checks: Op
     writable). An error the project raises about its input (a ValueError, a missing file, ...) ends the run with
     its message and exit status 1, without a traceback (``PPSCI_EXT_TRACEBACK=1`` shows it); errors from deeper
     down keep theirs. Ctrl-C ends with exit status 130 and one line naming the last checkpoint
-    (``checkpoint(cfg)``, a path) or saying there is none."""
+    (``checkpoint(cfg)``, a path) or saying there is none. ``num_threads: auto`` is resolved last
+    (:func:`resolve_threads` with ``probe``)."""
     try:
         if cfg.mode not in modes:
             raise ValueError(f"cfg.mode should be one of {sorted(modes)}, but got {cfg.mode!r}")
@@ -162,6 +180,7 @@ def dispatch(cfg, modes: Dict[str, Callable], files: Files = Files(), checks: Op
         if checks is not None:
             cfg = checks(cfg) or cfg
         outputs.check_output_folder(cfg.output_dir, "output_dir", **path_checks(cfg, files))
+        resolve_threads(cfg, probe)
         return modes[cfg.mode](cfg)
     except KeyboardInterrupt:
         _end(130, f"interrupted (Ctrl-C) in mode={cfg.mode}; every file is written whole, none half-way. "

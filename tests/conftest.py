@@ -5,6 +5,8 @@ import numpy as np
 import pytest
 
 os.environ.setdefault("GLOG_minloglevel", "2")
+# num_threads=auto's measured choices go to a folder of this test session, not the user's cache
+os.environ["PPSCI_EXT_CACHE"] = __import__("tempfile").mkdtemp(prefix="ppsci_ext_cache_")
 
 SHARED_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
 

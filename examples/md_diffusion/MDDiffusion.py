@@ -113,6 +113,22 @@ def build_model(cfg, kind=None):
                   num_res_blocks=m.num_res_blocks, spatial_dims=m.spatial_dims, dropout=m.dropout, norm=m.norm)
 
 
+def thread_probe(cfg):
+    """One training step of the network at batch 2 on training patches (num_threads=auto measures it)."""
+    model, p = build_model(cfg), int(cfg.DATA.patch or 64)
+    opt = paddle.optimizer.Adam(parameters=model.parameters())
+    grid = [2, 1] + [p] * int(cfg.MODEL.spatial_dims)
+    x = {"x_noisy": paddle.randn(grid), "cond": paddle.randn(grid), "noise_level": paddle.rand([2])}
+
+    def step():
+        model(x)["out"].square().mean().backward()
+        opt.step()
+        opt.clear_grad()
+
+    m = cfg.MODEL
+    return f"MD UNet {m.base_channels} x {list(m.channel_mults)}, {m.spatial_dims}-D patch {p}, batch 2", step
+
+
 @runtime.mode
 def train(cfg: DictConfig):
     split = runtime.rank_zero_first(prepare_data, cfg)  # data-parallel: rank 0 writes any missing pairs
@@ -290,7 +306,7 @@ def run(cfg: DictConfig):
     """The mode ``cfg.mode``, after the start checks (what ``main`` runs; tests call it with a composed config)."""
     return runtime.dispatch(cfg, {"train": train, "sample": sample, "eval": evaluate, "infer": inference,
                                   "view": view}, FILES, check_settings,
-                            lambda c: SPEC.checkpoint(c.output_dir, c.MODEL.kind))
+                            lambda c: SPEC.checkpoint(c.output_dir, c.MODEL.kind), thread_probe)
 
 
 @hydra.main(version_base=None, config_path="../../conf", config_name="md_diffusion")

@@ -81,6 +81,21 @@ def build_generator(cfg):
     return VelocityGenerator(**cfg.MODEL.generator)
 
 
+def thread_probe(cfg):
+    """One generator training step at batch 2 (num_threads=auto measures it): (name, step)."""
+    g = cfg.MODEL.generator
+    net = build_generator(cfg)
+    opt = paddle.optimizer.AdamW(parameters=net.parameters())
+    x = paddle.randn([2, g.n_sources, -(-g.time_samples // g.sample_ratio), g.n_receivers])
+
+    def step():
+        net({g.input_keys[0]: x})[g.output_keys[0]].square().mean().backward()
+        opt.step()
+        opt.clear_grad()
+
+    return f"VelocityGAN generator {list(g.dims)} {list(g.out_shape)}, batch 2", step
+
+
 def dataset_cfg(cfg, anno):
     g = cfg.MODEL.generator
     return {"name": "ExtFWIDataset", "input_keys": tuple(g.input_keys), "label_keys": tuple(g.output_keys),
@@ -421,7 +436,8 @@ def run(cfg: DictConfig):
     """The mode ``cfg.mode``, after the start checks (what ``main`` runs; tests call it with a composed config)."""
     modes = {"generate": generate, "forward": forward, "train": train, "eval": evaluate, "infer": inference,
              "refine": refine, "export": export}
-    return runtime.dispatch(cfg, modes, FILES, check_settings, lambda c: SPEC.checkpoint(c.output_dir, SPEC.kind_of(c)))
+    return runtime.dispatch(cfg, modes, FILES, check_settings, lambda c: SPEC.checkpoint(c.output_dir, SPEC.kind_of(c)),
+                            thread_probe)
 
 
 @hydra.main(version_base=None, config_path="../../conf", config_name="velocitygan")
