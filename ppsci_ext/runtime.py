@@ -89,11 +89,12 @@ def setup_run(cfg) -> None:
     paddle.set_device(cfg.device)
     if paddle.distributed.get_world_size() > 1 and not paddle.distributed.is_initialized():
         paddle.distributed.init_parallel_env()  # started by paddle.distributed.launch
+    os.makedirs(cfg.output_dir, exist_ok=True)
+    logger.init_logger("ppsci", osp.join(cfg.output_dir, f"{cfg.mode}.log"), "info")
+    resolve_threads(cfg, _DISPATCHED["probe"])  # before the seed: the probe draws random weights
     if cfg.num_threads and cfg.device == "cpu":
         paddle.base.core.set_num_threads(int(cfg.num_threads))
     misc.set_random_seed(cfg.seed)
-    os.makedirs(cfg.output_dir, exist_ok=True)
-    logger.init_logger("ppsci", osp.join(cfg.output_dir, f"{cfg.mode}.log"), "info")
     if paddle.distributed.get_rank() == 0:
         write_text(osp.join(cfg.output_dir, "config.yaml"), OmegaConf.to_yaml(
             {k: v for k, v in OmegaConf.to_container(cfg).items() if k != "hydra"}))
@@ -145,6 +146,9 @@ def output_file(cfg, key: str, files: Files, overwrite_key: str = "INFER.overwri
                                      overwrite_key=overwrite_key, **path_checks(cfg, files))
 
 
+_DISPATCHED = {"probe": None}  # the thread probe of the example :func:`dispatch` is running (None outside it)
+
+
 def resolve_threads(cfg, probe: Optional[Callable] = None) -> None:
     """``num_threads: auto`` made a number, in ``cfg``: on the CPU the faster of 1 and all usable cores for one
     training step of the example's network (``probe(cfg)`` -> (name, step); :func:`ppsci_ext.threads.choose_threads`,
@@ -171,8 +175,10 @@ def dispatch(cfg, modes: Dict[str, Callable], files: Files = Files(), checks: Op
     writable). An error the project raises about its input (a ValueError, a missing file, ...) ends the run with
     its message and exit status 1, without a traceback (``PPSCI_EXT_TRACEBACK=1`` shows it); errors from deeper
     down keep theirs. Ctrl-C ends with exit status 130 and one line naming the last checkpoint
-    (``checkpoint(cfg)``, a path) or saying there is none. ``num_threads: auto`` is resolved last
-    (:func:`resolve_threads` with ``probe``)."""
+    (``checkpoint(cfg)``, a path) or saying there is none. ``num_threads: auto`` is resolved when the mode sets
+    the run up (:func:`setup_run`, :func:`resolve_threads` with ``probe``; a mode called without dispatch gets
+    the libraries' defaults)."""
+    _DISPATCHED["probe"] = probe
     try:
         if cfg.mode not in modes:
             raise ValueError(f"cfg.mode should be one of {sorted(modes)}, but got {cfg.mode!r}")
@@ -180,7 +186,6 @@ def dispatch(cfg, modes: Dict[str, Callable], files: Files = Files(), checks: Op
         if checks is not None:
             cfg = checks(cfg) or cfg
         outputs.check_output_folder(cfg.output_dir, "output_dir", **path_checks(cfg, files))
-        resolve_threads(cfg, probe)
         return modes[cfg.mode](cfg)
     except KeyboardInterrupt:
         _end(130, f"interrupted (Ctrl-C) in mode={cfg.mode}; every file is written whole, none half-way. "
@@ -189,6 +194,8 @@ def dispatch(cfg, modes: Dict[str, Callable], files: Files = Files(), checks: Op
         if os.environ.get("PPSCI_EXT_TRACEBACK") or not _raised_by_project(e):
             raise
         _end(1, f"{type(e).__name__}: {e}")
+    finally:
+        _DISPATCHED["probe"] = None
 
 
 _INPUT_ERRORS = (ValueError, KeyError, OSError, RuntimeError)  # what the project raises about its input
