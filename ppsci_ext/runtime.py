@@ -237,14 +237,16 @@ def data_parallel(fn: Callable, cfg, nprocs: int):
     Paddle's CPU convolutions at the examples' sizes gain little from a second
     thread, while two single-thread processes train nearly twice as many samples
     a second (measured on 2 cores). Under ``paddle.distributed.launch`` the
-    launcher has started the processes already, and ``nprocs`` is ignored.
+    launcher has started the processes already, and ``nprocs`` is ignored. ``nprocs`` is a CPU setting: on another
+    device ``fn`` runs here, in one process, and the log says how to start several (paddle.distributed.launch).
     Returns ``fn``'s result, or None from the parent of spawned workers.
     """
     if nprocs <= 1 or paddle.distributed.get_world_size() > 1:
         return fn(cfg)
     if cfg.device != "cpu":
-        raise ValueError("TRAIN.nprocs > 1 starts CPU workers; on GPUs start processes with "
-                         "paddle.distributed.launch (README)")
+        logger.message(f"TRAIN.nprocs={nprocs} is a CPU setting: one process on device={cfg.device}; for several "
+                       f"GPUs start the script with python -m paddle.distributed.launch --gpus 0,1,... (README)")
+        return fn(cfg)
     context = paddle.distributed.spawn(_worker, args=(fn, OmegaConf.to_container(cfg, resolve=True), os.getpid()),
                                        nprocs=nprocs, backend="gloo", join=False)
     try:

@@ -111,3 +111,14 @@ def test_weights_path_folder_file_or_the_runs_checkpoint(tmp_path):
     cfg = compose_config("gdrnn", base + [f"INFER.pretrained_model_path={tmp_path}/g.pdparams"])
     assert GDRNN.weights_path(cfg, "gdrnn", "INFER") == f"{tmp_path}/g.pdparams"
     assert GDRNN.weights_path(cfg, "original", "INFER").endswith(os.path.join("original", "checkpoint.pdparams"))
+
+
+def test_nprocs_is_a_cpu_setting(tmp_path, monkeypatch):
+    """On a GPU, TRAIN.nprocs > 1 runs the loop in this one process and says how to start several."""
+    said = []
+    monkeypatch.setattr(runtime.logger, "message", said.append)
+    cfg = compose_config("velocitygan", [f"output_dir={tmp_path}/o", "device=gpu"])
+    calls = []
+    assert runtime.data_parallel(lambda c: calls.append(c.device) or "done", cfg, 2) == "done"
+    assert calls == ["gpu"]
+    assert any("TRAIN.nprocs=2 is a CPU setting: one process on device=gpu" in m for m in said), said
