@@ -358,7 +358,8 @@ def refine_models(cfg, start, observed, iters, truth=None):
     """REFINE's FWI of ``observed`` (raw gathers, the files' convention) from ``start`` [N, nz, nx] m/s, ``iters``
     iterations each; writes REFINE.history and returns the refined models [N, nz, nx] float32."""
     r = cfg.REFINE
-    outputs.check_output_folder(osp.dirname(osp.abspath(r.history)), "REFINE.history", **runtime.path_checks(cfg, FILES))
+    # rewritten by every refinement, never one of the run's inputs nor inside a data folder
+    outputs.check_output_file(r.history, "REFINE.history", overwrite=True, **runtime.path_checks(cfg, FILES))
     logger.message(f"refining {len(start)} models by FWI, {iters} iterations each over the bands {list(r.bands)} Hz "
                    f"(about {0.7 * iters * len(start):.0f} s on one core)")
     res = fwi_refine(np.asarray(start, np.float32), np.asarray(observed, np.float32), iters=int(iters),

@@ -382,3 +382,8 @@ def test_refine_mode_on_a_tiny_grid(tmp_path):
     with pytest.raises(ValueError, match=r"bad.npy \(REFINE.start\): expected 2 models of 20 x 24 cells \(one per "
                                          r"sample of INFER.input\), found shape \(1, 1, 20, 24\)"):
         vg.refine(bad)
+    own = compose_config("velocitygan", over + ["mode=refine", f"REFINE.start={tmp_path}/start.npy",
+                                                f"REFINE.history={tmp_path}/start.npy", "INFER.overwrite=true"])
+    with pytest.raises(ValueError, match=r"REFINE.history=.*start.npy"):
+        vg.refine(own)
+    assert np.array_equal(np.load(tmp_path / "start.npy"), start)
