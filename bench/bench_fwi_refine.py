@@ -17,7 +17,8 @@ before any data is seen). Both starts get the same iterations and settings (conf
     python bench/bench_fwi_refine.py --part test [--per-family 4] [--iters 30] [--figure PATH] [REFINE.key=value ...]
     python bench/bench_fwi_refine.py --report outputs/bench_fwi_refine/test.json
 
-About 2 x 25 s per sample on one core, plus a minute of reference modelling per part.
+About 2 x 13 s per sample on two cores, plus about 10 minutes of reference modelling for the 16 test samples
+(cached in the output folder).
 """
 import argparse
 import json
