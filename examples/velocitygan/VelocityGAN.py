@@ -287,14 +287,14 @@ def evaluate(cfg):
         # across amplitude conventions: one fitted scale factor per sample (reported: its median)
         results["data_misfit_scaled"], results["amplitude_factor"], _ = metric.scaled_data_misfit(synth, obs)
     if cfg.INFER.refine_iters:
-        refined = refine_models(cfg, pred_mps, obs, cfg.INFER.refine_iters, truth=true_mps)
+        refined, history = refine_models(cfg, pred_mps, obs, cfg.INFER.refine_iters, truth=true_mps)
         fn = metric.fwi_metric_expr(norm, key_out)
         scores = fn({key_out: paddle.to_tensor(norm.velocity(refined)[:, None])}, {key_out: paddle.to_tensor(y)})
         results["refined"] = {**{k: float(v) for k, v in scores.items()}, "iters": int(cfg.INFER.refine_iters),
                               "data_misfit": metric.relative_data_misfit(forward_model(
                                   refined, num_threads=cfg.num_threads, **file_modelling(cfg)), obs)}
         k = min(cfg.EVAL.n_figures, len(x))
-        plot.refinement(true_mps[:k], pred_mps[:k], refined[:k], read_history(cfg)[:k],
+        plot.refinement(true_mps[:k], pred_mps[:k], refined[:k], history[:k],
                         osp.join(cfg.output_dir, "refinement.png"), cfg.MODELLING.dx, cfg.DATA.label_min,
                         cfg.DATA.label_max)
     results.update(n_samples=int(len(x)), anno=str(cfg.EVAL.anno), checkpoint=SPEC.weights_path(cfg, SPEC.kind_of(cfg)),
@@ -356,7 +356,8 @@ def network_answer(cfg, data):
 
 def refine_models(cfg, start, observed, iters, truth=None):
     """REFINE's FWI of ``observed`` (raw gathers, the files' convention) from ``start`` [N, nz, nx] m/s, ``iters``
-    iterations each; writes REFINE.history and returns the refined models [N, nz, nx] float32."""
+    iterations each; writes REFINE.history and returns the refined models [N, nz, nx] float32 and the
+    per-sample histories."""
     r = cfg.REFINE
     # rewritten by every refinement, never one of the run's inputs nor inside a data folder
     outputs.check_output_file(r.history, "REFINE.history", overwrite=True, **runtime.path_checks(cfg, FILES))
@@ -371,14 +372,7 @@ def refine_models(cfg, start, observed, iters, truth=None):
         logger.message(f"sample {i}: data misfit {h['misfit'][0]:.4g} -> {h['misfit'][-1]:.4g} in "
                        f"{len(h['misfit']) - 1} iterations" + (f", MAE {h['mae'][0]:.1f} -> {h['mae'][-1]:.1f} m/s"
                                                                 if "mae" in h else ""))
-    return res.vel.astype(np.float32)
-
-
-def read_history(cfg):
-    """The per-sample histories REFINE.history holds."""
-    import json
-    with open(cfg.REFINE.history) as f:
-        return json.load(f)["samples"]
+    return res.vel.astype(np.float32), res.history
 
 
 @runtime.mode
@@ -388,7 +382,7 @@ def inference(cfg):
     cfg = with_weights_input(cfg, "INFER")
     vel = network_answer(cfg, data)
     if cfg.INFER.refine_iters:
-        vel = refine_models(cfg, vel, data, cfg.INFER.refine_iters)
+        vel, _ = refine_models(cfg, vel, data, cfg.INFER.refine_iters)
     write_npy(out, vel[:, None])
     logger.message(f"wrote {cfg.INFER.output}: velocity {vel[:, None].shape} m/s, range [{vel.min():.0f}, "
                    f"{vel.max():.0f}]")
@@ -415,7 +409,7 @@ def refine(cfg):
         cfg = with_weights_input(cfg, "INFER")
         start = network_answer(cfg, data)
     truth = models("REFINE.truth") if cfg.REFINE.truth else None
-    vel = refine_models(cfg, start, data, cfg.REFINE.iters, truth=truth)
+    vel, _ = refine_models(cfg, start, data, cfg.REFINE.iters, truth=truth)
     write_npy(out, vel[:, None])
     logger.message(f"wrote {cfg.INFER.output}: velocity {vel[:, None].shape} m/s, refined; per iteration in "
                    f"{cfg.REFINE.history}")

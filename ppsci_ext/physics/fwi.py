@@ -316,6 +316,10 @@ def refine(vel, observed, *, iters, bands, vmin, vmax, depth_power, truth=None, 
     per_stage = [iters // len(bands) + (i < iters % len(bands)) for i in range(len(bands))]
     out = np.empty_like(v0)
     histories = []
+    # unknowns: v / (1000 w(z)), w = ((z + 1) / nz)^depth_power: deeper cells move more per unit step
+    nz, nx = v0.shape[1:]
+    w = (((np.arange(nz) + 1.0) / nz) ** depth_power)[:, None] * np.ones(nx) * 1000.0
+    bounds = list(zip((vmin / w).ravel(), (vmax / w).ravel()))
     for i in range(v0.shape[0]):
         hist = {"misfit": [], "band": [], "evaluations": []}
         if true is not None:
@@ -336,12 +340,13 @@ def refine(vel, observed, *, iters, bands, vmin, vmax, depth_power, truth=None, 
             if log is not None:
                 log(line)
 
-        nz = v0.shape[1]
-        # unknowns: v / (1000 w(z)), w = ((z + 1) / nz)^depth_power: deeper cells move more per unit step
-        w = (((np.arange(nz) + 1.0) / nz) ** depth_power)[:, None] * np.ones(v0.shape[2]) * 1000.0
         x = np.clip(v0[i], vmin, vmax) / w
         record(x * w, bands[0])
         last = [x]  # the latest iterate recorded: what the stage hands on (L-BFGS-B may end on a trial point)
+
+        def done(xk, band):
+            last[0] = xk.reshape(x.shape).copy()
+            record(last[0] * w, band)
         for band, n_it in zip(bands, per_stage):
             if n_it == 0:
                 continue
@@ -352,11 +357,9 @@ def refine(vel, observed, *, iters, bands, vmin, vmax, depth_power, truth=None, 
                                           num_threads=threads, **mod)
                 return float(j), (g.astype(np.float64) * w).ravel()
 
-            minimize(fun, x.ravel(), jac=True, method="L-BFGS-B",
-                           bounds=list(zip((vmin / w).ravel(), (vmax / w).ravel())),
-                           callback=lambda xk, band=band: (last.__setitem__(0, xk.reshape(x.shape).copy()),
-                                                           record(last[0] * w, band)),
-                           options={"maxiter": n_it, "maxfun": 3 * n_it, "maxcor": 10})
+            minimize(fun, x.ravel(), jac=True, method="L-BFGS-B", bounds=bounds,
+                     callback=lambda xk, band=band: done(xk, band),
+                     options={"maxiter": n_it, "maxfun": 3 * n_it, "maxcor": 10})
             x = last[0]
         out[i] = x * w
         histories.append(hist)
