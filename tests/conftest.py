@@ -75,15 +75,15 @@ def write_fwi_files(folder, n_files=2, n=4, shape=(5, 100, 70), model_shape=(1, 
     return anno
 
 
-def launch_two_gloo_ranks(worker: str, folder):
-    """``python -m paddle.distributed.launch --nproc_per_node 2 worker folder`` on the gloo backend; asserts it
+def launch_two_gloo_ranks(worker: str, folder, *args):
+    """``python -m paddle.distributed.launch --nproc_per_node 2 worker folder *args`` on the gloo backend; asserts it
     exits 0 (showing the workers' logs if not) and returns the two ranks' ``<folder>/rank<r>.npz``."""
     import subprocess
     import sys
 
     env = {**os.environ, "PADDLE_DISTRI_BACKEND": "gloo", "GLOG_minloglevel": "2"}
     cmd = [sys.executable, "-m", "paddle.distributed.launch", "--log_dir", os.path.join(folder, "log"),
-           "--nproc_per_node", "2", worker, str(folder)]
+           "--nproc_per_node", "2", worker, str(folder), *args]
     res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     log_dir = os.path.join(folder, "log")
     logs = "".join(open(os.path.join(log_dir, f)).read() for f in os.listdir(log_dir) if f.startswith("workerlog"))

@@ -53,7 +53,7 @@ def demo_config(e, tmp):
     over = [a for a in args if "=" in a and not a.startswith(("output_dir=", f"{DATA_KEYS[e.example]}="))]
     over = [f"{k}={osp.join(PROJECT_ROOT, v)}" if k.endswith("pretrained_model_path") else f"{k}={v}"
             for k, v in (a.split("=", 1) for a in over)]
-    return compose_config(name, over + [f"output_dir={tmp}/out", f"{DATA_KEYS[e.example]}={tmp}/data", "num_threads=2"])
+    return compose_config(name, over + [f"output_dir={tmp}/out", f"{DATA_KEYS[e.example]}={tmp}/data", "num_threads=1"])
 
 
 @pytest.fixture(scope="module")

@@ -38,6 +38,7 @@ from ppsci_ext.data.ava.reader import read_ava_file
 from ppsci_ext.data.ava.reader import read_wavelet
 from ppsci_ext.physics import AVAForward
 from ppsci_ext.physics import ava_inversion
+from ppsci_ext.physics import ricker_wavelet_matrix
 from ppsci_ext.specs import GDRNN as GDRNN_SPEC
 from ppsci_ext.train import UnrolledTrainer
 from ppsci_ext.train import loader_config
@@ -160,9 +161,37 @@ def train_constraints(cfg, paths):
 
 
 # ------------------------------------------------------------------ train
+def thread_probe(cfg):
+    """One training step of MODEL.kind on a batch of TRAIN.batch_size + TRAIN.well_batch_size traces of
+    DATA.synthetic.n_samples samples (num_threads=auto measures it): (name, step)."""
+    t, n = cfg.TRAIN, int(cfg.DATA.synthetic.n_samples)
+    op = AVAForward(ricker_wavelet_matrix(cfg.DATA.freq, cfg.DATA.dt, n), theta_groups(cfg), method=cfg.PHYSICS.method,
+                    beyond_critical=cfg.PHYSICS.beyond_critical)
+    model = build_model(cfg, op)
+    opt = paddle.optimizer.Adam(parameters=model.parameters())
+    batch = int(t.batch_size) + int(t.well_batch_size)
+    rng = np.random.default_rng(0)
+    m = np.asarray(cfg.MODEL.scale, dtype=np.float32)[None, :, None] * rng.uniform(0.9, 1.1, (batch, 3, n))
+    m_back = paddle.to_tensor(m.astype(np.float32))
+    stacks = op(m_back * paddle.to_tensor(rng.uniform(0.95, 1.05, m.shape).astype(np.float32)))
+
+    def step():
+        model({"stacks": stacks, "m_back": m_back})["m"].square().mean().backward()
+        opt.step()
+        opt.clear_grad()
+
+    return f"GDRNN {cfg.MODEL.kind} {list(cfg.MODEL.dims)} x {cfg.MODEL.n_steps} steps, {batch} traces x {n}", step
+
+
 @runtime.mode
 def train(cfg: DictConfig):
-    paths = prepare_data(cfg, ("labelled", "section"))
+    """Train MODEL.kind; with TRAIN.nprocs > 1 (CPU) in that many data-parallel processes of 1 thread each."""
+    runtime.rank_zero_first(prepare_data, cfg, ("labelled", "section"))  # built once, before any worker starts
+    return runtime.data_parallel(_train, cfg, cfg.TRAIN.nprocs)
+
+
+def _train(cfg):
+    paths = prepare_data(cfg, ("labelled", "section"))  # there by now: only read
     kind, t = cfg.MODEL.kind, cfg.TRAIN
     model = build_model(cfg, build_forward_op(cfg, paths["section"]))
     labelled, unlabelled = train_constraints(cfg, paths)
@@ -290,7 +319,7 @@ def evaluate(cfg: DictConfig):
 def run(cfg: DictConfig):
     """The mode ``cfg.mode``, after the start checks (what ``main`` runs; tests call it with a composed config)."""
     return runtime.dispatch(cfg, {"train": train, "eval": evaluate, "infer": inference}, FILES, check_settings,
-                            lambda c: SPEC.checkpoint(c.output_dir, c.MODEL.kind))
+                            lambda c: SPEC.checkpoint(c.output_dir, c.MODEL.kind), thread_probe)
 
 
 @hydra.main(version_base=None, config_path="../../conf", config_name="gdrnn")

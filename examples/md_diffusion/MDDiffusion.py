@@ -131,7 +131,13 @@ def thread_probe(cfg):
 
 @runtime.mode
 def train(cfg: DictConfig):
-    split = runtime.rank_zero_first(prepare_data, cfg)  # data-parallel: rank 0 writes any missing pairs
+    """Train MODEL.kind; with TRAIN.nprocs > 1 (CPU) in that many data-parallel processes of 1 thread each."""
+    runtime.rank_zero_first(prepare_data, cfg)  # the pairs and the split written once, before any worker starts
+    return runtime.data_parallel(_train, cfg, cfg.TRAIN.nprocs)
+
+
+def _train(cfg):
+    split = prepare_data(cfg)  # there by now: only read
     kind, t = cfg.MODEL.kind, cfg.TRAIN
     model = build_model(cfg)
     dataset_cfg = {"name": "SeismicSRDataset", **dataset_args(cfg, split["train"], cfg.DATA.patch, True),

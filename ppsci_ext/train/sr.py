@@ -14,9 +14,11 @@ The loop counts optimiser steps (``iters``), writes the run's one checkpoint
 every ``save_every`` steps and at the end, and keeps a warm-up weight average
 for sampling. Pass ``e`` over the patches is fixed by ``e`` alone (see
 :func:`ppsci_ext.train.base.loader_pass`) and the random states are saved, so a
-run resumed mid-pass continues exactly as the uninterrupted one.
+run resumed mid-pass continues exactly as the uninterrupted one; the noise and dropout draws between two
+checkpoints are seeded by the step they start at (and the process), so a resume is exact in every process.
 
-Data-parallel under ``paddle.distributed.launch`` (gloo on CPU, NCCL on GPUs): every process trains on its
+Data-parallel in processes started by :func:`ppsci_ext.runtime.data_parallel` (TRAIN.nprocs, CPU) or
+``paddle.distributed.launch`` (gloo on CPU, NCCL on GPUs): every process trains on its
 shard of the patches (paddle's ``DistributedBatchSampler``) with its own noise draws, gradients are averaged
 with one all-reduce per step, and rank 0 alone writes the checkpoint and the log.
 """
@@ -72,7 +74,7 @@ class SRTrainer(Trainer):
         train: TRAIN section; read: iters (optimiser steps in all), save_every (steps between checkpoints),
             ema_decay (decay of the weight average; None: none), init_from.
         checkpoint, config: the run's one checkpoint and what it records of the config.
-        seed: paddle is seeded with ``seed + step`` at the start of every pass.
+        seed: paddle is seeded with ``seed + step (+ 1_000_003 rank)`` at every ``save_every``-th step.
         log: ``fn(message)`` for the progress lines, or None.
     """
 
@@ -92,7 +94,8 @@ class SRTrainer(Trainer):
         self.iters, self.save_every, self.seed = int(self.setting("iters")), int(self.setting("save_every")), int(seed)
         self.per_pass = len(constraint.data_loader)
         if self.per_pass == 0:
-            raise ValueError("the training loader yields no batch: fewer training items than TRAIN.batch_size")
+            raise ValueError(f"the training loader yields no batch: {len(constraint.data_loader.dataset)} training "
+                             f"items for {self.world} process(es) of TRAIN.batch_size={self.setting('batch_size')}")
         self.log = log
 
     def batch_loss(self, cond: paddle.Tensor, hr: paddle.Tensor) -> paddle.Tensor:
@@ -123,11 +126,11 @@ class SRTrainer(Trainer):
         t0 = time.perf_counter()
         while self.step < self.iters:
             self.epoch, done = divmod(self.step, self.per_pass)
-            if done == 0:  # noise draws of a pass fixed by where it starts, and different on every process
-                paddle.seed(self.seed + self.step + 1_000_003 * self.rank)
             for i, (inputs, labels, _) in enumerate(loader_pass(self.constraint.data_loader, self.epoch)):
                 if i < done:  # resumed mid-pass: these batches were trained on before the stop
                     continue
+                if self.step % self.save_every == 0:  # the draws up to the next checkpoint fixed by where they
+                    paddle.seed(self.seed + self.step + 1_000_003 * self.rank)  # start, and different per process
                 self.history.append({"step": self.step + 1, "loss": self.train_step(inputs["cond"], labels["hr"])})
                 if self.step % self.save_every == 0 or self.step == self.iters:
                     self.epoch = self.step // self.per_pass

@@ -23,6 +23,11 @@ to ``lambda2_end``. With a ``redraw`` hook, every epoch after the first trains o
 the data it returns for that epoch (a family's new sections, wells and noise),
 drawn from the epoch number alone, so a resumed run sees the same. The run's one checkpoint (:mod:`ppsci_ext.train.checkpoint`)
 is written after every epoch; re-running resumes from it.
+
+Data-parallel in processes started by :func:`ppsci_ext.runtime.data_parallel` (TRAIN.nprocs) or
+``paddle.distributed.launch``: every process trains on its shard of the wells and of the section's traces
+(paddle's ``DistributedBatchSampler``), with noise of its own, gradients are averaged with one all-reduce per
+step, and rank 0 alone writes the checkpoint and the log (its shard's mean losses).
 """
 import math
 import time
@@ -33,6 +38,8 @@ from typing import Optional
 import paddle
 
 from ppsci_ext.train.base import Trainer
+from ppsci_ext.train.base import all_reduce_grads
+from ppsci_ext.train.base import broadcast_params
 from ppsci_ext.train.base import loader_pass
 
 __all__ = ["AVALossTerms", "UnrolledTrainer", "noise_at_snr", "linear_schedule"]
@@ -93,7 +100,8 @@ class UnrolledTrainer(Trainer):
         train: TRAIN section; read: epochs, schedule.{start_steps, grow_epochs, snr_start, snr_end,
             lambda2_start, lambda2_end}, init_from.
         checkpoint, config: the run's one checkpoint and what it records of the config.
-        seed: the noise of epoch ``e`` is drawn after ``paddle.seed(seed + e)``.
+        seed: the noise of epoch ``e`` is drawn after ``paddle.seed(seed + e)`` (``+ 1_000_003 rank`` in
+            data-parallel process ``rank``).
         redraw: ``redraw(epoch)`` -> new ``(labelled, unlabelled)`` for each epoch > 0, or None: the same data
             every epoch.
     """
@@ -105,6 +113,8 @@ class UnrolledTrainer(Trainer):
         self.model, self.labelled, self.unlabelled = model, labelled, unlabelled
         self.loss, self.terms, self.opt, self.lr = loss, terms, optimizer, lr_scheduler
         self.seed, self.redraw = seed, redraw
+        if self.world > 1:  # rank 0's initial weights everywhere
+            broadcast_params(model)
 
     # ------------------------------------------------------------ schedule
     def n_steps(self, epoch: int) -> int:
@@ -125,8 +135,13 @@ class UnrolledTrainer(Trainer):
         run sees the same ones (see ``loader_pass``)."""
         k = 0
         while True:
-            for batch in loader_pass(self.labelled.data_loader, 1000 * epoch + k):
+            n = 0
+            for n, batch in enumerate(loader_pass(self.labelled.data_loader, 1000 * epoch + k), 1):
                 yield batch
+            if n == 0:
+                raise ValueError(f"the wells' loader yields no batch: {len(self.labelled.data_loader.dataset)} "
+                                 f"labelled traces for {self.world} process(es) of TRAIN.well_batch_size="
+                                 f"{self.setting('well_batch_size')}; lower TRAIN.well_batch_size or TRAIN.nprocs")
             k += 1
 
     def _step(self, inputs, labels, snr_db):
@@ -136,6 +151,8 @@ class UnrolledTrainer(Trainer):
         total = paddle.add_n(list(terms.values()))
         self.opt.clear_grad()
         total.backward()
+        if self.world > 1:
+            all_reduce_grads(self.model.parameters())
         self.opt.step()
         if self.lr is not None:
             self.lr.step()
@@ -145,7 +162,7 @@ class UnrolledTrainer(Trainer):
     def train_epoch(self, epoch: int) -> Dict[str, float]:
         if self.redraw is not None and epoch > 0:
             self.labelled, self.unlabelled = self.redraw(epoch)
-        paddle.seed(self.seed + epoch)  # noise draws are reproducible after a resume
+        paddle.seed(self.seed + epoch + 1_000_003 * self.rank)  # reproducible after a resume, different per process
         snr = self.apply_schedule(epoch)
         self.model.train()
         wells = self._labelled_batches(epoch) if self.labelled is not None else None

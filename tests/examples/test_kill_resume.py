@@ -33,11 +33,22 @@ EXAMPLES = {
                "MODEL.n_steps=3", "TRAIN.epochs=4", "TRAIN.batch_size=4", "TRAIN.well_batch_size=4",
                "TRAIN.schedule.start_steps=2", "TRAIN.schedule.grow_epochs=2"],
               "gdrnn/checkpoint.pdparams", "epoch 1/4"),
+    "gdrnn_2procs": ("examples/gdrnn/GDRNN.py",
+                     ["DATA.out_dir={data}", "DATA.synthetic.n_samples=48", "DATA.synthetic.n_traces=24",
+                      "DATA.synthetic.n_layers_range=[8,12]", "DATA.wells=[4,18]", "DATA.n_aug=4", "MODEL.dims=[8,16]",
+                      "MODEL.n_steps=3", "TRAIN.epochs=4", "TRAIN.batch_size=2", "TRAIN.well_batch_size=2",
+                      "TRAIN.schedule.start_steps=2", "TRAIN.schedule.grow_epochs=2", "TRAIN.nprocs=2"],
+                     "gdrnn/checkpoint.pdparams", "epoch 1/4"),
     "md_diffusion": ("examples/md_diffusion/MDDiffusion.py",
                      ["DATA.root={data}", "DATA.n_pairs=20", "DATA.lr_shape=[32,32]", "DATA.hr_shape=[64,64]",
                       "DATA.patch=32", "MODEL.base_channels=8", "MODEL.channel_mults=[1,2]", "TRAIN.iters=12",
                       "TRAIN.batch_size=2", "TRAIN.save_every=3"],
                      "diffusion/checkpoint.pdparams", "step 3/12"),
+    "md_diffusion_2procs": ("examples/md_diffusion/MDDiffusion.py",
+                            ["DATA.root={data}", "DATA.n_pairs=20", "DATA.lr_shape=[32,32]", "DATA.hr_shape=[64,64]",
+                             "DATA.patch=32", "MODEL.base_channels=8", "MODEL.channel_mults=[1,2]", "TRAIN.iters=12",
+                             "TRAIN.batch_size=1", "TRAIN.save_every=3", "TRAIN.nprocs=2"],
+                            "diffusion/checkpoint.pdparams", "step 3/12"),
 }
 
 
@@ -85,9 +96,10 @@ def assert_identical(a, b, where=""):
 
 
 @pytest.mark.timeout(600)
-# the 2-process run takes a minute: it is a slow check (python -m pytest -m slow); the default run keeps the
-# single-process kills and test_velocitygan_script's kill of a 2-process run (no worker left, resumed)
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n == "velocitygan_2procs" else n
+# a 2-process run takes a minute: they are slow checks (python -m pytest -m slow); the default run keeps the
+# single-process kills, test_velocitygan_script's kill of a 2-process run (no worker left, resumed) and
+# tests/train/test_train_distributed.py's exact resume of MD Diffusion and GDRNN in two processes
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n.endswith("_2procs") else n
                                   for n in EXAMPLES])
 def test_kill_9_mid_run_then_rerun_is_bit_identical(name, tmp_path):
     _, _, ckpt, marker = EXAMPLES[name]

@@ -7,6 +7,7 @@ import sys
 import time
 
 import numpy as np
+import paddle
 import pytest
 
 from ppsci_ext.testing.examples import compose_config
@@ -112,25 +113,6 @@ def test_cli_rejects_unknown_mode(tmp_path):
     assert res.returncode != 0 and "cfg.mode should be one of" in res.stderr and "'fly'" in res.stderr
 
 
-def test_cli_train_spawns_data_parallel_workers_and_resumes(trained, tmp_path):
-    """The main job's path: `mode=train` with TRAIN.nprocs=2 starts two gloo workers itself."""
-    _, cfg, tmp = trained
-    over = [f"output_dir={tmp_path}/out", f"GENERATE.out_dir={cfg.GENERATE.out_dir}", "GENERATE.n_train=16",
-            "GENERATE.n_test=8", "GENERATE.file_size=8", "MODELLING.nt=200",
-            "DATA.sample_ratio=4", "MODEL.generator.dims=[4,8,8,16,16]", "MODEL.critic.dims=[4,4,8,8]",
-            "TRAIN.batch_size=4", "TRAIN.nprocs=2", "TRAIN.log_freq=1"]
-    env = {**os.environ, "HYDRA_FULL_ERROR": "1", "GLOG_minloglevel": "2"}
-    for epochs in (1, 2):  # the second run resumes after epoch 1
-        res = subprocess.run([sys.executable, SCRIPT, "mode=train", f"TRAIN.epochs={epochs}", *over], cwd=ROOT,
-                             capture_output=True, text=True, env=env, timeout=300)
-        assert res.returncode == 0, res.stderr[-3000:]
-    log = open(tmp_path / "out" / "train.log").read()
-    assert "iter 2/2" in log and "iter 3/" not in log  # 16 samples / (2 workers x 4) = 2 iterations an epoch
-    assert "resumed from" in log
-    history = json.load(open(tmp_path / "out" / "velocitygan" / "history.json"))
-    assert [h["epoch"] for h in history] == [1, 2]
-
-
 def _alive(pid):
     try:
         with open(f"/proc/{pid}/status") as f:
@@ -140,12 +122,14 @@ def _alive(pid):
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc"), reason="needs /proc to find the worker processes")
-def test_killed_training_leaves_no_workers_and_resumes(trained, tmp_path):
+def test_cli_train_spawns_workers_that_end_with_a_killed_run_which_resumes(trained, tmp_path):
+    """The main job's path: `mode=train` with TRAIN.nprocs=2 starts two gloo workers itself, each on its shard;
+    killed with kill -9 it leaves no worker behind, and the same command resumes from its checkpoint."""
     _, cfg, _ = trained
     over = [f"output_dir={tmp_path}/out", f"GENERATE.out_dir={cfg.GENERATE.out_dir}", "GENERATE.n_train=16",
             "GENERATE.n_test=8", "GENERATE.file_size=8", "MODELLING.nt=200",
             "DATA.sample_ratio=4", "MODEL.generator.dims=[4,8,8,16,16]", "MODEL.critic.dims=[4,4,8,8]",
-            "TRAIN.batch_size=2", "TRAIN.nprocs=2"]
+            "TRAIN.batch_size=4", "TRAIN.nprocs=2", "TRAIN.log_freq=1"]
     env = {**os.environ, "GLOG_minloglevel": "2"}
     ckpt = tmp_path / "out" / "velocitygan" / "checkpoint.pdparams"
     proc = subprocess.Popen([sys.executable, SCRIPT, "mode=train", "TRAIN.epochs=200", *over], cwd=ROOT, env=env,
@@ -153,7 +137,7 @@ def test_killed_training_leaves_no_workers_and_resumes(trained, tmp_path):
     try:
         deadline = time.time() + 120
         while not ckpt.exists() and time.time() < deadline and proc.poll() is None:
-            time.sleep(0.5)
+            time.sleep(0.1)
         assert ckpt.exists(), "no checkpoint within 120 s"
         children = [int(p) for p in open(f"/proc/{proc.pid}/task/{proc.pid}/children").read().split()]
         assert len([c for c in children if _alive(c)]) >= 2  # the two spawned workers
@@ -166,11 +150,16 @@ def test_killed_training_leaves_no_workers_and_resumes(trained, tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
-    res = subprocess.run([sys.executable, SCRIPT, "mode=train", "TRAIN.epochs=1", *over], cwd=ROOT, env=env,
+    assert not (tmp_path / "out" / "velocitygan" / "history.json").exists()  # killed before the end
+    epochs = int(paddle.load(str(ckpt))["epoch"]) + 1  # one more epoch after the last checkpoint
+    res = subprocess.run([sys.executable, SCRIPT, "mode=train", f"TRAIN.epochs={epochs}", *over], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr[-3000:]
     log = open(tmp_path / "out" / "train.log").read()
     assert "resumed from" in log  # the checkpoint written before the kill loads
+    assert "iter 2/2" in log and "iter 3/" not in log  # 16 samples / (2 workers x 4) = 2 iterations an epoch
+    history = json.load(open(tmp_path / "out" / "velocitygan" / "history.json"))
+    assert [h["epoch"] for h in history] == list(range(1, epochs + 1))
 
 
 @pytest.mark.timeout(120)
