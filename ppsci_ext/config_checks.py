@@ -42,7 +42,7 @@ SNR_DB_MIN = -10.0  # dB: below, noise ten times the signal's power buries the r
 _SNR = _rule(lambda v: _is_num(v) and v >= SNR_DB_MIN, f"null (no noise) or a signal-to-noise ratio >= {SNR_DB_MIN:g} dB "
              f"(below, the noise buries the reflections)", nullable=True)
 
-# key's last name -> (test, what it must be, null allowed)
+# key's last name (or, before it, the whole dotted key) -> (test, what it must be, null allowed)
 RULES: Dict[str, Tuple[Callable, str, bool]] = {
     # sizes and counts of a run
     **{k: _POS_INT for k in ("batch_size", "well_batch_size", "epochs", "iters", "save_every", "log_freq",
@@ -51,6 +51,7 @@ RULES: Dict[str, Tuple[Callable, str, bool]] = {
                              "num_res_blocks", "nt", "nz", "nx")},
     **{k: _POS_INT_OR_NULL for k in ("n_items", "sample_steps")},
     "num_threads": _THREADS,
+    "INFER.nprocs": _rule(lambda v: v == "auto" or (_is_int(v) and v >= 1), "auto or a whole number >= 1"),
     **{k: _NONNEG_INT for k in ("num_workers", "warmup_steps", "overlap", "n_iter_long", "well_margin", "pad")},
     # step sizes and physical scales
     **{k: _POS for k in ("lr", "lr_g", "lr_d", "adam_lr", "gd_step0", "dt", "dx", "freq", "log_k",
@@ -89,7 +90,7 @@ def config_values(cfg) -> Dict[str, object]:
 def _problems(values: Dict[str, object]) -> List[str]:
     found = _disordered(values)
     for key, value in values.items():
-        rule = RULES.get(key.rsplit(".", 1)[-1])
+        rule = RULES.get(key, RULES.get(key.rsplit(".", 1)[-1]))
         if rule is None:
             continue
         test, says, nullable = rule

@@ -42,11 +42,12 @@ from ppsci_ext.data import arrays
 from ppsci_ext.specs import ExampleSpec
 from ppsci_ext.config_checks import check_config
 from ppsci_ext.threads import choose_threads
+from ppsci_ext.threads import machine
 from ppsci_ext.train.checkpoint import check_config as check_network_config
 from ppsci_ext.train.checkpoint import load_checkpoint
 from ppsci_ext.train.checkpoint import set_state_strict
 
-__all__ = ["PROJECT_ROOT", "mode", "dispatch", "setup_run", "data_parallel", "network_config", "run_config",
+__all__ = ["PROJECT_ROOT", "mode", "dispatch", "setup_run", "data_parallel", "inference_procs", "network_config", "run_config",
            "Files", "output_file", "path_checks", "check_weights", "load_trained", "load_network", "trained_kinds",
            "predict_batches", "read_npy", "required", "rank_zero_first", "compose_config"]
 
@@ -163,6 +164,21 @@ def resolve_threads(cfg, probe: Optional[Callable] = None) -> None:
     name, step = probe(cfg)
     cfg.num_threads, why = choose_threads(name, step, paddle.base.core.set_num_threads)
     logger.message(f"num_threads=auto: {why}")
+
+
+def inference_procs(cfg, key: str) -> int:
+    """The CPU processes that share a mode's independent inference work (:func:`ppsci_ext.parallel.fork_map`):
+    the config's ``key``, a number, or ``auto``: every usable core where the run's threads came out as 1 on a
+    CPU with several (a second thread does not pay there, a second process does), else 1. On a GPU: 1."""
+    value = _value(cfg, key)
+    if cfg.device != "cpu":
+        return 1
+    if value == "auto":
+        cores = machine()["cores"]
+        return cores if cfg.num_threads == 1 and cores > 1 else 1
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{key}: expected auto or an integer >= 1, found {value!r}")
+    return value
 
 
 def dispatch(cfg, modes: Dict[str, Callable], files: Files = Files(), checks: Optional[Callable] = None,

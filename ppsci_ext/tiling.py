@@ -13,6 +13,8 @@ from typing import List
 
 import numpy as np
 
+from ppsci_ext.parallel import fork_map
+
 __all__ = ["tile_starts", "blend_window", "tiled_apply"]
 
 
@@ -40,13 +42,14 @@ def blend_window(tile: int, overlap: int, first: bool, last: bool) -> np.ndarray
 
 
 def tiled_apply(fn: Callable[[np.ndarray], np.ndarray], x: np.ndarray, tile: int, overlap: int,
-                batch_size: int = 4, progress: bool = False) -> np.ndarray:
+                batch_size: int = 4, progress: bool = False, nprocs: int = 1) -> np.ndarray:
     """``fn`` maps a batch of tiles [B, tile, tile] to [B, tile, tile]; returns fn applied to all of x [H, W].
 
     Volumes work the same way: x [D, H, W] and tiles [B, tile, tile, tile]. A section
     smaller than ``tile`` along an axis is edge-padded to the tile and cropped back.
     ``fn`` may also give m predictions per tile, [B, m, tile, tile]: the result is then [m, H, W],
-    each member blended on its own.
+    each member blended on its own. ``nprocs > 1``: the batches are shared by that many single-thread
+    processes (:func:`ppsci_ext.parallel.fork_map`; the same batches, so the same result), without a progress bar.
     """
     if x.ndim not in (2, 3):
         raise ValueError(f"tiled_apply: expected a 2-D section or a 3-D volume, found shape {x.shape}")
@@ -55,14 +58,20 @@ def tiled_apply(fn: Callable[[np.ndarray], np.ndarray], x: np.ndarray, tile: int
     starts = [tile_starts(n, tile, overlap) for n in xp.shape]
     corners = list(itertools.product(*starts))
     out, weight = None, np.zeros(xp.shape, np.float64)
-    batches = range(0, len(corners), batch_size)
-    if progress:
-        from tqdm import tqdm
-        batches = tqdm(batches, desc="tiles")
-    for b in batches:
-        chunk = corners[b:b + batch_size]
-        boxes = [tuple(slice(i, i + tile) for i in c) for c in chunk]
-        pred = fn(np.stack([xp[box] for box in boxes]))
+    chunks = [corners[b:b + batch_size] for b in range(0, len(corners), batch_size)]
+
+    def boxes_of(chunk):
+        return [tuple(slice(i, i + tile) for i in c) for c in chunk]
+
+    def predict(chunk):
+        return fn(np.stack([xp[box] for box in boxes_of(chunk)]))
+
+    if nprocs > 1 and len(chunks) > 1:
+        preds = fork_map(predict, chunks, nprocs)
+    else:
+        preds = (predict(chunk) for chunk in (chunks if not progress else _bar(chunks)))
+    for chunk, pred in zip(chunks, preds):
+        boxes = boxes_of(chunk)
         if out is None:  # [m, ...] when fn gives m members per tile
             out = np.zeros(pred.shape[1:-x.ndim] + xp.shape, np.float64)
         for c, box, p in zip(chunk, boxes, pred):
@@ -71,3 +80,8 @@ def tiled_apply(fn: Callable[[np.ndarray], np.ndarray], x: np.ndarray, tile: int
             out[(Ellipsis,) + box] += win * p
             weight[box] += win
     return (out / weight)[(Ellipsis,) + tuple(slice(0, n) for n in x.shape)].astype(np.float32)
+
+
+def _bar(chunks):
+    from tqdm import tqdm
+    return tqdm(chunks, desc="tiles")

@@ -236,8 +236,10 @@ def synthetic_figure(cfg, items):
 
 def pipeline(cfg, kind, section="EVAL"):
     """The run's inference pipeline of ``kind``: its trained network (weights from ``section``), the scheduler built
-    once from DIFFUSION, the SAMPLING settings and ``seed``."""
-    return SRPipeline.from_config(load_model(cfg, kind, section), kind, cfg)
+    once from DIFFUSION, the SAMPLING settings and ``seed``; infer and view share their tiles over INFER.nprocs CPU
+    processes."""
+    nprocs = runtime.inference_procs(cfg, "INFER.nprocs") if section == "INFER" else 1
+    return SRPipeline.from_config(load_model(cfg, kind, section), kind, cfg, nprocs)
 
 
 def super_resolve(cfg, pipe, lr, ensemble=False):

@@ -71,12 +71,13 @@ class SRPipeline:
             from it by (0: exact consistency); None: estimated from each input (``degradations.noise_level``).
         consistency_warning: the ratio of the output's consistency residual to the input's estimated noise level
             above which :meth:`super_resolve` reports the output as not consistent with its input.
+        nprocs: CPU processes that share the tiles of :meth:`super_resolve` (:func:`ppsci_ext.tiling.tiled_apply`).
     """
 
     def __init__(self, model, kind: str, scheduler: Optional[DiffusionScheduler] = None, seed: int = 0,
                  n_samples: int = 1, std_scale: float = 1.0, lowpass_sigma: Optional[float] = None,
                  degradation: str = "none", noise_level: Optional[float] = None,
-                 consistency_warning: float = float("inf")):
+                 consistency_warning: float = float("inf"), nprocs: int = 1):
         if kind not in KINDS:
             raise ValueError(f"MODEL.kind: expected one of {list(KINDS)}, found {kind!r}")
         if kind == "diffusion" and scheduler is None:
@@ -98,13 +99,14 @@ class SRPipeline:
             raise ValueError(f"SAMPLING.noise_level must be null or a number >= 0, found {noise_level!r}")
         self.degradation, self.consistency_warning = degradation, float(consistency_warning)
         self.noise_level = None if noise_level is None else float(noise_level)
+        self.nprocs = int(nprocs)
 
     @classmethod
-    def from_config(cls, model, kind: str, cfg) -> "SRPipeline":
+    def from_config(cls, model, kind: str, cfg, nprocs: int = 1) -> "SRPipeline":
         """The pipeline of a run: its scheduler built once from ``cfg.DIFFUSION`` (diffusion only), its own
-        settings from ``cfg.SAMPLING``, the draws seeded by ``cfg.seed``."""
+        settings from ``cfg.SAMPLING``, the draws seeded by ``cfg.seed``; ``nprocs`` as the class's."""
         scheduler = DiffusionScheduler.from_config(cfg.DIFFUSION) if kind == "diffusion" else None
-        return cls(model, kind, scheduler, cfg.seed, **cfg.SAMPLING)
+        return cls(model, kind, scheduler, cfg.seed, **cfg.SAMPLING, nprocs=nprocs)
 
     @property
     def ensemble(self) -> bool:
@@ -253,7 +255,8 @@ class SRPipeline:
         crop, coarse = self.coarser(lr)
         cond = self.condition(coarse)
         fn = lambda tiles: self.predict(tiles, steps, False, self.noise_of(coarse))  # noqa: E731
-        pred = self.consistent(tiling.tiled_apply(fn, cond, patch, overlap, batch_size=batch_size), coarse)[0]
+        pred = self.consistent(tiling.tiled_apply(fn, cond, patch, overlap, batch_size=batch_size,
+                                                  nprocs=self.nprocs), coarse)[0]
         return {**report, **self._coarse_report(report, pred, crop, coarse)}
 
     def consistent(self, out: np.ndarray, lr: np.ndarray):
@@ -305,7 +308,7 @@ class SRPipeline:
         cond = self.condition(x)
         noise = self.noise_of(x) if lr.ndim == 2 else None
         fn = lambda tiles: self.predict(tiles, steps, ensemble, noise)  # noqa: E731
-        out = tiling.tiled_apply(fn, cond, patch, overlap, batch_size=batch_size, progress=True)
+        out = tiling.tiled_apply(fn, cond, patch, overlap, batch_size=batch_size, progress=True, nprocs=self.nprocs)
         out, report = self.consistent(out, x)
         if report is not None:
             report = self.coarse_check(x, patch, overlap, batch_size, steps, report)

@@ -90,6 +90,10 @@ def test_infer_super_resolves_any_size_by_tiles(trained, tmp_path):
                                  "INFER.overlap=8"))
     assert out.shape == (80, 52) and np.isfinite(out).all()
     np.testing.assert_array_equal(np.load(tmp_path / "sr.npy"), out)
+    for nprocs in (1, 3):  # the tiles in this process, or shared by three: the same section (auto: the cores)
+        again = mod.inference(tiny_cfg(tmp, f"INFER.input={src}", f"INFER.output={tmp_path}/sr{nprocs}.npy",
+                                       "INFER.patch=32", "INFER.overlap=8", f"INFER.nprocs={nprocs}"))
+        np.testing.assert_array_equal(again, out)
     with pytest.raises(ValueError, match="INFER.input"):
         mod.inference(tiny_cfg(tmp))
     with pytest.raises(ValueError, match="unknown section format"):
