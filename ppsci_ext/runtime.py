@@ -260,8 +260,12 @@ def data_parallel(fn: Callable, cfg, nprocs: int):
     if nprocs <= 1 or paddle.distributed.get_world_size() > 1:
         return fn(cfg)
     if cfg.device != "cpu":
-        logger.message(f"TRAIN.nprocs={nprocs} is a CPU setting: one process on device={cfg.device}; for several "
-                       f"GPUs start the script with python -m paddle.distributed.launch --gpus 0,1,... (README)")
+        batch = cfg.TRAIN.get("batch_size")
+        logger.message(f"TRAIN.nprocs={nprocs} is a CPU setting: one process on device={cfg.device}"
+                       + (f", {batch} items a step where the CPU's {nprocs} processes train on {nprocs * batch} (set "
+                          f"TRAIN.batch_size={nprocs * batch} to keep that)" if batch else "")
+                       + "; for several GPUs start the script with python -m paddle.distributed.launch --gpus 0,1,... "
+                         "(README)")
         return fn(cfg)
     context = paddle.distributed.spawn(_worker, args=(fn, OmegaConf.to_container(cfg, resolve=True), os.getpid()),
                                        nprocs=nprocs, backend="gloo", join=False)

@@ -86,7 +86,7 @@ def test_example_runs_from_its_own_folder_on_a_fresh_copy(tmp_path, own_package)
                         ignore=shutil.ignore_patterns("__pycache__", "outputs*", "data_gen"))
     over = ["DATA.synthetic.n_samples=32", "DATA.synthetic.n_traces=16", "DATA.synthetic.n_layers_range=[6,8]",
             "DATA.wells=[3,12]", "DATA.n_aug=4", "MODEL.dims=[4,8]", "MODEL.n_steps=2", "TRAIN.epochs=1",
-            "TRAIN.batch_size=4", "TRAIN.well_batch_size=2", "num_threads=1"]
+            "TRAIN.batch_size=4", "TRAIN.well_batch_size=2", "TRAIN.nprocs=1", "num_threads=1"]
     env = {**os.environ, "PYTHONPATH": str(copy) if own_package else PROJECT_ROOT, "GLOG_minloglevel": "2"}
     res = subprocess.run([sys.executable, "GDRNN.py", "mode=train", *over], cwd=copy / "examples" / "gdrnn",
                          env=env, capture_output=True, text=True, timeout=300)
@@ -121,4 +121,5 @@ def test_nprocs_is_a_cpu_setting(tmp_path, monkeypatch):
     calls = []
     assert runtime.data_parallel(lambda c: calls.append(c.device) or "done", cfg, 2) == "done"
     assert calls == ["gpu"]
-    assert any("TRAIN.nprocs=2 is a CPU setting: one process on device=gpu" in m for m in said), said
+    assert any("TRAIN.nprocs=2 is a CPU setting: one process on device=gpu, 8 items a step where the CPU's 2 "
+               "processes train on 16 (set TRAIN.batch_size=16 to keep that)" in m for m in said), said

@@ -18,7 +18,7 @@ def load_script():
 def tiny_cfg(tmp, *extra):
     over = [f"output_dir={tmp}/out", f"DATA.out_dir={tmp}/data", "DATA.synthetic.n_samples=48",
             "DATA.synthetic.n_traces=24", "DATA.synthetic.n_layers_range=[8,12]", "DATA.wells=[4,18]", "DATA.n_aug=4",
-            "MODEL.dims=[8,16]", "MODEL.n_steps=3", "TRAIN.epochs=2", "TRAIN.batch_size=8",
+            "MODEL.dims=[8,16]", "MODEL.n_steps=3", "TRAIN.epochs=2", "TRAIN.nprocs=1", "TRAIN.batch_size=8",
             "TRAIN.well_batch_size=4", "TRAIN.schedule.start_steps=2", "TRAIN.schedule.grow_epochs=2",
             "EVAL.n_iter_long=4", "EVAL.blind_trace=10", "EVAL.well_margin=1", "num_threads=1", *extra]
     return compose_config("gdrnn", over)

@@ -20,7 +20,7 @@ def load_script():
 def tiny_cfg(tmp, *extra):
     over = [f"output_dir={tmp}/out", f"DATA.root={tmp}/data", "DATA.n_pairs=20", "DATA.lr_shape=[32,32]",
             "DATA.hr_shape=[64,64]", "DATA.patch=32", "MODEL.base_channels=8", "MODEL.channel_mults=[1,2]",
-            "TRAIN.iters=4", "TRAIN.batch_size=2", "TRAIN.save_every=2", "DIFFUSION.sample_steps=3",
+            "TRAIN.iters=4", "TRAIN.batch_size=2", "TRAIN.nprocs=1", "TRAIN.save_every=2", "DIFFUSION.sample_steps=3",
             "EVAL.n_items=2", "num_threads=1", *extra]
     return compose_config("md_diffusion", over)
 

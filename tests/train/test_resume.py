@@ -104,7 +104,7 @@ def test_unrolled_loop_resumed_after_an_epoch_matches_the_uninterrupted_run(tmp_
     over = ["DATA.synthetic.n_samples=32", "DATA.synthetic.n_traces=16", "DATA.synthetic.n_layers_range=[6,8]",
             "DATA.wells=[3,12]", "DATA.n_aug=4", "MODEL.dims=[4,8]", "MODEL.n_steps=2", "TRAIN.batch_size=4",
             "TRAIN.well_batch_size=2", "TRAIN.schedule.start_steps=1", "TRAIN.schedule.grow_epochs=2",
-            f"DATA.out_dir={tmp_path}/data", "num_threads=1"]
+            f"DATA.out_dir={tmp_path}/data", "TRAIN.nprocs=1", "num_threads=1"]
     h_whole = mod.train(compose_config("gdrnn", over + [f"output_dir={tmp_path}/whole", "TRAIN.epochs=3"]))
     with monkeypatch.context() as m:
         stop_after_save(m, UnrolledTrainer, lambda t: t.epoch == 1)
