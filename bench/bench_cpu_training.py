@@ -1,16 +1,18 @@
-"""Default CPU speed of MD Diffusion and GDRNN: the defaults before ``num_threads: auto`` (2 threads, one process)
-against today's (``num_threads: auto``, measured per machine) and two data-parallel single-thread processes.
+"""Default CPU speed of MD Diffusion and GDRNN: the old defaults (one process, 2 threads, MKL's own CPU dispatch)
+against one process with ``num_threads: auto`` and today's defaults (two data-parallel single-thread processes;
+on an AMD CPU with AVX2 ppsci_ext also tells MKL to use its AVX2 kernels, see ``ppsci_ext.mkl_cpu_type``).
 
 Training: each row is the example's own ``mode=train`` command, run twice from scratch with a short and a longer
 length; the seconds of the difference divided by the extra optimiser steps is the time a step (start-up, data and
 the thread probe cancel out). The two-process row keeps the global batch (``TRAIN.nprocs=2``, half the batch per
-process). Prints the machine and a markdown table per example: seconds a step, the speed-up over the old default,
+process; the one-process rows take the whole step's batch). Prints the machine and a markdown table per example:
+seconds a step, the speed-up over the old default,
 and the default config's whole training extrapolated from it (steps x seconds a step).
 
 MD Diffusion's ``mode=infer`` on a field section (``--section``, default the 592 x 400 Lulia section of
 ../shared/data/field) with the shipped weights: the whole command's seconds (median of ``--repeats``, start-up
-included) with 2 threads in one process, 1 thread, and today's defaults (``INFER.nprocs: auto``: the tiles shared
-by single-thread processes where 1 thread was chosen); the outputs must agree.
+included) with the old default, 2 threads and 1 thread in one process, and today's defaults (``INFER.nprocs: auto``:
+the tiles shared by single-thread processes where 1 thread was chosen); the outputs must agree.
 
     python bench/bench_cpu_training.py [--examples md_diffusion gdrnn md_infer] [--repeats 2]
 
@@ -30,15 +32,19 @@ from common import run_example
 import numpy as np
 
 DATA = os.path.join(ROOT, "data_gen", "bench_cpu_training")
+ONE_PROCESS_MD = ["TRAIN.nprocs=1", "TRAIN.batch_size=8"]  # the old defaults: one process, the whole step's batch
+ONE_PROCESS_GDRNN = ["TRAIN.nprocs=1", "TRAIN.batch_size=16", "TRAIN.well_batch_size=8"]
+OLD_MKL = {"MKL_DEBUG_CPU_TYPE": ""}  # set, so ppsci_ext leaves MKL's own CPU dispatch (see ppsci_ext.mkl_cpu_type)
 EXAMPLES = {
     # script, data override, (short, long) length override, steps of one length unit, variants
     "md_diffusion": ("examples/md_diffusion/MDDiffusion.py", f"DATA.root={DATA}/md", ("TRAIN.iters={}", 8, 32),
-                     {"old default (2 threads)": ["num_threads=2"], "num_threads=auto (today)": [],
-                      "2 processes x 1 thread, batch 4 each": ["TRAIN.nprocs=2", "TRAIN.batch_size=4"]}),
+                     {"old default: 1 process, 2 threads, MKL's own path": (ONE_PROCESS_MD + ["num_threads=2"], OLD_MKL),
+                      "1 process, num_threads=auto": (ONE_PROCESS_MD, {}),
+                      "today's default: 2 processes x 1 thread, batch 4 each": ([], {})}),
     "gdrnn": ("examples/gdrnn/GDRNN.py", f"DATA.out_dir={DATA}/gdrnn", ("TRAIN.epochs={}", 1, 3),
-              {"old default (2 threads)": ["num_threads=2"], "num_threads=auto (today)": [],
-               "2 processes x 1 thread, batch 8 + 4 wells each": ["TRAIN.nprocs=2", "TRAIN.batch_size=8",
-                                                                   "TRAIN.well_batch_size=4"]}),
+              {"old default: 1 process, 2 threads, MKL's own path": (ONE_PROCESS_GDRNN + ["num_threads=2"], OLD_MKL),
+               "1 process, num_threads=auto": (ONE_PROCESS_GDRNN, {}),
+               "today's default: 2 processes x 1 thread, batch 8 + 4 wells each": ([], {})}),
 }
 
 
@@ -55,19 +61,23 @@ def default_steps(example: str) -> int:
     return cfg.TRAIN.iters if example == "md_diffusion" else cfg.TRAIN.epochs * steps_per_unit(example)
 
 
-def seconds_a_step(example: str, extra, tmp: str, log: str) -> float:
+def seconds_a_step(example: str, variant, tmp: str, log: str) -> float:
     script, data, (key, short, long), _ = EXAMPLES[example]
+    extra, env = variant
     seconds = []
     for n in (short, long):
         out = tempfile.mkdtemp(dir=tmp)
         start = time.perf_counter()
-        run_example(os.path.join(ROOT, script), ["mode=train", f"output_dir={out}", data, key.format(n), *extra], log)
+        run_example(os.path.join(ROOT, script), ["mode=train", f"output_dir={out}", data, key.format(n), *extra], log,
+                    env)
         seconds.append(time.perf_counter() - start)
     return (seconds[1] - seconds[0]) / ((long - short) * steps_per_unit(example))
 
 
-INFER_VARIANTS = {"old default (2 threads)": ["num_threads=2", "INFER.nprocs=1"],
-                  "1 thread, 1 process": ["num_threads=1", "INFER.nprocs=1"], "defaults today (auto, auto)": []}
+INFER_VARIANTS = {"old default: 2 threads, MKL's own path": (["num_threads=2", "INFER.nprocs=1"], OLD_MKL),
+                  "2 threads, 1 process": (["num_threads=2", "INFER.nprocs=1"], {}),
+                  "1 thread, 1 process": (["num_threads=1", "INFER.nprocs=1"], {}),
+                  "today's defaults (num_threads and INFER.nprocs auto)": ([], {})}
 
 
 def md_infer(section: str, repeats: int, tmp: str, log: str) -> None:
@@ -78,13 +88,13 @@ def md_infer(section: str, repeats: int, tmp: str, log: str) -> None:
           f"| variant | seconds | speed-up over the old default | max difference from the first row |\n"
           f"|---|---|---|---|")
     base, first = None, None
-    for label, extra in INFER_VARIANTS.items():
+    for k, (label, (extra, env)) in enumerate(INFER_VARIANTS.items()):
         times = []
         for r in range(repeats):
-            out = os.path.join(tmp, f"sr_{len(times)}_{abs(hash(label))}.npy")
+            out = os.path.join(tmp, f"sr_{k}_{r}.npy")
             start = time.perf_counter()
             run_example(script, ["mode=infer", f"output_dir={tmp}/infer", f"INFER.input={section}",
-                                 f"INFER.output={out}", f"INFER.pretrained_model_path={weights}", *extra], log)
+                                 f"INFER.output={out}", f"INFER.pretrained_model_path={weights}", *extra], log, env)
             times.append(time.perf_counter() - start)
         t, pred = statistics.median(times), np.load(out)
         base, first = base or t, pred if first is None else first
@@ -119,8 +129,8 @@ def main():
             run_example(os.path.join(ROOT, script), ["mode=train", f"output_dir={tempfile.mkdtemp(dir=tmp)}", data,
                                                      key.format(short)], log)
             base = None
-            for label, extra in variants.items():
-                t = seconds_a_step(example, extra, tmp, log)
+            for label, variant in variants.items():
+                t = seconds_a_step(example, variant, tmp, log)
                 base = base or t
                 print(f"| {label} | {t:.3f} | {base / t:.2f}x | {total * t / 60:.1f} |", flush=True)
             print()

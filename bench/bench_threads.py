@@ -7,7 +7,9 @@ Prints the machine (CPU model, usable cores, paddle version), then a markdown ta
 speed-up of N threads, and the steps a second of two 1-thread processes run at once relative to one 1-thread
 process (2.0 = the two cores fully used), for each environment:
 
-- default: Paddle's bundled Intel OpenMP as it comes;
+- default: Paddle's bundled Intel OpenMP as it comes, and on an AMD CPU with AVX2 ``MKL_DEBUG_CPU_TYPE=5``, which
+  ppsci_ext sets (``ppsci_ext.mkl_cpu_type``);
+- ``MKL_DEBUG_CPU_TYPE=`` (empty): MKL's own CPU dispatch (its slow path on AMD CPUs);
 - ``KMP_BLOCKTIME=0``: a thread sleeps as soon as a parallel region ends instead of spinning for 200 ms;
 - ``KMP_AFFINITY=granularity=fine,compact,1,0``: each OpenMP thread pinned to its own core;
 - ``OMP_WAIT_POLICY=PASSIVE``: waiting threads yield the core.
@@ -30,7 +32,8 @@ from common import timings
 
 EXAMPLES = {"velocitygan": ("velocitygan", "VelocityGAN"), "md_diffusion": ("md_diffusion", "MDDiffusion"),
             "gdrnn": ("gdrnn", "GDRNN")}
-ENVS = {"default": {}, "KMP_BLOCKTIME=0": {"KMP_BLOCKTIME": "0"},
+ENVS = {"default": {}, "MKL_DEBUG_CPU_TYPE= (MKL's own CPU dispatch)": {"MKL_DEBUG_CPU_TYPE": ""},
+        "KMP_BLOCKTIME=0": {"KMP_BLOCKTIME": "0"},
         "KMP_AFFINITY=compact": {"KMP_AFFINITY": "granularity=fine,compact,1,0"},
         "OMP_WAIT_POLICY=PASSIVE": {"OMP_WAIT_POLICY": "PASSIVE"}}
 

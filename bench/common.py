@@ -46,12 +46,13 @@ GDRNN_HELD_OUT = ["DATA.family.seed=9001", "DATA.family.n_sections=3", "DATA.fam
                   f"DATA.out_dir={ROOT}/data_gen/gdrnn_family_heldout"]
 
 
-def run_example(script, args, log):
-    """``python script args...`` from the project root, its output appended to ``log``; returns minutes taken."""
+def run_example(script, args, log, env=None):
+    """``python script args...`` from the project root (with the variables ``env`` added to the environment), its
+    output appended to ``log``; returns minutes taken."""
     start = time.time()
     with open(log, "a") as f:
         subprocess.run([sys.executable, script, *args], check=True, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT,
-                       env={**os.environ, "GLOG_minloglevel": "2"})
+                       env={**os.environ, "GLOG_minloglevel": "2", **(env or {})})
     return (time.time() - start) / 60
 
 

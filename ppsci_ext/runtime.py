@@ -92,6 +92,9 @@ def setup_run(cfg) -> None:
         paddle.distributed.init_parallel_env()  # started by paddle.distributed.launch
     os.makedirs(cfg.output_dir, exist_ok=True)
     logger.init_logger("ppsci", osp.join(cfg.output_dir, f"{cfg.mode}.log"), "info")
+    if os.environ.get("PPSCI_EXT_MKL") and cfg.device == "cpu" and paddle.distributed.get_rank() == 0:
+        logger.message(f"{os.environ['PPSCI_EXT_MKL']}: an AMD CPU with AVX2, on which Paddle's bundled MKL takes "
+                       f"its slow path unless told (start with MKL_DEBUG_CPU_TYPE= to keep MKL's own choice)")
     resolve_threads(cfg, _DISPATCHED["probe"])  # before the seed: the probe draws random weights
     if cfg.num_threads and cfg.device == "cpu":
         paddle.base.core.set_num_threads(int(cfg.num_threads))

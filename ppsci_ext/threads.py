@@ -6,7 +6,8 @@ network. So ``auto`` times one step of the example's own network (forward + back
 (1 and the cores this process may use), after one untimed warm-up, and keeps the faster; a count must be over 10%
 faster than a smaller one to be chosen. The answer is cached per machine in the user's cache folder
 (``$PPSCI_EXT_CACHE``, else ``$XDG_CACHE_HOME/ppsci_ext``, else ``~/.cache/ppsci_ext``), keyed by the CPU model,
-the usable cores, the Paddle and numpy versions and the probe's name, so another machine, library or network
+the usable cores, the Paddle and numpy versions, MKL's CPU type (``MKL_DEBUG_CPU_TYPE``, see :mod:`ppsci_ext`) and
+the probe's name, so another machine, library or network
 probes again.
 """
 import hashlib
@@ -52,7 +53,8 @@ def machine() -> Dict:
     import numpy
     import paddle
 
-    return {"cpu": _cpu_model(), "cores": _cores(), "paddle": paddle.__version__, "numpy": numpy.__version__}
+    return {"cpu": _cpu_model(), "cores": _cores(), "paddle": paddle.__version__, "numpy": numpy.__version__,
+            "mkl_cpu_type": os.environ.get("MKL_DEBUG_CPU_TYPE")}
 
 
 def _key(name: str, facts: Dict) -> str:

@@ -87,3 +87,19 @@ def test_inference_processes_auto_follow_the_threads_chosen(monkeypatch):
     cfg.device, cfg.INFER.nprocs = "cpu", 0
     with pytest.raises(ValueError, match="INFER.nprocs: expected auto or an integer >= 1, found 0"):
         runtime.inference_procs(cfg, "INFER.nprocs")
+
+
+@pytest.mark.parametrize("vendor, flags, environ, set_", [
+    ("AuthenticAMD", "fpu sse2 avx avx2 fma", {}, True),              # AMD with AVX2: MKL told
+    ("GenuineIntel", "fpu sse2 avx avx2 avx512f", {}, False),         # Intel: MKL's own dispatch
+    ("AuthenticAMD", "fpu sse2 avx", {}, False),                      # no AVX2
+    ("AuthenticAMD", "fpu avx2", {"MKL_DEBUG_CPU_TYPE": ""}, False),  # the user's setting, even empty, stays
+])
+def test_mkl_is_told_the_cpu_type_only_on_amd_with_avx2(vendor, flags, environ, set_):
+    from ppsci_ext import mkl_cpu_type
+
+    cpuinfo = f"processor\t: 0\nvendor_id\t: {vendor}\nmodel name\t: X\nflags\t\t: {flags}\n\nprocessor\t: 1\n"
+    env = dict(environ)
+    assert mkl_cpu_type(cpuinfo, env) is set_
+    assert env == ({"MKL_DEBUG_CPU_TYPE": "5", "PPSCI_EXT_MKL": "MKL_DEBUG_CPU_TYPE=5 (set by ppsci_ext)"} if set_
+                   else environ)
