@@ -32,7 +32,7 @@ from common import run_example
 import numpy as np
 
 DATA = os.path.join(ROOT, "data_gen", "bench_cpu_training")
-ONE_PROCESS_MD = ["TRAIN.nprocs=1", "TRAIN.batch_size=8"]  # the old defaults: one process, the whole step's batch
+ONE_PROCESS_MD = ["TRAIN.nprocs=1", "TRAIN.batch_size=8"]  # one process, the whole step's batch (the old default)
 ONE_PROCESS_GDRNN = ["TRAIN.nprocs=1", "TRAIN.batch_size=16", "TRAIN.well_batch_size=8"]
 OLD_MKL = {"MKL_DEBUG_CPU_TYPE": ""}  # set, so ppsci_ext leaves MKL's own CPU dispatch (see ppsci_ext.mkl_cpu_type)
 EXAMPLES = {
@@ -43,17 +43,19 @@ EXAMPLES = {
                       "today's default: 2 processes x 1 thread, batch 4 each": ([], {})}),
     "gdrnn": ("examples/gdrnn/GDRNN.py", f"DATA.out_dir={DATA}/gdrnn", ("TRAIN.epochs={}", 1, 3),
               {"old default: 1 process, 2 threads, MKL's own path": (ONE_PROCESS_GDRNN + ["num_threads=2"], OLD_MKL),
-               "1 process, num_threads=auto": (ONE_PROCESS_GDRNN, {}),
-               "today's default: 2 processes x 1 thread, batch 8 + 4 wells each": ([], {})}),
+               "today's default: 1 process, num_threads=auto": (ONE_PROCESS_GDRNN, {}),
+               "2 processes x 1 thread, batch 8 + 4 wells each": (["TRAIN.nprocs=2", "TRAIN.batch_size=8",
+                                                                    "TRAIN.well_batch_size=4"], {})}),
 }
 
 
 def steps_per_unit(example: str) -> int:
-    """Optimiser steps of one unit of the length key: 1 for MD Diffusion's iters, GDRNN's steps an epoch."""
+    """Optimiser steps of one unit of the length key: 1 for MD Diffusion's iters, GDRNN's steps an epoch (every
+    variant takes the same: its processes share the traces, TRAIN.nprocs x TRAIN.batch_size a step)."""
     if example == "md_diffusion":
         return 1
-    cfg = compose_config("gdrnn")
-    return cfg.DATA.synthetic.n_traces // cfg.TRAIN.batch_size
+    t = compose_config("gdrnn", ONE_PROCESS_GDRNN).TRAIN
+    return compose_config("gdrnn").DATA.synthetic.n_traces // (t.nprocs * t.batch_size)
 
 
 def default_steps(example: str) -> int:

@@ -2,10 +2,10 @@
 
 :func:`fork_map` runs ``fn`` on each item of a list and returns the results in order, as a plain loop would;
 with ``nprocs > 1`` (Linux) the items are dealt round-robin to ``nprocs - 1`` forked children, one thread each,
-and this process, with the threads it has (one, where the count was chosen for processes). A child starts as a copy of this process, with the network already
-loaded, so nothing is pickled or rebuilt: its results come back as ``.npy`` files in a temporary folder this
-function creates and removes (read without pickle). A child ends with its parent (``PR_SET_PDEATHSIG``); an
-error in a child is raised here with its message.
+and this process, with the threads it has (one, where the count was chosen for processes). A child starts as a
+copy of this process, with the network already loaded, so nothing is pickled or rebuilt: its results come back
+as ``.npy`` files in a temporary folder this function creates and removes (read without pickle). A child ends
+with its parent (``PR_SET_PDEATHSIG``); an error in a child is raised here with its message.
 
 Why processes: on CPUs where a second Paddle thread makes a network slower (see :mod:`ppsci_ext.threads`), two
 single-thread processes still run nearly twice as many items a second. Items must not depend on one another

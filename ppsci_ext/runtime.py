@@ -47,8 +47,8 @@ from ppsci_ext.train.checkpoint import check_config as check_network_config
 from ppsci_ext.train.checkpoint import load_checkpoint
 from ppsci_ext.train.checkpoint import set_state_strict
 
-__all__ = ["PROJECT_ROOT", "mode", "dispatch", "setup_run", "data_parallel", "inference_procs", "network_config", "run_config",
-           "Files", "output_file", "path_checks", "check_weights", "load_trained", "load_network", "trained_kinds",
+__all__ = ["PROJECT_ROOT", "mode", "dispatch", "setup_run", "data_parallel", "inference_procs", "network_config",
+           "run_config", "Files", "output_file", "path_checks", "check_weights", "load_trained", "load_network", "trained_kinds",
            "predict_batches", "read_npy", "required", "rank_zero_first", "compose_config"]
 
 
