@@ -1,14 +1,15 @@
 """Independent pieces of inference work spread over forked CPU processes of one thread each.
 
 :func:`fork_map` runs ``fn`` on each item of a list and returns the results in order, as a plain loop would;
-with ``nprocs > 1`` (Linux) the items are dealt round-robin to ``nprocs - 1`` forked children, one thread each,
-and this process, with the threads it has (one, where the count was chosen for processes). A child starts as a
-copy of this process, with the network already loaded, so nothing is pickled or rebuilt: its results come back
-as ``.npy`` files in a temporary folder this function creates and removes (read without pickle). A child ends
-with its parent (``PR_SET_PDEATHSIG``); an error in a child is raised here with its message.
+with ``nprocs > 1`` (Linux) the items are dealt round-robin to ``nprocs`` forked children of one thread each,
+while this process waits (its own thread count is left as it is). A child starts as a copy of this process,
+with the network already loaded, so nothing is pickled or rebuilt: its results come back as ``.npy`` files in a
+temporary folder this function creates and removes (read without pickle). A child ends with its parent
+(``PR_SET_PDEATHSIG``); an error in a child is raised here with its message.
 
-Why processes: on CPUs where a second Paddle thread makes a network slower (see :mod:`ppsci_ext.threads`), two
-single-thread processes still run nearly twice as many items a second. Items must not depend on one another
+Why processes: independent items scale over processes as far as the cores go, while a second Paddle thread
+gains little or loses on some CPUs (README, "CPU threads, processes and GPUs": two single-thread processes ran
+1.95-2.5x the steps of one on 2 AMD EPYC cores, a second thread 1.03-1.25x). Items must not depend on one another
 or on shared random state (each piece seeds its own draws, as :meth:`ppsci_ext.diffusion.SRPipeline.predict`
 does), so the result equals the one-process loop.
 """
@@ -66,19 +67,18 @@ def fork_map(fn: Callable[[object], np.ndarray], items: Sequence, nprocs: int = 
     folder = tempfile.mkdtemp(prefix="ppsci_ext_fork_")
     children = []
     try:
-        for rank in range(1, nprocs):
+        for rank in range(nprocs):
             pid = os.fork()
             if pid == 0:
                 _child(fn, items, list(range(rank, len(items), nprocs)), folder)
             children.append(pid)
-        mine = {i: np.asarray(fn(items[i])) for i in range(0, len(items), nprocs)}
         failed = [pid for pid in children if os.waitpid(pid, 0)[1] != 0]
         children = []
         errors = [open(os.path.join(folder, f)).read() for f in sorted(os.listdir(folder)) if f.startswith("error")]
         if failed or errors:
             raise RuntimeError("a worker process stopped: " + (errors[0].splitlines()[0] if errors else
                                                                 f"exit status of {failed}"))
-        return [mine[i] if i in mine else np.load(os.path.join(folder, f"{i}.npy")) for i in range(len(items))]
+        return [np.load(os.path.join(folder, f"{i}.npy")) for i in range(len(items))]
     finally:
         for pid in children:  # this process was interrupted: its children end with it
             try:

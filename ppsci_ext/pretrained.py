@@ -113,6 +113,8 @@ GDRNN_DEMO = ("EVAL.n_iter_long=0",)  # the classical methods run as long as the
 # every 4th Marmousi trace (200 of 800; the wells are the same traces 100, 300, 500, 700), a quarter of the time
 MARMOUSI_DEMO = ("DATA.out_dir=data_gen/gdrnn_marmousi_demo", "DATA.marmousi.decimate_x=4", "DATA.wells=[25,75,125,175]",
                  "EVAL.blind_trace=100")
+# the shipped GDRNN weights were trained in one process, before TRAIN.nprocs: 2 and its per-process batches
+GDRNN_ONE_PROCESS = ("TRAIN.nprocs=1", "TRAIN.batch_size=16", "TRAIN.well_batch_size=8")
 MD_DEMO = ("EVAL.n_items=4",)  # 4 of the 24 held-out test sections
 MD_FINETUNED = ("output_dir=outputs/md_diffusion_finetuned",)  # where scripts/md_diffusion_finetune.sh trains
 
@@ -125,11 +127,11 @@ ENTRIES: Dict[str, Entry] = {e.name: e for e in (
           ("output_dir=outputs/demo/inversionnet", "EVAL.pretrained_model_path=pretrained/inversionnet.pdparams",
            *FLATVEL_DEMO), _fwi),
     Entry("gdrnn_family", "GDRNN trained on the family of random sections", "gdrnn_family/gdrnn.pdparams", GDRNN,
-          "gdrnn", ("--config-name", "gdrnn_family"), False,
+          "gdrnn", ("--config-name", "gdrnn_family", *GDRNN_ONE_PROCESS), False,
           ("output_dir=outputs/demo/gdrnn_family", "EVAL.pretrained_model_path=pretrained/gdrnn_family",
            *GDRNN_DEMO), _ava),
     Entry("gdrnn_marmousi", "GDRNN family model fine-tuned on Marmousi", "gdrnn_marmousi/gdrnn.pdparams", GDRNN, "gdrnn",
-          ("--config-name", "gdrnn_marmousi", "output_dir=outputs/gdrnn_marmousi_finetuned",
+          ("--config-name", "gdrnn_marmousi", *GDRNN_ONE_PROCESS, "output_dir=outputs/gdrnn_marmousi_finetuned",
            "TRAIN.init_from=outputs/gdrnn_family/gdrnn/checkpoint.pdparams", "TRAIN.epochs=5",
            "TRAIN.schedule.start_steps=6", "TRAIN.schedule.grow_epochs=1"), False,
           ("--config-name", "gdrnn_marmousi", "output_dir=outputs/demo/gdrnn_marmousi",

@@ -170,15 +170,14 @@ def resolve_threads(cfg, probe: Optional[Callable] = None) -> None:
 
 
 def inference_procs(cfg, key: str) -> int:
-    """The CPU processes that share a mode's independent inference work (:func:`ppsci_ext.parallel.fork_map`):
-    the config's ``key``, a number, or ``auto``: every usable core where the run's threads came out as 1 on a
-    CPU with several (a second thread does not pay there, a second process does), else 1. On a GPU: 1."""
+    """The CPU processes of one thread each that share a mode's independent inference work
+    (:func:`ppsci_ext.parallel.fork_map`): the config's ``key``, a number, or ``auto``: every usable core (on
+    2 AMD EPYC cores two processes beat one process with two threads, README). On a GPU: 1."""
     value = _value(cfg, key)
     if cfg.device != "cpu":
         return 1
     if value == "auto":
-        cores = machine()["cores"]
-        return cores if cfg.num_threads == 1 and cores > 1 else 1
+        return machine()["cores"]
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{key}: expected auto or an integer >= 1, found {value!r}")
     return value
