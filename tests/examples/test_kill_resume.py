@@ -12,44 +12,32 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-EXAMPLES = {
-    # script, tiny overrides (data under {data}), checkpoint under output_dir, log line that means "mid-run"
-    "velocitygan": ("examples/velocitygan/VelocityGAN.py",
-                    ["GENERATE.out_dir={data}", "GENERATE.n_train=16", "GENERATE.n_test=8", "GENERATE.file_size=8",
-                     "MODELLING.nt=200", "DATA.sample_ratio=4", "MODEL.generator.dims=[4,8,8,16,16]",
-                     "MODEL.critic.dims=[4,4,8,8]", "TRAIN.epochs=3", "TRAIN.batch_size=4", "TRAIN.nprocs=1",
-                     "TRAIN.log_freq=1"],
-                    "velocitygan/checkpoint.pdparams", "epoch 2/3 iter 2/4"),
-    # the default: two data-parallel worker processes; only the parent is killed, its workers follow it
-    "velocitygan_2procs": ("examples/velocitygan/VelocityGAN.py",
-                           ["GENERATE.out_dir={data}", "GENERATE.n_train=16", "GENERATE.n_test=8",
-                            "GENERATE.file_size=8", "MODELLING.nt=200", "DATA.sample_ratio=4",
-                            "MODEL.generator.dims=[4,8,8,16,16]", "MODEL.critic.dims=[4,4,8,8]", "TRAIN.epochs=3",
-                            "TRAIN.batch_size=2", "TRAIN.nprocs=2", "TRAIN.log_freq=1"],
-                           "velocitygan/checkpoint.pdparams", "epoch 2/3 iter 2/4"),
-    "gdrnn": ("examples/gdrnn/GDRNN.py",
-              ["DATA.out_dir={data}", "DATA.synthetic.n_samples=48", "DATA.synthetic.n_traces=24",
-               "DATA.synthetic.n_layers_range=[8,12]", "DATA.wells=[4,18]", "DATA.n_aug=4", "MODEL.dims=[8,16]",
-               "MODEL.n_steps=3", "TRAIN.epochs=4", "TRAIN.batch_size=4", "TRAIN.well_batch_size=4",
-               "TRAIN.schedule.start_steps=2", "TRAIN.schedule.grow_epochs=2", "TRAIN.nprocs=1"],
-              "gdrnn/checkpoint.pdparams", "epoch 1/4"),
-    "gdrnn_2procs": ("examples/gdrnn/GDRNN.py",
-                     ["DATA.out_dir={data}", "DATA.synthetic.n_samples=48", "DATA.synthetic.n_traces=24",
-                      "DATA.synthetic.n_layers_range=[8,12]", "DATA.wells=[4,18]", "DATA.n_aug=4", "MODEL.dims=[8,16]",
-                      "MODEL.n_steps=3", "TRAIN.epochs=4", "TRAIN.batch_size=2", "TRAIN.well_batch_size=2",
-                      "TRAIN.schedule.start_steps=2", "TRAIN.schedule.grow_epochs=2", "TRAIN.nprocs=2"],
-                     "gdrnn/checkpoint.pdparams", "epoch 1/4"),
-    "md_diffusion": ("examples/md_diffusion/MDDiffusion.py",
-                     ["DATA.root={data}", "DATA.n_pairs=20", "DATA.lr_shape=[32,32]", "DATA.hr_shape=[64,64]",
-                      "DATA.patch=32", "MODEL.base_channels=8", "MODEL.channel_mults=[1,2]", "TRAIN.iters=12",
-                      "TRAIN.batch_size=2", "TRAIN.save_every=3", "TRAIN.nprocs=1"],
-                     "diffusion/checkpoint.pdparams", "step 3/12"),
-    "md_diffusion_2procs": ("examples/md_diffusion/MDDiffusion.py",
-                            ["DATA.root={data}", "DATA.n_pairs=20", "DATA.lr_shape=[32,32]", "DATA.hr_shape=[64,64]",
-                             "DATA.patch=32", "MODEL.base_channels=8", "MODEL.channel_mults=[1,2]", "TRAIN.iters=12",
-                             "TRAIN.batch_size=1", "TRAIN.save_every=3", "TRAIN.nprocs=2"],
-                            "diffusion/checkpoint.pdparams", "step 3/12"),
+TINY = {  # each example's tiny overrides (data under {data}), but its batch and process count
+    "velocitygan": ["GENERATE.out_dir={data}", "GENERATE.n_train=16", "GENERATE.n_test=8", "GENERATE.file_size=8",
+                    "MODELLING.nt=200", "DATA.sample_ratio=4", "MODEL.generator.dims=[4,8,8,16,16]",
+                    "MODEL.critic.dims=[4,4,8,8]", "TRAIN.epochs=3", "TRAIN.log_freq=1"],
+    "gdrnn": ["DATA.out_dir={data}", "DATA.synthetic.n_samples=48", "DATA.synthetic.n_traces=24",
+              "DATA.synthetic.n_layers_range=[8,12]", "DATA.wells=[4,18]", "DATA.n_aug=4", "MODEL.dims=[8,16]",
+              "MODEL.n_steps=3", "TRAIN.epochs=4", "TRAIN.schedule.start_steps=2", "TRAIN.schedule.grow_epochs=2"],
+    "md_diffusion": ["DATA.root={data}", "DATA.n_pairs=20", "DATA.lr_shape=[32,32]", "DATA.hr_shape=[64,64]",
+                     "DATA.patch=32", "MODEL.base_channels=8", "MODEL.channel_mults=[1,2]", "TRAIN.iters=12",
+                     "TRAIN.save_every=3"],
 }
+SCRIPTS = {"velocitygan": "examples/velocitygan/VelocityGAN.py", "gdrnn": "examples/gdrnn/GDRNN.py",
+           "md_diffusion": "examples/md_diffusion/MDDiffusion.py"}
+# checkpoint under output_dir, log line that means "mid-run"
+CHECKPOINTS = {"velocitygan": ("velocitygan/checkpoint.pdparams", "epoch 2/3 iter 2/4"),
+               "gdrnn": ("gdrnn/checkpoint.pdparams", "epoch 1/4"),
+               "md_diffusion": ("diffusion/checkpoint.pdparams", "step 3/12")}
+# one process, and the default: two data-parallel worker processes with half the batch each (only the parent
+# is killed, its workers follow it)
+BATCHES = {"velocitygan": (["TRAIN.batch_size=4"], ["TRAIN.batch_size=2"]),
+           "gdrnn": (["TRAIN.batch_size=4", "TRAIN.well_batch_size=4"],
+                     ["TRAIN.batch_size=2", "TRAIN.well_batch_size=2"]),
+           "md_diffusion": (["TRAIN.batch_size=2"], ["TRAIN.batch_size=1"])}
+EXAMPLES = {  # script, overrides, checkpoint, mid-run log line
+    f"{name}{tag}": (SCRIPTS[name], TINY[name] + batch + [f"TRAIN.nprocs={n}"], *CHECKPOINTS[name])
+    for name in TINY for tag, n, batch in (("", 1, BATCHES[name][0]), ("_2procs", 2, BATCHES[name][1]))}
 
 
 def command(name, tmp, out):
