@@ -19,6 +19,7 @@ import time
 
 from common import compose_config
 from common import load_example
+from common import set_threads
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, "examples", "gdrnn", "GDRNN.py")
@@ -35,20 +36,21 @@ def run(config, mode, overrides, log):
 
 
 def time_inversion(config, overrides, repeats):
-    """Median seconds to invert the whole section with the trained GDRNN, in this process."""
+    """Median seconds to invert the whole section with the trained GDRNN as mode=infer does (its batches shared by
+    INFER.nprocs single-thread processes on the CPU)."""
     import numpy as np
-    import paddle
     mod = load_example("gdrnn", "GDRNN")
     cfg = compose_config(config, ["mode=infer", *overrides])
-    paddle.base.core.set_num_threads(int(cfg.num_threads))
+    set_threads(cfg, mod)
     paths = mod.data_paths(cfg)
     ds = mod.AVADataset(paths["section"], label_keys=())
     model = mod.load_model(cfg, "gdrnn", mod.build_forward_op(cfg, paths["section"]))
     stacks, m_back, _ = ds.arrays()
+    nprocs = mod.runtime.inference_procs(cfg, "INFER.nprocs")
     times = []
     for _ in range(repeats):
         t = time.perf_counter()
-        mod.invert(model, stacks, m_back, cfg.INFER.batch_size)
+        mod.invert(model, stacks, m_back, cfg.INFER.batch_size, nprocs)
         times.append(time.perf_counter() - t)
     return float(np.median(times)), stacks.shape
 

@@ -26,6 +26,7 @@ from common import GDRNN_HELD_OUT
 from common import compose_config
 from common import evaluate_gdrnn
 from common import load_example
+from common import set_threads
 from common import timings
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -64,16 +65,16 @@ def targets(name, res):
 def time_inversion(out, repeats):
     """Median seconds to invert the Marmousi window with the GDRNN in ``out``, guard on and off."""
     import numpy as np
-    import paddle
     mod = load_example("gdrnn", "GDRNN")
     medians = {}
     for guard in (True, False):
         cfg = compose_config("gdrnn_marmousi", [f"output_dir={out}", f"MODEL.guard={guard}"])
-        paddle.base.core.set_num_threads(int(cfg.num_threads))
+        set_threads(cfg, mod)
         paths = mod.data_paths(cfg)
         stacks, m_back, _ = mod.AVADataset(paths["section"], label_keys=()).arrays()
         model = mod.load_model(cfg, "gdrnn", mod.build_forward_op(cfg, paths["section"]))
-        run = lambda: mod.invert(model, stacks, m_back, cfg.INFER.batch_size)  # noqa: E731
+        nprocs = mod.runtime.inference_procs(cfg, "INFER.nprocs")
+        run = lambda: mod.invert(model, stacks, m_back, cfg.INFER.batch_size, nprocs)  # noqa: E731
         medians[guard] = float(np.median(timings(run, repeats, warm_up=False)))
     return medians, stacks.shape
 

@@ -51,7 +51,8 @@ RULES: Dict[str, Tuple[Callable, str, bool]] = {
                              "num_res_blocks", "nt", "nz", "nx")},
     **{k: _POS_INT_OR_NULL for k in ("n_items", "sample_steps")},
     "num_threads": _THREADS,
-    "INFER.nprocs": _rule(lambda v: v == "auto" or (_is_int(v) and v >= 1), "auto or a whole number >= 1"),
+    **{k: _rule(lambda v: v == "auto" or (_is_int(v) and v >= 1), "auto or a whole number >= 1")
+       for k in ("INFER.nprocs", "EVAL.nprocs")},
     **{k: _NONNEG_INT for k in ("num_workers", "warmup_steps", "overlap", "n_iter_long", "well_margin", "pad")},
     # step sizes and physical scales
     **{k: _POS for k in ("lr", "lr_g", "lr_d", "adam_lr", "gd_step0", "dt", "dx", "freq", "log_k",

@@ -3,8 +3,9 @@
 :func:`fork_map` runs ``fn`` on each item of a list and returns the results in order, as a plain loop would;
 with ``nprocs > 1`` (Linux) the items are dealt round-robin to ``nprocs`` forked children of one thread each,
 while this process waits (its own thread count is left as it is). A child starts as a copy of this process,
-with the network already loaded, so nothing is pickled or rebuilt: its results come back as ``.npy`` files in a
-temporary folder this function creates and removes (read without pickle). A child ends with its parent
+with the network already loaded, so nothing is pickled or rebuilt: its results (an array, or a dict of arrays)
+come back as ``.npy`` / ``.npz`` files in a temporary folder this function creates and removes (read without
+pickle). A child ends with its parent
 (``PR_SET_PDEATHSIG``); an error in a child is raised here with its message.
 
 Why processes: independent items scale over processes as far as the cores go, while a second Paddle thread
@@ -21,12 +22,23 @@ import sys
 import tempfile
 import traceback
 from typing import Callable
+from typing import Dict
 from typing import List
 from typing import Sequence
+from typing import Union
 
 import numpy as np
 
 __all__ = ["fork_map"]
+
+Result = Union[np.ndarray, Dict[str, np.ndarray]]
+
+
+def _plain(result: Result) -> Result:
+    """What a result is after the trip through a file: arrays (a dict's values too)."""
+    if isinstance(result, dict):
+        return {k: np.asarray(v) for k, v in result.items()}
+    return np.asarray(result)
 
 
 def _die_with_parent() -> None:
@@ -36,8 +48,27 @@ def _die_with_parent() -> None:
         pass
 
 
+def _save(path: str, result: Result) -> None:
+    """``result`` to ``<path>.npz`` (a dict of arrays) or ``<path>.npy``, whole or not at all."""
+    tmp = f"{path}.tmp"
+    with open(tmp, "wb") as f:
+        if isinstance(result, dict):
+            np.savez(f, **{k: np.asarray(v) for k, v in result.items()})
+        else:
+            np.save(f, np.asarray(result))
+    os.replace(tmp, path + (".npz" if isinstance(result, dict) else ".npy"))
+
+
+def _load(folder: str, i: int) -> Result:
+    path = os.path.join(folder, f"{i}.npz")
+    if os.path.exists(path):
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    return np.load(os.path.join(folder, f"{i}.npy"), allow_pickle=False)
+
+
 def _child(fn: Callable, items: Sequence, share: List[int], folder: str) -> None:
-    """In a forked child: ``fn`` on ``items[i]`` for ``i`` in ``share``, each result to ``<folder>/<i>.npy``."""
+    """In a forked child: ``fn`` on ``items[i]`` for ``i`` in ``share``, each result to ``<folder>/<i>.np[yz]``."""
     code = 0
     try:
         _die_with_parent()
@@ -46,8 +77,7 @@ def _child(fn: Callable, items: Sequence, share: List[int], folder: str) -> None
 
         paddle.base.core.set_num_threads(1)
         for i in share:
-            np.save(os.path.join(folder, f"{i}.tmp.npy"), np.asarray(fn(items[i])))
-            os.replace(os.path.join(folder, f"{i}.tmp.npy"), os.path.join(folder, f"{i}.npy"))
+            _save(os.path.join(folder, str(i)), fn(items[i]))
     except BaseException as e:  # noqa: BLE001  (reported to the parent, which raises it)
         with open(os.path.join(folder, f"error{os.getpid()}.txt"), "w") as f:
             f.write(f"{type(e).__name__}: {e}\n{traceback.format_exc()}")
@@ -58,12 +88,12 @@ def _child(fn: Callable, items: Sequence, share: List[int], folder: str) -> None
         os._exit(code)
 
 
-def fork_map(fn: Callable[[object], np.ndarray], items: Sequence, nprocs: int = 1) -> List[np.ndarray]:
-    """``[fn(item) for item in items]`` (numpy arrays), over ``nprocs`` single-thread processes (module
-    docstring); ``nprocs <= 1``, one item, or no ``os.fork``: the plain loop here."""
+def fork_map(fn: Callable[[object], Result], items: Sequence, nprocs: int = 1) -> List[Result]:
+    """``[fn(item) for item in items]`` (each a numpy array or a dict of them), over ``nprocs`` single-thread
+    processes (module docstring); ``nprocs <= 1``, one item, or no ``os.fork``: the plain loop here."""
     nprocs = min(int(nprocs), len(items))
     if nprocs <= 1 or not hasattr(os, "fork"):
-        return [np.asarray(fn(item)) for item in items]
+        return [_plain(fn(item)) for item in items]
     folder = tempfile.mkdtemp(prefix="ppsci_ext_fork_")
     children = []
     try:
@@ -78,7 +108,7 @@ def fork_map(fn: Callable[[object], np.ndarray], items: Sequence, nprocs: int = 
         if failed or errors:
             raise RuntimeError("a worker process stopped: " + (errors[0].splitlines()[0] if errors else
                                                                 f"exit status of {failed}"))
-        return [np.load(os.path.join(folder, f"{i}.npy")) for i in range(len(items))]
+        return [_load(folder, i) for i in range(len(items))]
     finally:
         for pid in children:  # this process was interrupted: its children end with it
             try:

@@ -42,3 +42,15 @@ def test_tiles_of_a_paddle_network_shared_by_two_processes_equal_one_process():
     one = tiling.tiled_apply(fn, x, 64, 16, batch_size=2)
     two = tiling.tiled_apply(fn, x, 64, 16, batch_size=2, nprocs=2)
     np.testing.assert_array_equal(one, two)
+
+
+def test_dicts_of_arrays_come_back_as_the_plain_loop_gives_them():
+    def fn(i):
+        return {"m": np.full((2, 3), i, dtype=np.float32), "curve": [float(i), 2.0 * i]}
+
+    plain, forked = fork_map(fn, [0, 1, 2], nprocs=1), fork_map(fn, [0, 1, 2], nprocs=2)
+    for a, b in zip(plain, forked):
+        assert a.keys() == b.keys() == {"m", "curve"}
+        for k in a:
+            assert a[k].dtype == b[k].dtype
+            np.testing.assert_array_equal(a[k], b[k])

@@ -36,6 +36,7 @@ from ppsci_ext.data.ava.generator import build_ava_files
 from ppsci_ext.data.ava.elastic_models import elastic_section_of
 from ppsci_ext.data.ava.reader import read_ava_file
 from ppsci_ext.data.ava.reader import read_wavelet
+from ppsci_ext.parallel import fork_map
 from ppsci_ext.physics import AVAForward
 from ppsci_ext.physics import ava_inversion
 from ppsci_ext.physics import ricker_wavelet_matrix
@@ -219,24 +220,36 @@ def load_model(cfg, kind, forward_op, section="EVAL"):
     return runtime.load_network(SPEC, cfg, kind, lambda: build_model(cfg, forward_op, kind), section)
 
 
-def invert(model, stacks, m_back, batch_size):
+def batches(n, batch_size, nprocs=1):
+    """The trace ranges of an [N, ...] section: at most ``batch_size`` traces each, as many ranges as a multiple
+    of ``nprocs`` and of about equal size, so that ``nprocs`` processes get equal shares."""
+    count = -(-n // int(batch_size))
+    count = max(1, min(n, -(-count // int(nprocs)) * int(nprocs)))
+    edges = np.linspace(0, n, count + 1).round().astype(int)
+    return [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
+
+
+def invert(model, stacks, m_back, batch_size, nprocs=1):
     """Run a trained network over [N, 3, L] arrays in batches -> (models [N, 3, L], the guard's report: how many
     traces and unrolled steps fell back to gradient descent, and with MODEL.trust_region how many traces had each
-    property's change bounded; None with both off)."""
-    fell, trust = [], []
+    property's change bounded; None with both off). With ``nprocs`` > 1 the batches are shared by that many forked
+    single-thread processes (:func:`ppsci_ext.parallel.fork_map`): each batch is computed as here, so the same
+    models."""
 
-    def run(batch):
-        out = model(batch)
-        fell.append(getattr(model, "last_fallback", None))
-        trust.append(getattr(model, "last_trust", None))
-        return out
+    def run(rows):
+        with paddle.no_grad():
+            m = model({k: paddle.to_tensor(np.ascontiguousarray(v[rows], dtype=np.float32))
+                       for k, v in zip(IN_KEYS, (stacks, m_back))})[OUT_KEYS[0]].numpy()
+        found = {"fell": getattr(model, "last_fallback", None), "trust": getattr(model, "last_trust", None)}
+        return dict({k: v for k, v in found.items() if v is not None}, m=m)
 
-    m = runtime.predict_batches(run, {"stacks": stacks, "m_back": m_back}, "m", batch_size)
-    report = guard_report(fell)
+    parts = fork_map(run, batches(len(stacks), batch_size, nprocs), nprocs)
+    m = np.concatenate([p["m"] for p in parts])
+    report = guard_report([p.get("fell") for p in parts])
     if report:
         logger.info(f"guard: {report['traces_fell_back']} of {report['traces']} traces fell back to gradient "
                     f"descent in {report['steps_fell_back']} of {report['steps']} unrolled steps")
-    trust = [t for t in trust if t is not None]
+    trust = [p["trust"] for p in parts if "trust" in p]
     if trust:
         bounded = (np.concatenate(trust) < 1).sum(0).tolist()
         report = dict(report or {}, trust_bounded=dict(zip(PROPS, bounded)))
@@ -252,7 +265,7 @@ def inference(cfg: DictConfig):
     op = build_forward_op(cfg, cfg.INFER.input)
     model = load_model(cfg, cfg.MODEL.kind, op, "INFER")
     stacks, m_back, _ = ds.arrays()
-    m, _ = invert(model, stacks, m_back, cfg.INFER.batch_size)
+    m, _ = invert(model, stacks, m_back, cfg.INFER.batch_size, runtime.inference_procs(cfg, "INFER.nprocs"))
     write_npz(out_path, **{p: m[:, i].T for i, p in enumerate(PROPS)})
     logger.info(f"inverted {len(m)} traces x {m.shape[-1]} samples -> {cfg.INFER.output}")
 
@@ -260,21 +273,38 @@ def inference(cfg: DictConfig):
 # ------------------------------------------------------------------- eval
 def run_methods(cfg, paths, stacks, m_back, kinds):
     """Every method's inverted section [N, 3, L], for the iterative ones its misfit curve, and the guard's
-    report of each network (the trained ``kinds``)."""
+    report of each network (the trained ``kinds``). Every method but damped least squares works trace by trace
+    (the line searches and Adam's moments are per trace), so the section is inverted in batches of
+    EVAL.batch_size traces, shared by EVAL.nprocs forked single-thread processes; a curve is the misfit of the
+    whole section, summed over the batches."""
     op = build_forward_op(cfg, paths["section"])
-    results, curves, guard = {}, {}, {}
+    nprocs = runtime.inference_procs(cfg, "EVAL.nprocs")
+    results, guard = {}, {}
     for kind in kinds:
-        results[kind], guard[kind] = invert(load_model(cfg, kind, op), stacks, m_back, cfg.EVAL.batch_size)
-    n_iter = cfg.MODEL.n_steps
-    d, m0 = paddle.to_tensor(stacks), paddle.to_tensor(m_back)
-    for name, fn, kw in (("gd", ava_inversion.gradient_descent, {"step0": cfg.EVAL.gd_step0}),
-                         ("adam", ava_inversion.adam_inversion, {"lr": cfg.EVAL.adam_lr})):
-        if cfg.EVAL.n_iter_long > 0:  # the long runs and their misfit curves (0: skipped, as in the demos)
-            m, curves[name] = fn(op, m0, d, cfg.EVAL.n_iter_long, cfg.MODEL.scale, **kw)
-            results[f"{name}_long"] = m.numpy()
-        results[name] = fn(op, m0, d, n_iter, cfg.MODEL.scale, **kw)[0].numpy()
-    if "gdrnn" in results:
-        curves["gdrnn"] = load_model(cfg, "gdrnn", op).misfit_curve(stacks, m_back)
+        results[kind], guard[kind] = invert(load_model(cfg, kind, op), stacks, m_back, cfg.EVAL.batch_size, nprocs)
+    n_iter, n_long = cfg.MODEL.n_steps, cfg.EVAL.n_iter_long
+    curve_model = load_model(cfg, "gdrnn", op) if "gdrnn" in results else None
+    methods = (("gd", ava_inversion.gradient_descent, {"step0": cfg.EVAL.gd_step0}),
+               ("adam", ava_inversion.adam_inversion, {"lr": cfg.EVAL.adam_lr}))
+
+    def run(rows):
+        d, m0 = paddle.to_tensor(stacks[rows]), paddle.to_tensor(m_back[rows])
+        out = {"power": float(d.square().sum())}  # the curves below are relative to it
+        for name, fn, kw in methods:
+            if n_long > 0:  # the long runs and their misfit curves (0: skipped, as in the demos)
+                m, out[f"{name}_curve"] = fn(op, m0, d, n_long, cfg.MODEL.scale, **kw)
+                out[f"{name}_long"] = m.numpy()
+            out[name] = fn(op, m0, d, n_iter, cfg.MODEL.scale, **kw)[0].numpy()
+        if curve_model is not None:
+            out["gdrnn_curve"] = curve_model.misfit_curve(stacks[rows], m_back[rows])
+        return out
+
+    parts = fork_map(run, batches(len(stacks), cfg.EVAL.batch_size, nprocs), nprocs)
+    power = np.array([float(p["power"]) for p in parts])
+    names = [k for k in parts[0] if k != "power"]
+    results.update({k: np.concatenate([p[k] for p in parts]) for k in names if not k.endswith("_curve")})
+    curves = {k[:-len("_curve")]: (sum(p[k] * w for p, w in zip(parts, power)) / power.sum()).tolist()
+              for k in names if k.endswith("_curve")}
     vsvp = (m_back[:, 1] / m_back[:, 0]).mean(0)  # one vs/vp per sample for the whole section, as pylops
     section = read_ava_file(paths["section"])
     linear = AVAForward(section["wavemat"], section["theta"], method="aki_richards", vsvp=vsvp, dtype="float64")

@@ -86,6 +86,35 @@ def test_infer_inverts_a_physics_driven_file(trained):
     np.testing.assert_allclose(np.load(f"{out_path}.b.npz")["vp"], res["vp"], rtol=1e-3)  # float32 sums
 
 
+@pytest.mark.timeout(180)
+def test_eval_and_infer_batches_shared_by_two_processes_equal_one_process_and_the_whole_section(trained):
+    mod, cfg, tmp, _ = trained
+    paths = mod.data_paths(cfg)
+    stacks, m_back, _ = mod.AVADataset(paths["section"], label_keys=()).arrays()
+    runs = {name: mod.run_methods(tiny_cfg(tmp, *over), paths, stacks, m_back, ["gdrnn", "original"])
+            for name, over in (("one", ["EVAL.nprocs=1", "EVAL.batch_size=7"]),
+                               ("two", ["EVAL.nprocs=2", "EVAL.batch_size=7"]),
+                               ("whole", ["EVAL.nprocs=1", "EVAL.batch_size=24"]))}
+    (one, one_curves, one_guard), (two, two_curves, two_guard) = runs["one"], runs["two"]
+    assert set(one) == set(two) == {"gdrnn", "original", "gd", "adam", "gd_long", "adam_long", "dls"}
+    assert one_guard == two_guard and one_guard["gdrnn"]["traces"] == len(stacks)
+    whole, whole_curves, _ = runs["whole"]
+    for name in one:  # the same batches in another process; and every method but dls works trace by trace
+        np.testing.assert_allclose(two[name], one[name], rtol=1e-5, err_msg=name)
+        np.testing.assert_allclose(whole[name], one[name], rtol=1e-4, err_msg=name)  # float32 sums of other sizes
+    assert set(one_curves) == {"gd", "adam", "gdrnn"}
+    for name in one_curves:  # each batch's relative misfit, weighted by its data power: the section's
+        np.testing.assert_allclose(two_curves[name], one_curves[name], rtol=1e-5, err_msg=name)
+        np.testing.assert_allclose(whole_curves[name], one_curves[name], rtol=1e-4, err_msg=name)
+    outs = []
+    for n in (1, 2):
+        outs.append(os.path.join(tmp, f"inv_procs{n}.npz"))
+        mod.inference(tiny_cfg(tmp, f"INFER.input={tmp}/data/section.npz", f"INFER.output={outs[-1]}",
+                               "INFER.batch_size=5", f"INFER.nprocs={n}"))
+    for p in ("vp", "vs", "rho"):
+        np.testing.assert_allclose(np.load(outs[1])[p], np.load(outs[0])[p], rtol=1e-5)
+
+
 def test_infer_errors_name_the_problem(trained, tmp_path):
     mod, cfg, tmp, _ = trained
     with pytest.raises(ValueError, match="INFER.input"):
