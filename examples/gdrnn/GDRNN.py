@@ -279,11 +279,11 @@ def run_methods(cfg, paths, stacks, m_back, kinds):
     whole section, summed over the batches."""
     op = build_forward_op(cfg, paths["section"])
     nprocs = runtime.inference_procs(cfg, "EVAL.nprocs")
-    results, guard = {}, {}
-    for kind in kinds:
-        results[kind], guard[kind] = invert(load_model(cfg, kind, op), stacks, m_back, cfg.EVAL.batch_size, nprocs)
+    nets, results, guard = {kind: load_model(cfg, kind, op) for kind in kinds}, {}, {}
+    for kind, net in nets.items():
+        results[kind], guard[kind] = invert(net, stacks, m_back, cfg.EVAL.batch_size, nprocs)
     n_iter, n_long = cfg.MODEL.n_steps, cfg.EVAL.n_iter_long
-    curve_model = load_model(cfg, "gdrnn", op) if "gdrnn" in results else None
+    curve_model = nets.get("gdrnn")
     methods = (("gd", ava_inversion.gradient_descent, {"step0": cfg.EVAL.gd_step0}),
                ("adam", ava_inversion.adam_inversion, {"lr": cfg.EVAL.adam_lr}))
 
