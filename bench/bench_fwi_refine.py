@@ -29,7 +29,6 @@ import time
 from common import ROOT
 from common import compose_config
 from common import load_example
-from common import set_threads
 
 import numpy as np
 
@@ -139,7 +138,7 @@ def main():
     vg = load_example("velocitygan", "VelocityGAN")
     cfg = compose_config("velocitygan_openfwi", [f"INFER.pretrained_model_path={WEIGHTS}", f"output_dir={out}/run",
                                                  *args.overrides])
-    set_threads(cfg, vg)
+    vg.runtime.set_threads(cfg, vg.thread_probe)
     iters = args.iters if args.iters is not None else cfg.REFINE.iters
     from omegaconf import OmegaConf
     rules = OmegaConf.to_container(cfg.GENERATE.models, resolve=True)

@@ -19,7 +19,6 @@ import time
 
 from common import compose_config
 from common import load_example
-from common import set_threads
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, "examples", "gdrnn", "GDRNN.py")
@@ -41,7 +40,7 @@ def time_inversion(config, overrides, repeats):
     import numpy as np
     mod = load_example("gdrnn", "GDRNN")
     cfg = compose_config(config, ["mode=infer", *overrides])
-    set_threads(cfg, mod)
+    mod.runtime.set_threads(cfg, mod.thread_probe)
     paths = mod.data_paths(cfg)
     ds = mod.AVADataset(paths["section"], label_keys=())
     model = mod.load_model(cfg, "gdrnn", mod.build_forward_op(cfg, paths["section"]))

@@ -26,7 +26,6 @@ from common import GDRNN_HELD_OUT
 from common import compose_config
 from common import evaluate_gdrnn
 from common import load_example
-from common import set_threads
 from common import timings
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -69,7 +68,7 @@ def time_inversion(out, repeats):
     medians = {}
     for guard in (True, False):
         cfg = compose_config("gdrnn_marmousi", [f"output_dir={out}", f"MODEL.guard={guard}"])
-        set_threads(cfg, mod)
+        mod.runtime.set_threads(cfg, mod.thread_probe)
         paths = mod.data_paths(cfg)
         stacks, m_back, _ = mod.AVADataset(paths["section"], label_keys=()).arrays()
         model = mod.load_model(cfg, "gdrnn", mod.build_forward_op(cfg, paths["section"]))

@@ -36,16 +36,6 @@ def median_time(fn, repeats, warm_up=True):
     return statistics.median(timings(fn, repeats, warm_up))
 
 
-def set_threads(cfg, example) -> None:
-    """``cfg.num_threads`` made a number as the example's own run makes it (``auto``: the example module's
-    ``thread_probe``, cached per machine; :func:`ppsci_ext.runtime.resolve_threads`) and set in Paddle."""
-    import paddle
-    from ppsci_ext.runtime import resolve_threads
-    resolve_threads(cfg, example.thread_probe)
-    if cfg.num_threads and cfg.device == "cpu":
-        paddle.base.core.set_num_threads(int(cfg.num_threads))
-
-
 # ------------------------------------------------------------------ GDRNN
 GDRNN_SCRIPT = os.path.join(ROOT, "examples", "gdrnn", "GDRNN.py")
 # a family drawn with another seed and another geology mix than conf/gdrnn.yaml's DATA.family: every section

@@ -49,7 +49,7 @@ from ppsci_ext.train.checkpoint import set_state_strict
 
 __all__ = ["PROJECT_ROOT", "mode", "dispatch", "setup_run", "data_parallel", "inference_procs", "network_config",
            "run_config", "Files", "output_file", "path_checks", "check_weights", "load_trained", "load_network", "trained_kinds",
-           "predict_batches", "read_npy", "required", "rank_zero_first", "compose_config"]
+           "predict_batches", "read_npy", "set_threads", "required", "rank_zero_first", "compose_config"]
 
 
 def _project_root() -> str:
@@ -95,9 +95,7 @@ def setup_run(cfg) -> None:
     if os.environ.get("PPSCI_EXT_MKL") and cfg.device == "cpu" and paddle.distributed.get_rank() == 0:
         logger.message(f"{os.environ['PPSCI_EXT_MKL']}: an AMD CPU with AVX2, on which Paddle's bundled MKL takes "
                        f"its slow path unless told (start with MKL_DEBUG_CPU_TYPE= to keep MKL's own choice)")
-    resolve_threads(cfg, _DISPATCHED["probe"])  # before the seed: the probe draws random weights
-    if cfg.num_threads and cfg.device == "cpu":
-        paddle.base.core.set_num_threads(int(cfg.num_threads))
+    set_threads(cfg, _DISPATCHED["probe"])  # before the seed: the probe draws random weights
     misc.set_random_seed(cfg.seed)
     if paddle.distributed.get_rank() == 0:
         write_text(osp.join(cfg.output_dir, "config.yaml"), OmegaConf.to_yaml(
@@ -167,6 +165,13 @@ def resolve_threads(cfg, probe: Optional[Callable] = None) -> None:
     name, step = probe(cfg)
     cfg.num_threads, why = choose_threads(name, step, paddle.base.core.set_num_threads)
     logger.message(f"num_threads=auto: {why}")
+
+
+def set_threads(cfg, probe: Optional[Callable] = None) -> None:
+    """:func:`resolve_threads`, then Paddle's CPU thread count set to ``cfg.num_threads`` (a number, on the CPU)."""
+    resolve_threads(cfg, probe)
+    if cfg.num_threads and cfg.device == "cpu":
+        paddle.base.core.set_num_threads(int(cfg.num_threads))
 
 
 def inference_procs(cfg, key: str) -> int:
